@@ -1,6 +1,7 @@
 """The `kinema` command line: one subcommand per job, each defined in `kinema/commands/<name>.py`.
 
-Every command module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Every command module exposes `register(subparsers, help_text)`, which adds its parser and sets
+`func(args) -> int`.
 A command whose module is not built yet still shows in `kinema --help` and says so when run.
 """
 
