@@ -1,0 +1,37 @@
+"""Atomic file writes: write to a hidden temp file beside the target, then ``os.replace`` it in place.
+
+A reader (the server streaming a finished job, a user opening the file) never sees a half-written file,
+and a failure mid-write leaves whatever was at the target path untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def temp_path_for(path: Path) -> Path:
+    """A unique hidden temp name in the same folder (same filesystem, so ``os.replace`` is atomic)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def atomic_write_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path to write to; on success it replaces ``path``, on an exception it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
