@@ -1,0 +1,83 @@
+"""Every knob of `kinema serve` / `kinema worker` in one typed place (pydantic-settings, env prefix `KINEMA_`).
+
+Command-line flags override environment variables, which override these defaults.
+
+Auth policy (documented in `kinema serve --help`): `auth="auto"` (the default) requires an API key as soon
+as one key exists in the database (`kinema keys create`), and serves everyone as the local tenant while
+there is none — a laptop user runs `kinema serve` and it just works; a team creates a key and the server is
+closed. `auth="on"` always requires a key; `auth="off"` (`--no-auth`) never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a key's tier buys: queue priority, unfinished jobs at once, generated seconds per quota window."""
+
+    name: str
+    priority: int
+    concurrency: int
+    quota_seconds: float
+
+
+# Kling and Runway sell the same three levers: priority in the queue, parallel tasks, generated seconds.
+TIERS: dict[str, Tier] = {
+    "free": Tier("free", priority=0, concurrency=1, quota_seconds=60.0),
+    "standard": Tier("standard", priority=10, concurrency=4, quota_seconds=600.0),
+    "pro": Tier("pro", priority=20, concurrency=16, quota_seconds=7200.0),
+}
+# The tenant served when auth is off: a local user is limited only by their own machine.
+LOCAL_TIER = Tier("local", priority=20, concurrency=1000, quota_seconds=float("inf"))
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KINEMA_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("kinema-data")
+    # SQLAlchemy URL; None = SQLite (WAL) file `jobs.db` in data_dir.
+    database: str | None = None
+    # A folder whose sub-folders are model folders (each with kinema.json), plus single model folders.
+    models_dir: Path | None = None
+    models: list[Path] = []
+    default_model: str | None = None
+    workers: int = 1
+    auth: Literal["auto", "on", "off"] = "auto"
+
+    # Queue: a worker holds a job under a lease it renews; a dead worker's job returns to the queue.
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    max_attempts: int = 3
+    poll_seconds: float = 0.25
+    # How long finished outputs stay downloadable (OpenAI reports expires_at).
+    output_ttl_seconds: int = 7 * 24 * 3600
+    quota_window_seconds: int = 24 * 3600
+
+    # Input limits.
+    max_prompt_chars: int = 2500
+    max_seconds: float = 20.0
+    max_total_seconds: float = 180.0  # an extended video may grow to 3 min, like Kling's extension chain
+    max_fps: int = 60
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    # A requested size may hold at most this many times the model's native pixel count.
+    max_area_factor: float = 4.0
+
+    # Webhooks: signed with this secret (HMAC-SHA256); None = a random secret kept in data_dir.
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = 6
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+
+    def database_url(self) -> str:
+        if self.database:
+            return self.database
+        return f"sqlite:///{(Path(self.data_dir) / 'jobs.db').resolve()}"

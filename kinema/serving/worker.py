@@ -1,0 +1,400 @@
+"""The worker: claims jobs from the store, runs a generator, writes outputs, reports progress.
+
+The generator is pluggable (`Generator` protocol). The default, `PipelineGenerator`, loads each model once
+through `kinema.pipelines.load_pipeline` and keeps it; tests and other back-ends pass their own.
+
+A heartbeat thread renews the job's lease and records progress while the generator runs; if the user
+deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
+False and generation stops.
+
+Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (or `python -m kinema.serving.worker`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from kinema.errors import Interrupted, KinemaError
+from kinema.serving.registry import ModelInfo, ModelRegistry
+from kinema.serving.settings import ServeSettings
+from kinema.serving.storage import Storage
+from kinema.serving.store import Claim, JobStore
+
+log = logging.getLogger("kinema.worker")
+
+# The server's modes → kinema.pipelines task names.
+PIPELINE_TASKS = {
+    "text": "text-to-video",
+    "image": "image-to-video",
+    "keyframes": "keyframes",
+    "extend": "extend",
+    "remix": "video-to-video",
+}
+
+ProgressCallback = Callable[[int, int, str], bool]
+
+
+@dataclass
+class GenerationRequest:
+    task: str  # text | image | keyframes | extend | remix
+    model: ModelInfo
+    prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    negative_prompt: str | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+    image: np.ndarray | None = None  # uint8 (H, W, 3)
+    last_image: np.ndarray | None = None
+    video: np.ndarray | None = None  # uint8 (T, H, W, 3): the source of an extension or a remix
+    strength: float | None = None
+    camera: dict[str, Any] | None = None
+    trajectories: list[list[list[float]]] | None = None
+    job_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerationResult:
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    fps: float
+
+
+class Generator(Protocol):
+    def generate(self, request: GenerationRequest, callback: ProgressCallback) -> GenerationResult: ...
+
+
+class PipelineGenerator:
+    """Runs kinema.pipelines; each (task, model) pipeline is loaded once and kept."""
+
+    def __init__(self) -> None:
+        self._pipelines: dict[tuple[str, str], Any] = {}
+
+    def pipeline(self, task: str, model: ModelInfo) -> Any:
+        key = (task, str(model.path))
+        if key not in self._pipelines:
+            from kinema.pipelines import load_pipeline
+
+            self._pipelines[key] = load_pipeline(PIPELINE_TASKS[task], str(model.path))
+        return self._pipelines[key]
+
+    def generate(self, request: GenerationRequest, callback: ProgressCallback) -> GenerationResult:
+        import torch
+
+        pipe = self.pipeline(request.task, request.model)
+        generator = None
+        if request.seed is not None:
+            generator = torch.Generator().manual_seed(int(request.seed))
+        kwargs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "width": request.width,
+            "height": request.height,
+            "num_frames": request.num_frames,
+            "generator": generator,
+            "callback": callback,
+        }
+        if request.num_inference_steps is not None:
+            kwargs["num_inference_steps"] = request.num_inference_steps
+        if request.guidance_scale is not None:
+            kwargs["guidance_scale"] = request.guidance_scale
+        for name in ("image", "last_image", "video", "strength", "camera", "trajectories"):
+            value = getattr(request, name)
+            if value is not None:
+                kwargs[name] = value
+        out = pipe(**kwargs)
+        frames = np.asarray(out.frames)
+        if frames.ndim == 5:  # (B, T, H, W, 3) -> the first (only) video
+            frames = frames[0]
+        return GenerationResult(frames=frames, fps=float(request.fps))
+
+
+def load_generator(spec: str | None) -> Generator:
+    """`module:factory` → factory(); None → PipelineGenerator()."""
+    if not spec:
+        return PipelineGenerator()
+    module_name, _, attr = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr or "make_generator")
+    return factory()
+
+
+def progress_percent(step: int, total: int, stage: str) -> int:
+    """Map a pipeline callback to 0–100: denoising fills 5–90, decoding 90–97; writing files ends at 99."""
+    frac = min(1.0, max(0.0, step / total)) if total else 0.0
+    if stage.startswith("decod"):
+        return int(90 + 7 * frac)
+    return int(5 + 85 * frac)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: JobStore,
+        storage: Storage,
+        registry: ModelRegistry,
+        generator: Generator,
+        settings: ServeSettings,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.registry = registry
+        self.generator = generator
+        self.settings = settings
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.stop_event = threading.Event()
+
+    def run_forever(self) -> None:
+        log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
+        while not self.stop_event.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # the database went away for a moment: wait and retry, never die
+                log.exception("worker loop error")
+                worked = False
+            if not worked:
+                self.stop_event.wait(self.settings.poll_seconds)
+
+    def run_once(self) -> bool:
+        claim = self.store.claim(self.owner, self.settings.lease_seconds)
+        if claim is None:
+            return False
+        self.run_claim(claim)
+        return True
+
+    def run_claim(self, claim: Claim) -> None:
+        job = claim.job
+        log.info("job %s: %s attempt %d", job.id, job.task, job.attempts)
+        state = {"progress": 0, "verdict": "ok", "done": False}
+        lock = threading.Lock()
+
+        def callback(step: int, total: int, stage: str) -> bool:
+            with lock:
+                state["progress"] = max(state["progress"], progress_percent(step, total, stage))
+                return state["verdict"] == "ok"
+
+        beat = threading.Thread(target=self._heartbeat, args=(claim, state, lock), daemon=True)
+        beat.start()
+        try:
+            request = self.build_request(job)
+            result = self.generator.generate(request, callback)
+            with lock:
+                verdict = state["verdict"]
+            if verdict != "ok":
+                raise Interrupted(f"job {job.id} stopped: {verdict}")
+            with lock:
+                state["progress"] = 97
+            self.write_outputs(job.id, request, result)
+            with lock:
+                state["done"] = True
+            if not self.store.complete(job.id, self.owner, self.settings.output_ttl_seconds):
+                log.warning("job %s finished but its lease was lost; another worker owns it now", job.id)
+        except Interrupted:
+            with lock:
+                state["done"] = True
+                verdict = state["verdict"]
+            if verdict == "cancel":
+                self.store.mark_cancelled(job.id, self.owner)
+                self.storage.remove_job(job.id)
+            log.info("job %s interrupted (%s)", job.id, verdict)
+        except KinemaError as exc:
+            with lock:
+                state["done"] = True
+            self.store.fail(job.id, self.owner, "invalid_request", str(exc))
+        except Exception as exc:
+            with lock:
+                state["done"] = True
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            self.store.fail(
+                job.id, self.owner, "generation_failed", f"Generation failed: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            with lock:
+                state["done"] = True
+            beat.join(timeout=5)
+
+    def _heartbeat(self, claim: Claim, state: dict[str, Any], lock: threading.Lock) -> None:
+        last_sent = -1
+        last_beat = time.monotonic()
+        tick = min(0.25, self.settings.heartbeat_seconds)
+        while True:
+            time.sleep(tick)
+            with lock:
+                if state["done"]:
+                    return
+                progress = state["progress"]
+            due = time.monotonic() - last_beat >= self.settings.heartbeat_seconds
+            if progress == last_sent and not due:
+                continue
+            try:
+                verdict = self.store.heartbeat(
+                    claim.job.id,
+                    self.owner,
+                    self.settings.lease_seconds,
+                    progress if progress != last_sent else None,
+                )
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            last_sent, last_beat = progress, time.monotonic()
+            if verdict != "ok":
+                with lock:
+                    state["verdict"] = verdict
+                return
+
+    def build_request(self, job: Any) -> GenerationRequest:
+        params = job.params
+        model = self.registry.get(job.model)
+        if model is None:
+            raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
+        request = GenerationRequest(
+            task=job.task,
+            model=model,
+            prompt=job.prompt,
+            width=params["width"],
+            height=params["height"],
+            num_frames=params["num_frames"],
+            fps=params["fps"],
+            negative_prompt=params.get("negative_prompt"),
+            num_inference_steps=params.get("num_inference_steps"),
+            guidance_scale=params.get("cfg_scale"),
+            seed=params.get("seed"),
+            strength=params.get("strength"),
+            camera=params.get("camera_control"),
+            trajectories=params.get("trajectories"),
+            job_id=job.id,
+        )
+        from kinema.io.images import load_image
+
+        if params.get("image"):
+            request.image = load_image(
+                self.storage.input_path(job.id, params["image"]), request.width, request.height
+            )
+        if params.get("image_tail"):
+            request.last_image = load_image(
+                self.storage.input_path(job.id, params["image_tail"]), request.width, request.height
+            )
+        if params.get("source_video_id"):
+            from kinema.io.video import read_video
+
+            frames, _ = read_video(self.storage.output_path(params["source_video_id"], "video"))
+            request.video = frames
+        return request
+
+    def write_outputs(self, job_id: str, request: GenerationRequest, result: GenerationResult) -> None:
+        from kinema.io.video import write_spritesheet, write_thumbnail, write_video
+
+        frames = np.asarray(result.frames, dtype=np.uint8)
+        if request.task == "extend" and request.video is not None and frames.shape[0] <= request.num_frames:
+            # The pipeline returned only the continuation, whose first frame continues from the source's
+            # last one: stitch the rest after the source video.
+            frames = np.concatenate([request.video, frames[1:]], axis=0)  # (T_src + T_new - 1, H, W, 3)
+        label = _label(job_id)
+        s = self.storage
+        s.write_with(
+            s.output_path(job_id, "video"), lambda p: write_video(p, frames, result.fps, label=label)
+        )
+        s.write_with(s.output_path(job_id, "thumbnail"), lambda p: write_thumbnail(frames, p))
+        s.write_with(
+            s.output_path(job_id, "spritesheet"), lambda p: _spritesheet(write_spritesheet, frames, p)
+        )
+
+
+def _spritesheet(write: Callable[..., Any], frames: np.ndarray, path: Path) -> None:
+    n = frames.shape[0]
+    columns = min(n, 4)
+    rows = max(1, min(4, (n + columns - 1) // columns))
+    write(frames, path, columns, rows)
+
+
+def _label(job_id: str) -> Any:
+    from kinema.io.label import AIGCLabel
+
+    return AIGCLabel(Label="1", ContentProducer="Kinema", ProduceID=job_id)
+
+
+def build_worker(settings: ServeSettings, generator: Generator | None = None) -> Worker:
+    store = JobStore(settings.database_url())
+    storage = Storage(settings.data_dir)
+    registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
+    return Worker(store, storage, registry, generator or PipelineGenerator(), settings)
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database", help="SQLAlchemy URL of the job database (default: SQLite in --data-dir)"
+    )
+    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite database, uploads and outputs")
+    parser.add_argument("--models-dir", type=Path, help="folder of model folders (each with kinema.json)")
+    parser.add_argument("--model", action="append", type=Path, default=[], help="a model folder (repeatable)")
+    parser.add_argument("--default-model", help="model used when a request names none")
+    parser.add_argument(
+        "--generator", help="module:factory making a custom Generator (default: kinema pipelines)"
+    )
+    parser.add_argument(
+        "--lease-seconds", type=float, help="how long a job stays claimed without a heartbeat"
+    )
+    parser.add_argument("--heartbeat-seconds", type=float, help="how often a running job renews its lease")
+    parser.add_argument("--max-attempts", type=int, help="claims per job before it fails as worker_lost")
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
+    overrides: dict[str, Any] = dict(extra)
+    for arg, key in (
+        ("database", "database"),
+        ("data_dir", "data_dir"),
+        ("models_dir", "models_dir"),
+        ("default_model", "default_model"),
+        ("lease_seconds", "lease_seconds"),
+        ("heartbeat_seconds", "heartbeat_seconds"),
+        ("max_attempts", "max_attempts"),
+    ):
+        value = getattr(args, arg, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "model", None):
+        overrides["models"] = list(args.model)
+    return ServeSettings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kinema worker", description=__doc__.splitlines()[0])
+    add_worker_arguments(parser)
+    return run_worker(parser.parse_args(argv))
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = settings_from_args(args)
+    worker = build_worker(settings, load_generator(getattr(args, "generator", None)))
+
+    def stop(signum: int, frame: Any) -> None:
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run_forever()
+    worker.store.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
