@@ -109,7 +109,7 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     rgb = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, 1, L and RGB itself
-    return np.asarray(rgb, dtype=np.uint8)
+    return np.array(rgb, dtype=np.uint8)  # a writable copy (asarray would be read-only)
 
 
 def load_image(
@@ -163,7 +163,7 @@ def _resize_to(arr: np.ndarray, width: int | None, height: int | None) -> np.nda
     else:
         _check_side(height, "height")
         size = (max(1, round(w * height / h)), height)
-    return np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS))
+    return np.array(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS))
 
 
 def _check_side(value: Any, name: str) -> None:
@@ -190,4 +190,4 @@ def resize_and_crop(img: np.ndarray | Image.Image, width: int, height: int) -> n
     new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
     resized = Image.fromarray(img).resize((new_w, new_h), Image.Resampling.LANCZOS)
     left, top = (new_w - width) // 2, (new_h - height) // 2
-    return np.asarray(resized.crop((left, top, left + width, top + height)))  # (height, width, 3)
+    return np.array(resized.crop((left, top, left + width, top + height)))  # (height, width, 3)

@@ -158,3 +158,10 @@ def test_resize_and_crop_cover_then_centre():
         resize_and_crop(arr, 0, 10)
     with pytest.raises(InvalidInputError, match=r"uint8 \(H, W, 3\)"):
         resize_and_crop(arr.astype(np.float32), 10, 10)
+
+
+def test_arrays_are_writable():
+    data = encode(Image.new("RGB", (8, 6)))
+    assert load_image(data).flags.writeable
+    assert load_image(data, width=4, height=4).flags.writeable
+    assert load_image(data, width=4).flags.writeable
