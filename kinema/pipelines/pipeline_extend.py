@@ -1,0 +1,150 @@
+"""Extend a video: chained continuation, chunk by chunk, to any length (Kling's +4–5 s per call up to
+3 minutes, in one call here).
+
+Each chunk is a native-length generation whose first `1 + 4k` frames are given: the last frames of what
+exists so far, re-encoded as a video so that, the VAE being causal, they are exactly the chunk's leading
+latent frames (`cond_mask` 1 there; the final latents keep them). The decoded overlap is dropped and the
+rest is appended. Only the tail of the video is held in memory: the source MP4 is decoded frame by frame
+(`iter_video_frames`) keeping the last frames, and every chunk is streamed to the writer as it is made, so
+memory stays flat however long the result (measured in tests/pipelines and benchmarks/bench_pipelines.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinema.errors import InvalidInputError
+from kinema.io import VideoWriter
+from kinema.pipelines.pipeline_kinema import (
+    GivenFrames,
+    KinemaPipeline,
+    Progress,
+    Request,
+    VideoPipelineOutput,
+)
+
+
+class ExtendPipeline(KinemaPipeline):
+    """Source video (MP4 path or uint8 (T, H, W, 3)) → the same video continued by `num_frames` frames
+    (or `seconds`). With `output_path` or `writer` (anything with `.write(uint8 (n, H, W, 3))`) frames
+    are streamed and `frames` is None; otherwise the whole result is returned in memory."""
+
+    task = "extend"
+    requires_prompt = False
+
+    def __call__(
+        self,
+        video: Any,
+        prompt: str | Sequence[str] | None = None,
+        output_path: str | Path | None = None,
+        writer: Any = None,
+        include_source: bool = True,
+        chunk_frames: int | None = None,
+        context_frames: int | None = None,
+        **options: Any,
+    ) -> VideoPipelineOutput:
+        if output_path is not None and writer is not None:
+            raise InvalidInputError("Give either output_path or writer for the extended video, not both.")
+        # 1. request for one chunk, sized like the source; how much to add; how much context per chunk
+        source, fps, source_size = self.read_video_frames(video)
+        add = self.frames_to_add(options, fps)
+        chunk = {"num_frames": chunk_frames or self.config.num_frames}
+        request = self.make_request(prompt, {**options, **chunk}, like=source_size, fps=fps)
+        if request.batch_size != 1:
+            raise InvalidInputError("Extension continues one video; give one prompt.")
+        context = self.context_length(request, context_frames)
+        # 2. the prompt, once for all chunks
+        text = self.encode_prompt(request)
+        new_per_chunk = request.size.num_frames - context
+        num_chunks = math.ceil(add / new_per_chunk)
+        progress = Progress(
+            request.callback, num_chunks * (request.num_inference_steps + self.decode_units(request))
+        )
+        with self.open_output(output_path, writer, request) as sink:
+            # 3. the source: streamed through (if kept), its tail remembered
+            tail: deque[np.ndarray] = deque(maxlen=context)
+            for frame in source:
+                frame = self.fit_frames(frame[None], request.size)
+                if include_source:
+                    sink(frame)
+                tail.append(frame[0])
+            if not tail:
+                raise InvalidInputError("The video to extend has no frames.")
+            # 4. chunks: condition on the tail, generate, drop the overlap, stream the rest
+            added = 0
+            while added < add:
+                new = self.next_chunk(request, tail, text, progress)[: add - added]
+                sink(new)
+                tail.extend(new)
+                added += len(new)
+        frames = np.concatenate(sink.kept)[None] if sink.write is None else None  # (1, T, H, W, 3)
+        return VideoPipelineOutput(frames=frames, fps=fps, num_frames=sink.count)
+
+    def frames_to_add(self, options: dict[str, Any], fps: float) -> int:
+        """Pop `num_frames` / `seconds` (the length to add) from the options."""
+        num_frames, seconds = options.pop("num_frames", None), options.pop("seconds", None)
+        if num_frames is not None and seconds is not None:
+            raise InvalidInputError("Give either seconds or num_frames to add, not both.")
+        if num_frames is None and seconds is None:
+            seconds = self.config.num_frames / self.config.fps  # one native clip more, like Kling's +5 s
+        add = int(num_frames) if num_frames is not None else int(round(float(seconds) * fps))
+        if add < 1:
+            raise InvalidInputError(f"Asked to add {add} frames; give a positive duration to extend by.")
+        return add
+
+    def context_length(self, request: Request, context_frames: int | None) -> int:
+        """Frames of the video's end given to each chunk: 1 + 4k, about a third of the chunk by default."""
+        c = self.vae.config.temporal_compression
+        t = 1 + (request.size.num_frames - 1) // c
+        context = context_frames or 1 + c * max(1, (t - 1) // 3)
+        if (context - 1) % c or not 1 <= context < request.size.num_frames:
+            raise InvalidInputError(
+                f"context_frames={context} must be 1 + {c}k and shorter than the {request.size.num_frames}-frame chunk."
+            )
+        return context
+
+    def next_chunk(
+        self, request: Request, tail: deque[np.ndarray], text: Any, progress: Progress
+    ) -> np.ndarray:
+        """One chunk conditioned on the tail; returns its new frames uint8 (n, H, W, 3)."""
+        c = self.vae.config.temporal_compression
+        usable = 1 + c * ((len(tail) - 1) // c)  # a short source gives a shorter (1 + 4k) context
+        prefix = np.stack(list(tail)[-usable:])  # (n, H, W, 3)
+        parts: list[np.ndarray] = []
+        self.generate(
+            request, GivenFrames(start=prefix, paste=False), text=text, progress=progress, sink=parts.append
+        )
+        return np.concatenate(parts)[len(prefix) :]  # (T − n, H, W, 3)
+
+    @contextlib.contextmanager
+    def open_output(
+        self, output_path: str | Path | None, writer: Any, request: Request
+    ) -> Iterator[FrameOutput]:
+        """Where the frames go: a new MP4 file, a given writer, or memory."""
+        if output_path is not None:
+            size = request.size
+            with VideoWriter(output_path, request.fps, size.width, size.height) as file_writer:
+                yield FrameOutput(file_writer.write)
+        else:
+            yield FrameOutput(writer.write if writer is not None else None)
+
+
+class FrameOutput:
+    """A frame sink that counts frames and keeps them when there is no writer."""
+
+    def __init__(self, write: Any = None) -> None:
+        self.write, self.count, self.kept = write, 0, []
+
+    def __call__(self, frames: np.ndarray) -> None:  # uint8 (n, H, W, 3)
+        self.count += len(frames)
+        if self.write is not None:
+            self.write(frames)
+        else:
+            self.kept.append(frames)

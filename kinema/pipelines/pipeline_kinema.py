@@ -1,0 +1,565 @@
+"""The shared steps of every Kinema pipeline, and text-to-video (`KinemaPipeline` / `TextToVideoPipeline`).
+
+A generation is always the same six steps (diffusers' `__call__` layout); tasks differ only in what they
+give the model to hold on to:
+
+1. resolve the request: prompt, size (`sizes.py`), sampling defaults from the model's kinema.json
+2. encode the prompt and the negative prompt (classifier-free guidance, one batched forward per step)
+3. prepare conditions: given frames → `cond_latents` + `cond_mask`, camera → `(B, t, 6)`, trajectories →
+   `(B, 3, t, h, w)` (docs/CONTRACTS.md)
+4. prepare the scheduler's timesteps and the initial latents (noise; or a noised source video for v2v)
+5. denoise with the diffusers flow-matching scheduler (`kinema.diffusion.flow_matching.make_scheduler`)
+6. decode in time chunks with the causal VAE, pasting the given frames back exactly, streaming if asked
+
+Given frames: a clip at frame 0 (the image of image-to-video, or the last frames of the video being
+extended) is encoded as a video, so, the VAE being causal, its latents are exactly the leading latent
+frames of the result, and they are written into the final latents before decoding. A frame given later
+(a keyframe, the last frame) is encoded on its own as a 1-frame image latent, which is what an image
+encodes to, and placed at the latent frame that covers it; it conditions the DiT but is not written into
+the latents (a lone image latent is not what a 4-frame group encodes to); the pixels are pasted instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kinema.diffusion.flow_matching import apply_guidance, make_scheduler
+from kinema.errors import Interrupted, InvalidInputError
+from kinema.io import iter_video_frames, load_image, probe_video, resize_and_crop
+from kinema.models.autoencoder_kinema import AutoencoderKinema
+from kinema.models.text_encoder import TextEncoder
+from kinema.models.transformer_kinema import KinemaTransformer3DModel
+from kinema.pipelines.camera import camera_vector
+from kinema.pipelines.model_folder import ModelFolderConfig, load_model_folder
+from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size, size_for_aspect
+from kinema.pipelines.trajectories import load_trajectories, rasterize_trajectories
+
+ProgressCallback = Callable[[int, int, str], "bool | None"]
+FrameSink = Callable[[np.ndarray], None]  # receives uint8 (n, H, W, 3) chunks in order
+
+
+@dataclass
+class VideoPipelineOutput:
+    """What every pipeline returns."""
+
+    frames: np.ndarray | None  # uint8 (B, T, H, W, 3); None when the frames went to a writer / sink
+    fps: float
+    num_frames: int = 0  # frames per video (also when streamed)
+    latents: torch.Tensor | None = None  # (B, C, t, h, w) final latents, with return_latents=True
+
+
+@dataclass
+class GenerationOptions:
+    """Options every task takes (keyword arguments of `__call__`); None = the model's default."""
+
+    negative_prompt: str | list[str] | None = None
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    num_frames: int | None = None
+    seconds: float | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    sampler: str | None = None  # "euler" | "unipc"
+    shift: float | None = None
+    generator: torch.Generator | None = None
+    seed: int | None = None
+    callback: ProgressCallback | None = None
+    camera_control: Mapping[str, Any] | None = None
+    trajectories: Any = None  # TrajectoryPath list, tracks (K, T, 3), JSON text / file path
+    decode_chunk_frames: int | None = None
+    return_latents: bool = False
+
+
+@dataclass
+class Request:
+    """A generation request with every default filled in and every value checked."""
+
+    prompts: list[str]
+    negative_prompts: list[str]
+    size: VideoSize
+    fps: float
+    num_inference_steps: int
+    guidance_scale: float
+    sampler: str
+    shift: float
+    generator: torch.Generator | None
+    callback: ProgressCallback | None
+    camera_control: Mapping[str, Any] | None
+    trajectories: Any
+    decode_chunk_frames: int
+    return_latents: bool
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.prompts)
+
+
+@dataclass
+class GivenFrames:
+    """Frames the result must contain (uint8, already at the output size)."""
+
+    start: np.ndarray | None = None  # (n, H, W, 3), n = 1 + 4k, at frame 0
+    later: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame index, (H, W, 3))
+    paste: bool = True  # write the given pixels into the output exactly
+
+
+@dataclass
+class PromptEmbeds:
+    embeds: torch.Tensor  # (B, L, D), or (2B, L, D) = [prompt; negative] when guided
+    mask: torch.Tensor  # (B or 2B, L) bool
+    guided: bool
+
+
+@dataclass
+class Conditions:
+    cond_latents: torch.Tensor | None = None  # (B, C, t, h, w)
+    cond_mask: torch.Tensor | None = None  # (B, 1, t, h, w)
+    camera: torch.Tensor | None = None  # (B, t, 6)
+    trajectory: torch.Tensor | None = None  # (B, 3, t, h, w)
+    clean_latent_frames: int = 0  # leading latent frames to overwrite with cond_latents before decoding
+
+    def model_kwargs(self, guided: bool) -> dict[str, torch.Tensor | None]:
+        """Keyword arguments for the DiT, repeated for the negative half of a guided batch."""
+        names = ("cond_latents", "cond_mask", "camera", "trajectory")
+        values = {n: getattr(self, n) for n in names}
+        if guided:
+            values = {n: None if v is None else torch.cat([v, v]) for n, v in values.items()}
+        return values
+
+
+class Progress:
+    """Counts work units (denoising steps, decode chunks) and asks the callback whether to go on."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int) -> None:
+        self.callback, self.total, self.step = callback, max(1, total), 0
+
+    def advance(self, stage: str) -> None:
+        self.step += 1
+        if (
+            self.callback is not None
+            and self.callback(min(self.step, self.total), self.total, stage) is False
+        ):
+            raise Interrupted(
+                f"Generation was stopped at {stage} (step {self.step} of {self.total}) on request."
+            )
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (B, T, H, W, 3) → float (B, 3, T, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
+    return x.permute(0, 4, 1, 2, 3)  # (B, 3, T, H, W)
+
+
+def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
+    """float (B, 3, T, H, W) in [-1, 1] → uint8 (B, T, H, W, 3)."""
+    x = ((x.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+
+class KinemaPipeline:
+    """Text-to-video, and the steps every other task shares.
+
+    >>> pipe = KinemaPipeline.from_pretrained("models/kinema-world")
+    >>> video = pipe("a red ball bounces off the floor", seconds=2, seed=0).frames  # uint8 (1, T, H, W, 3)
+    """
+
+    task = "t2v"
+    requires_prompt = True
+
+    def __init__(
+        self,
+        vae: AutoencoderKinema,
+        transformer: KinemaTransformer3DModel,
+        text_encoder: TextEncoder,
+        config: ModelFolderConfig | None = None,
+    ) -> None:
+        self.vae, self.transformer, self.text_encoder = vae, transformer, text_encoder
+        self.config = config or ModelFolderConfig()
+        if transformer.config.in_channels != vae.config.latent_channels:
+            raise InvalidInputError(
+                f"The DiT takes {transformer.config.in_channels} latent channels but the VAE makes "
+                f"{vae.config.latent_channels}; pair a DiT with the VAE it was trained on."
+            )
+        if getattr(text_encoder, "dim", transformer.config.text_dim) != transformer.config.text_dim:
+            raise InvalidInputError(
+                f"The text encoder gives {text_encoder.dim}-dim embeddings but the DiT reads "
+                f"{transformer.config.text_dim}; set the text encoder the model was trained with in kinema.json."
+            )
+
+    # ----- construction ----------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> KinemaPipeline:
+        """Load a model folder (kinema.json + vae/ + transformer/, see model_folder.py)."""
+        vae, transformer, text_encoder, config = load_model_folder(path, device, dtype)
+        return cls(vae, transformer, text_encoder, config)
+
+    @classmethod
+    def from_pipe(cls, pipe: KinemaPipeline) -> KinemaPipeline:
+        """Another task over the same loaded components (no copy)."""
+        return cls(pipe.vae, pipe.transformer, pipe.text_encoder, pipe.config)
+
+    def to(self, device: str | torch.device) -> KinemaPipeline:
+        self.vae.to(device)
+        self.transformer.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @property
+    def size_rules(self) -> SizeRules:
+        c = self.config
+        return SizeRules(
+            native_width=c.width,
+            native_height=c.height,
+            native_frames=c.num_frames,
+            max_frames=c.max_frames,
+            multiple=self.vae.config.spatial_compression * self.transformer.config.patch_size[1],
+            temporal_compression=self.vae.config.temporal_compression,
+            max_pixels=c.max_pixels,
+        )
+
+    # ----- 1. the request ----------------------------------------------------------------------------
+    def make_request(
+        self,
+        prompt: str | Sequence[str] | None,
+        options: Mapping[str, Any],
+        like: tuple[int, int] | None = None,
+        fps: float | None = None,
+        batch_size: int | None = None,
+    ) -> Request:
+        """Check the options and fill in the model's defaults. `like` = (width, height) of a given image or
+        video: its size is kept when the model can make it, else the closest aspect preset is used."""
+        try:
+            opts = GenerationOptions(**options)
+        except TypeError:
+            known = ", ".join(f.name for f in fields(GenerationOptions))
+            unknown = sorted(set(options) - {f.name for f in fields(GenerationOptions)})
+            raise InvalidInputError(f"Unknown option(s) {unknown} for {self.task}; known: {known}.") from None
+        prompts = self._prompts(prompt, batch_size)
+        negative = opts.negative_prompt if opts.negative_prompt is not None else self.config.negative_prompt
+        negatives = [negative] * len(prompts) if isinstance(negative, str) else list(negative)
+        if len(negatives) != len(prompts):
+            raise InvalidInputError(
+                f"Got {len(negatives)} negative prompts for {len(prompts)} prompts; give one each."
+            )
+        width, height, aspect = opts.width, opts.height, opts.aspect_ratio
+        if like is not None and width is None and height is None and aspect is None:
+            width, height, aspect = self._size_like(*like)
+        fps = fps or self.config.fps
+        size = resolve_size(self.size_rules, width, height, aspect, opts.num_frames, opts.seconds, fps)
+        steps = opts.num_inference_steps or self.config.num_inference_steps
+        if steps < 1:
+            raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
+        generator = opts.generator
+        if generator is None and opts.seed is not None:
+            generator = torch.Generator().manual_seed(int(opts.seed))
+        return Request(
+            prompts=prompts,
+            negative_prompts=negatives,
+            size=size,
+            fps=fps,
+            num_inference_steps=int(steps),
+            guidance_scale=float(
+                self.config.guidance_scale if opts.guidance_scale is None else opts.guidance_scale
+            ),
+            sampler=opts.sampler or self.config.sampler,
+            shift=float(self.config.shift if opts.shift is None else opts.shift),
+            generator=generator,
+            callback=opts.callback,
+            camera_control=opts.camera_control,
+            trajectories=opts.trajectories,
+            decode_chunk_frames=opts.decode_chunk_frames or self.config.decode_chunk_frames,
+            return_latents=opts.return_latents,
+        )
+
+    def _prompts(self, prompt: str | Sequence[str] | None, batch_size: int | None) -> list[str]:
+        prompts = [prompt or ""] if prompt is None or isinstance(prompt, str) else [p or "" for p in prompt]
+        if not prompts:
+            raise InvalidInputError("The prompt list is empty; give at least one prompt.")
+        if self.requires_prompt and not all(p.strip() for p in prompts):
+            raise InvalidInputError(f"{self.task} needs a prompt: describe the video to make.")
+        if batch_size is not None and len(prompts) != batch_size:
+            if len(prompts) != 1:
+                raise InvalidInputError(
+                    f"Got {len(prompts)} prompts for {batch_size} inputs; give one or one each."
+                )
+            prompts = prompts * batch_size
+        return prompts
+
+    def _size_like(self, width: int, height: int) -> tuple[int | None, int | None, str | None]:
+        rules = self.size_rules
+        if (
+            width % rules.multiple == 0
+            and height % rules.multiple == 0
+            and width * height <= rules.pixel_limit
+        ):
+            return width, height, None
+        ratio = math.log(width / height)
+        best = min(
+            ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a][0] / ASPECT_RATIOS[a][1]) - ratio)
+        )
+        return None, None, best
+
+    def read_image(self, image: Any) -> np.ndarray:
+        """A path, bytes, PIL image or uint8 (H, W, 3) array → uint8 (H, W, 3), with clear errors."""
+        if isinstance(image, np.ndarray):
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+                raise InvalidInputError(
+                    f"An image array must be uint8 (H, W, 3); got {image.dtype} {image.shape}."
+                )
+            return image
+        if isinstance(image, torch.Tensor):
+            raise InvalidInputError("Pass images as uint8 (H, W, 3) numpy arrays, file paths or PIL images.")
+        return load_image(image)
+
+    def fit_frames(self, frames: np.ndarray, size: VideoSize) -> np.ndarray:
+        """uint8 (n, H', W', 3) → (n, H, W, 3) of the output size (cover-resize and centre-crop)."""
+        if frames.shape[1:3] == (size.height, size.width):
+            return frames
+        return np.stack([resize_and_crop(f, size.width, size.height) for f in frames])
+
+    def read_video_frames(
+        self, video: Any, limit: int | None = None
+    ) -> tuple[Iterator[np.ndarray], float, tuple[int, int]]:
+        """(frame iterator of uint8 (H, W, 3), fps, (width, height)) of an MP4 path or a uint8 (T, H, W, 3)
+        array; decoding is lazy so only what is used is held in memory."""
+        if isinstance(video, np.ndarray):
+            if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3 or len(video) == 0:
+                raise InvalidInputError(
+                    f"A video array must be uint8 (T, H, W, 3); got {video.dtype} {video.shape}."
+                )
+            frames: Iterator[np.ndarray] = iter(video[:limit])
+            return frames, self.config.fps, (video.shape[2], video.shape[1])
+        info = probe_video(video)
+        frames = iter_video_frames(video)
+        if limit is not None:
+            frames = (f for _, f in zip(range(limit), frames))
+        return frames, info.fps or self.config.fps, (info.width, info.height)
+
+    # ----- 2. the prompt -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_prompt(self, request: Request) -> PromptEmbeds:
+        """Prompt (and negative prompt, for guidance > 1) → embeddings in one text-encoder call."""
+        guided = request.guidance_scale > 1.0
+        texts = request.prompts + (request.negative_prompts if guided else [])
+        embeds, mask = self.text_encoder.encode(texts, max_length=self.config.max_text_length)
+        dtype = next(self.transformer.parameters()).dtype
+        return PromptEmbeds(embeds.to(self.device, dtype), mask.to(self.device), guided)  # (B or 2B, L, D)
+
+    # ----- 3. conditions -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (T, H, W, 3) (T = 1 + 4k) → normalised latents (1, C, t, h, w) (posterior mode)."""
+        x = frames_to_tensor(frames[None]).to(self.device)  # (1, 3, T, H, W)
+        return self.vae.normalize(self.vae.encode(x).mode())  # (1, C, t, h, w)
+
+    def latent_index(self, frame: int) -> int:
+        """The latent frame that holds pixel frame `frame` (0 alone, then groups of 4)."""
+        c = self.vae.config.temporal_compression
+        return (frame + c - 1) // c
+
+    @torch.no_grad()
+    def prepare_conditions(self, request: Request, given: GivenFrames | None) -> Conditions:
+        size, batch = request.size, request.batch_size
+        C, t, h, w = self.vae.latent_shape(size.num_frames, size.height, size.width)
+        cond = Conditions()
+        if given is not None and (given.start is not None or given.later):
+            cond_latents = torch.zeros(1, C, t, h, w, device=self.device)
+            cond_mask = torch.zeros(1, 1, t, h, w, device=self.device)
+            if given.start is not None:
+                z = self.encode_frames(given.start)  # (1, C, n, h, w)
+                cond_latents[:, :, : z.shape[2]] = z
+                cond_mask[:, :, : z.shape[2]] = 1.0
+                cond.clean_latent_frames = z.shape[2]
+            for frame, image in given.later:
+                j = self.latent_index(frame)
+                cond_latents[:, :, j] = self.encode_frames(image[None])[:, :, 0]  # a lone image latent
+                cond_mask[:, :, j] = 1.0
+            dtype = next(self.transformer.parameters()).dtype
+            cond.cond_latents = cond_latents.expand(batch, -1, -1, -1, -1).to(dtype)
+            cond.cond_mask = cond_mask.expand(batch, -1, -1, -1, -1).to(dtype)
+        cond.camera = camera_vector(request.camera_control, t, batch)
+        if cond.camera is not None:
+            cond.camera = cond.camera.to(self.device)
+        if request.trajectories is not None:
+            trajectories = request.trajectories
+            if isinstance(trajectories, (str, Path, Mapping)):
+                trajectories = load_trajectories(trajectories)
+            traj = rasterize_trajectories(
+                trajectories,
+                size.num_frames,
+                size.height,
+                size.width,
+                latent_size=(t, h, w),
+                fps=request.fps,
+                temporal_compression=self.vae.config.temporal_compression,
+                spatial_compression=self.vae.config.spatial_compression,
+            )  # (1 or B, 3, t, h, w)
+            cond.trajectory = traj.expand(batch, -1, -1, -1, -1).to(self.device)
+        return cond
+
+    # ----- 4. timesteps and initial latents ------------------------------------------------------------
+    def prepare_timesteps(self, request: Request, strength: float = 1.0) -> tuple[Any, torch.Tensor, float]:
+        """(scheduler, timesteps to run, sigma of the first one). strength < 1 skips the noisiest steps
+        (video-to-video, like diffusers' img2img)."""
+        scheduler = make_scheduler(request.sampler, shift=request.shift)
+        scheduler.set_timesteps(request.num_inference_steps, device=self.device)
+        run = min(request.num_inference_steps, max(1, int(round(request.num_inference_steps * strength))))
+        start = (request.num_inference_steps - run) * scheduler.order
+        timesteps = scheduler.timesteps[start:]
+        if start:
+            scheduler.set_begin_index(start)
+        return scheduler, timesteps, float(scheduler.sigmas[start])
+
+    def prepare_latents(
+        self, request: Request, sigma: float = 1.0, init_latents: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Noise (B, C, t, h, w); with `init_latents`, those noised to `sigma`: (1 − σ)·x0 + σ·ε."""
+        size = request.size
+        shape = (request.batch_size, *self.vae.latent_shape(size.num_frames, size.height, size.width))
+        noise = torch.randn(
+            shape, generator=request.generator, dtype=torch.float32
+        )  # CPU draw: same on every device
+        noise = noise.to(self.device)
+        if init_latents is None:
+            return noise
+        return (1.0 - sigma) * init_latents.float() + sigma * noise  # (B, C, t, h, w)
+
+    # ----- 5. denoising --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        scheduler: Any,
+        timesteps: torch.Tensor,
+        text: PromptEmbeds,
+        cond: Conditions,
+        request: Request,
+        progress: Progress,
+    ) -> torch.Tensor:
+        """The sampling loop: one DiT forward per step over [prompt; negative], guidance, scheduler step."""
+        dtype = next(self.transformer.parameters()).dtype
+        kwargs = cond.model_kwargs(text.guided)
+        for t in timesteps:
+            model_in = torch.cat([latents, latents]) if text.guided else latents  # (B or 2B, C, t, h, w)
+            velocity = self.transformer(
+                model_in.to(dtype),
+                t.expand(model_in.shape[0]).to(dtype),
+                text.embeds,
+                encoder_attention_mask=text.mask,
+                **kwargs,
+            ).float()  # (B or 2B, C, t, h, w)
+            if text.guided:
+                v_prompt, v_negative = velocity.chunk(2)
+                velocity = apply_guidance(v_prompt, v_negative, request.guidance_scale)
+            latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
+            progress.advance("denoise")
+        return latents
+
+    # ----- 6. decoding ---------------------------------------------------------------------------------
+    def decode_units(self, request: Request) -> int:
+        t = self.vae.latent_shape(request.size.num_frames, request.size.height, request.size.width)[1]
+        return math.ceil(t / request.decode_chunk_frames)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        latents: torch.Tensor,
+        cond: Conditions,
+        given: GivenFrames | None,
+        request: Request,
+        progress: Progress,
+    ) -> Iterator[np.ndarray]:
+        """Yield uint8 (B, n, H, W, 3) chunks in order: causal VAE decode, given frames pasted back."""
+        if cond.clean_latent_frames:
+            n = cond.clean_latent_frames
+            latents = latents.clone()
+            latents[:, :, :n] = cond.cond_latents[:, :, :n].float()
+        z = self.vae.denormalize(latents.float())
+        offset = 0
+        for pixels in self.vae.iter_decode(z, request.decode_chunk_frames):  # (B, 3, n, H, W)
+            frames = tensor_to_frames(pixels)  # (B, n, H, W, 3)
+            if given is not None and given.paste:
+                self.paste_frames(frames, given, offset)
+            offset += frames.shape[1]
+            progress.advance("decode")
+            yield frames
+
+    @staticmethod
+    def paste_frames(frames: np.ndarray, given: GivenFrames, offset: int) -> None:
+        """Write the given frames that fall in this chunk (frames offset … offset + n) in place."""
+        n = frames.shape[1]
+        if given.start is not None and offset < len(given.start):
+            end = min(n, len(given.start) - offset)
+            frames[:, :end] = given.start[offset : offset + end]
+        for frame, image in given.later:
+            if offset <= frame < offset + n:
+                frames[:, frame - offset] = image
+
+    # ----- the steps together --------------------------------------------------------------------------
+    def generate(
+        self,
+        request: Request,
+        given: GivenFrames | None = None,
+        init_latents: torch.Tensor | None = None,
+        strength: float = 1.0,
+        text: PromptEmbeds | None = None,
+        progress: Progress | None = None,
+        sink: FrameSink | None = None,
+    ) -> VideoPipelineOutput:
+        """Steps 2–6 for a resolved request. With `sink`, frames (batch 1) go there chunk by chunk."""
+        # 2. prompt
+        text = text or self.encode_prompt(request)
+        # 3. conditions
+        cond = self.prepare_conditions(request, given)
+        # 4. timesteps and initial latents
+        scheduler, timesteps, sigma = self.prepare_timesteps(request, strength)
+        latents = self.prepare_latents(request, sigma, init_latents)
+        progress = progress or Progress(request.callback, len(timesteps) + self.decode_units(request))
+        # 5. denoise
+        latents = self.denoise(latents, scheduler, timesteps, text, cond, request, progress)
+        # 6. decode (and stream)
+        chunks = []
+        for frames in self.decode(latents, cond, given, request, progress):
+            if sink is not None:
+                sink(frames[0])
+            else:
+                chunks.append(frames)
+        video = np.concatenate(chunks, axis=1) if chunks else None  # (B, T, H, W, 3)
+        return VideoPipelineOutput(
+            frames=video,
+            fps=request.fps,
+            num_frames=request.size.num_frames,
+            latents=latents if request.return_latents else None,
+        )
+
+    def __call__(self, prompt: str | Sequence[str], **options: Any) -> VideoPipelineOutput:
+        """Text → video. Options: see `GenerationOptions` (size, duration, steps, guidance, seed, callback,
+        camera_control, trajectories…)."""
+        # 1. request
+        request = self.make_request(prompt, options)
+        # 2–6. prompt, conditions, latents, denoise, decode
+        return self.generate(request)
+
+
+class TextToVideoPipeline(KinemaPipeline):
+    """Text → video: `KinemaPipeline` under its task name."""
+
+    task = "t2v"
+
+
+def size_for_preset(aspect_ratio: str, rules: SizeRules) -> tuple[int, int]:
+    """(width, height) of an aspect preset on a model's grid at its native area."""
+    return size_for_aspect(aspect_ratio, rules.native_area, rules.multiple)

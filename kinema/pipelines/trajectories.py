@@ -1,0 +1,253 @@
+"""Trajectories (motion brush): user paths or ground-truth tracks → the `(B, 3, t, h, w)` map the DiT reads.
+
+A user picks an object in the first frame (a point, or a mask whose centre is used) and draws a path: a list
+of `(time, x, y)` points in output pixels, time in seconds or frames. `paths_to_tracks` interpolates that to
+one position per frame, the same `(K, T, 3)` `[x_px, y_px, visible]` tracks that the physics world hands
+training as ground truth, and `rasterize_trajectories` turns either into the map of docs/CONTRACTS.md:
+channel 0 = presence (a Gaussian blob, peak 1, centred on the object in each latent frame), channels 1, 2 =
+the object's displacement to the next latent frame in frame widths / heights, written where its blob is
+(the motion-brush encoding of DragNUWA / MotionCtrl, arXiv 2308.08089 / 2312.03641, at latent resolution).
+
+JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
+    {"trajectories": [{"point": [x, y], "path": [[t, x, y], ...], "unit": "seconds"},
+                      {"mask": "mask.png", "path": [{"frame": 8, "x": 30, "y": 40}]}]}
+(a bare list of those objects works too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from kinema.errors import InvalidInputError
+
+BLOB_SIGMA = 1.0  # latent cells; a blob about 2 × 8 px wide at the default 8× VAE
+BLOB_FLOOR = 0.1  # displacement is written where the blob is at least this strong
+
+
+@dataclass
+class TrajectoryPath:
+    """One object's path. Times are in `unit` (seconds or frames); x, y in output pixels."""
+
+    points: list[tuple[float, float, float]]
+    start: tuple[float, float] | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)  # bool (H, W) over the first frame
+    unit: Literal["seconds", "frames"] = "seconds"
+
+
+def _mask_centre(mask: np.ndarray, width: int, height: int) -> tuple[float, float]:
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask.max(axis=-1)
+    if mask.ndim != 2:
+        raise InvalidInputError(f"A trajectory mask must be a 2-D image, got shape {mask.shape}.")
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise InvalidInputError("A trajectory mask is empty; paint the object to move in the mask image.")
+    # A mask at another resolution than the video is scaled onto it.
+    sx, sy = width / mask.shape[1], height / mask.shape[0]
+    return float((xs.mean() + 0.5) * sx - 0.5), float((ys.mean() + 0.5) * sy - 0.5)
+
+
+def _check_inside(x: float, y: float, width: int, height: int, what: str) -> None:
+    if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
+        raise InvalidInputError(
+            f"Trajectory {what} ({x:g}, {y:g}) is outside the {width}x{height} frame; "
+            f"use pixel coordinates with 0 <= x <= {width - 1} and 0 <= y <= {height - 1}."
+        )
+
+
+def paths_to_tracks(
+    paths: Sequence[TrajectoryPath], num_frames: int, fps: float, width: int, height: int
+) -> torch.Tensor:
+    """User paths → tracks `(K, T, 3)` `[x_px, y_px, visible]`, linearly interpolated over frames.
+
+    Before its first point an object holds its start; after its last point it stays where it stopped.
+    """
+    frames = np.arange(num_frames, dtype=np.float64)
+    tracks = torch.zeros(len(paths), num_frames, 3)
+    for k, path in enumerate(paths):
+        keys: list[tuple[float, float, float]] = []
+        if path.mask is not None:
+            keys.append((0.0, *_mask_centre(path.mask, width, height)))
+        elif path.start is not None:
+            keys.append((0.0, float(path.start[0]), float(path.start[1])))
+        if not path.points and not keys:
+            raise InvalidInputError(f"Trajectory {k} has no points; give a start point and a path.")
+        for t, x, y in path.points:
+            frame = float(t) * fps if path.unit == "seconds" else float(t)
+            if frame < 0 or frame > num_frames - 1 + 1e-6:
+                end = (num_frames - 1) / fps if path.unit == "seconds" else num_frames - 1
+                raise InvalidInputError(
+                    f"Trajectory {k} has a point at {t:g} {path.unit}, outside the video (0…{end:g} {path.unit})."
+                )
+            keys.append((frame, float(x), float(y)))
+        for _, x, y in keys:
+            _check_inside(x, y, width, height, f"{k} point")
+        keys.sort(key=lambda key: key[0])
+        times = np.array([key[0] for key in keys])
+        if np.any(np.diff(times) == 0) and len(keys) > 1:
+            raise InvalidInputError(
+                f"Trajectory {k} has two points at the same time; give one point per time."
+            )
+        tracks[k, :, 0] = torch.from_numpy(np.interp(frames, times, [key[1] for key in keys]))
+        tracks[k, :, 1] = torch.from_numpy(np.interp(frames, times, [key[2] for key in keys]))
+        tracks[k, :, 2] = 1.0
+    return tracks  # (K, T, 3)
+
+
+def latent_frame_indices(num_frames: int, num_latent_frames: int, temporal_compression: int = 4) -> list[int]:
+    """Pixel frame that each latent frame stands for: frame 0, then the last frame of each group of 4."""
+    return [min(j * temporal_compression, num_frames - 1) for j in range(num_latent_frames)]
+
+
+def rasterize_trajectories(
+    paths: torch.Tensor | np.ndarray | Sequence[TrajectoryPath],
+    num_frames: int,
+    height: int,
+    width: int,
+    latent_size: tuple[int, int, int] | None = None,
+    temporal_compression: int = 4,
+    spatial_compression: int = 8,
+    fps: float | None = None,
+    sigma: float = BLOB_SIGMA,
+) -> torch.Tensor:
+    """Tracks `(K, T, 3)` or `(B, K, T, 3)` `[x_px, y_px, visible]`, or user paths (give `fps`),
+    → the trajectory map `(B, 3, t, h, w)` float32. `latent_size = (t, h, w)` defaults to the VAE's
+    geometry `(1 + (T − 1) // 4, H // 8, W // 8)`. Tracks may leave the frame (the blob is clipped)."""
+    if latent_size is None:
+        latent_size = (
+            1 + (num_frames - 1) // temporal_compression,
+            height // spatial_compression,
+            width // spatial_compression,
+        )
+    t, h, w = latent_size
+    if isinstance(paths, (torch.Tensor, np.ndarray)):
+        tracks = torch.as_tensor(np.asarray(paths) if isinstance(paths, np.ndarray) else paths).float()
+    else:
+        if fps is None:
+            raise InvalidInputError("rasterize_trajectories needs fps to place user paths given in seconds.")
+        tracks = paths_to_tracks(list(paths), num_frames, fps, width, height)
+    if tracks.dim() == 3:
+        tracks = tracks[None]
+    if tracks.dim() != 4 or tracks.shape[-1] != 3 or tracks.shape[2] != num_frames:
+        raise InvalidInputError(
+            f"Trajectory tracks must be (K, {num_frames}, 3) or (B, K, {num_frames}, 3); got {tuple(tracks.shape)}."
+        )
+    B, K = tracks.shape[:2]
+    picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3)
+    # Pixel → latent cell coordinates: cell i covers pixels [i·s, (i+1)·s), its centre is pixel (i + ½)·s.
+    cx = (picked[..., 0] + 0.5) * (w / width) - 0.5  # (B, K, t)
+    cy = (picked[..., 1] + 0.5) * (h / height) - 0.5
+    visible = picked[..., 2] > 0.5  # (B, K, t)
+    # Displacement to the next latent frame, in frame widths / heights; zero for the last frame.
+    dx = torch.zeros_like(cx)
+    dy = torch.zeros_like(cy)
+    dx[..., :-1] = (picked[..., 1:, 0] - picked[..., :-1, 0]) / width
+    dy[..., :-1] = (picked[..., 1:, 1] - picked[..., :-1, 1]) / height
+    moving = visible.clone()
+    moving[..., :-1] &= visible[..., 1:]
+    moving[..., -1] = False
+
+    gy = torch.arange(h, dtype=torch.float32).view(1, 1, 1, h, 1)
+    gx = torch.arange(w, dtype=torch.float32).view(1, 1, 1, 1, w)
+    blobs = torch.exp(
+        -((gx - cx[..., None, None]) ** 2 + (gy - cy[..., None, None]) ** 2) / (2 * sigma**2)
+    )  # (B, K, t, h, w)
+    blobs = blobs * visible[..., None, None]
+
+    out = torch.zeros(B, 3, t, h, w)
+    for k in range(K):  # objects in order; where blobs overlap the stronger one writes its motion
+        blob = blobs[:, k]  # (B, t, h, w)
+        wins = (blob > out[:, 0]) & (blob >= BLOB_FLOOR)
+        out[:, 0] = torch.maximum(out[:, 0], blob)
+        write = wins & moving[:, k, :, None, None]
+        out[:, 1] = torch.where(write, dx[:, k, :, None, None].expand_as(blob), out[:, 1])
+        out[:, 2] = torch.where(write, dy[:, k, :, None, None].expand_as(blob), out[:, 2])
+        clear = wins & ~moving[:, k, :, None, None]
+        out[:, 1:] = out[:, 1:].masked_fill(clear[:, None], 0.0)
+    return out  # (B, 3, t, h, w)
+
+
+def _point(value: Any, what: str) -> tuple[float, float, float] | tuple[float, float]:
+    try:
+        if isinstance(value, Mapping):
+            if "t" in value or "frame" in value or "time" in value:
+                t = value.get("t", value.get("time", value.get("frame")))
+                return float(t), float(value["x"]), float(value["y"])
+            return float(value["x"]), float(value["y"])
+        return tuple(float(v) for v in value)  # type: ignore[return-value]
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInputError(
+            f"Trajectory {what} {value!r} must be numbers like [t, x, y] or [x, y]."
+        ) from None
+
+
+def _load_mask(value: Any, base: Path | None) -> np.ndarray:
+    if isinstance(value, (list, np.ndarray)):
+        return np.asarray(value).astype(bool)
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    path = Path(value) if base is None or Path(value).is_absolute() else base / value
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L")) > 127
+    except (OSError, UnidentifiedImageError):
+        raise InvalidInputError(
+            f"Cannot read the trajectory mask {str(path)!r}; give a PNG or JPEG."
+        ) from None
+
+
+def load_trajectories(source: str | Path | Mapping[str, Any] | Sequence[Any]) -> list[TrajectoryPath]:
+    """Trajectories from a JSON file path, a JSON string, or the parsed object (see the module doc)."""
+    base: Path | None = None
+    data: Any = source
+    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
+        path = Path(source)
+        try:
+            data = json.loads(path.read_text())
+        except OSError:
+            raise InvalidInputError(
+                f"Cannot read the trajectory file {str(path)!r}; check the path."
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"Trajectory file {str(path)!r} is not valid JSON: {exc}.") from None
+        base = path.parent
+    elif isinstance(source, str):
+        try:
+            data = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"Trajectories are not valid JSON: {exc}.") from None
+    if isinstance(data, Mapping):
+        data = data.get("trajectories")
+    if not isinstance(data, Sequence) or isinstance(data, str) or not data:
+        raise InvalidInputError(
+            'Trajectories must be a non-empty list: {"trajectories": [{"point": ..., "path": ...}]}.'
+        )
+    paths = []
+    for k, item in enumerate(data):
+        if not isinstance(item, Mapping):
+            raise InvalidInputError(f"Trajectory {k} must be an object with a point or mask and a path.")
+        unit = item.get(
+            "unit",
+            "frames"
+            if any(isinstance(p, Mapping) and "frame" in p for p in item.get("path", []))
+            else "seconds",
+        )
+        if unit not in ("seconds", "frames"):
+            raise InvalidInputError(f"Trajectory {k} unit {unit!r} must be 'seconds' or 'frames'.")
+        points = [_point(p, "path point") for p in item.get("path", [])]
+        if any(len(p) != 3 for p in points):
+            raise InvalidInputError(f"Trajectory {k} path points need a time and a position: [t, x, y].")
+        start = _point(item["point"], "point") if "point" in item else None
+        if start is not None and len(start) != 2:
+            raise InvalidInputError(f"Trajectory {k} point must be [x, y] in pixels of the first frame.")
+        mask = _load_mask(item["mask"], base) if "mask" in item else None
+        paths.append(TrajectoryPath(points=points, start=start, mask=mask, unit=unit))  # type: ignore[arg-type]
+    return paths
