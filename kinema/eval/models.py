@@ -1,0 +1,300 @@
+"""The "model under test": a small `VideoModel` protocol, its adapter over Kinema's public pipeline API,
+and reference models that need no network (ground truth and deliberately wrong ones).
+
+The evaluators call models only through `VideoModel`, so another backend (an open-weight model behind
+`kinema.backends`, a remote API) can be measured by writing one adapter. Videos are `np.uint8 (T, H, W, 3)`.
+
+Reference models:
+- `GroundTruthModel`: an oracle that replays the simulator's renders. Fed through the same evaluator it
+  gives the *parser floor* (the error of the measurement itself).
+- `FrozenModel`: repeats the last given frame (no motion).
+- `ReversedModel`: plays the true video backwards (motion in the wrong direction).
+- `WrongColourModel`: the true video with colour channels rotated (R,G,B -> G,B,R: red becomes blue...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from kinema.errors import InvalidInputError, ModelNotFoundError
+
+REFERENCE_MODELS = ("ground-truth", "frozen", "reversed", "wrong-colour")
+
+
+@dataclass(frozen=True)
+class CameraRequest:
+    """A Kling-style camera control: one of the six axes (or a preset type) with a value in -10..10."""
+
+    type: str = "simple"  # simple | down_back | forward_up | right_turn_forward | left_turn_forward
+    config: tuple[tuple[str, float], ...] = ()  # e.g. (("pan", 5.0),) for type="simple"
+
+    def as_dict(self) -> dict[str, Any]:
+        return (
+            {"type": self.type, "config": dict(self.config)} if self.type == "simple" else {"type": self.type}
+        )
+
+
+@runtime_checkable
+class VideoModel(Protocol):
+    """What the evaluators need from a video model."""
+
+    name: str
+
+    def continue_video(
+        self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
+    ) -> np.ndarray:
+        """Given the first frames `prefix (P,H,W,3)`, return the whole video `(num_frames,H,W,3)`;
+        frames `0..P-1` stand for the prefix (the evaluators never score them)."""
+        ...
+
+    def text_to_video(
+        self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        """A video `(num_frames, height, width, 3)` for a prompt."""
+        ...
+
+    def camera_video(
+        self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        """A video for a prompt, with the camera moving as asked."""
+        ...
+
+
+def _frame_key(frame: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=16).hexdigest()
+
+
+@dataclass
+class GroundTruthModel:
+    """Oracle: answers from the renders the evaluator registered with `add_clip`.
+
+    Continuation looks the prefix up frame by frame in every registered clip, so a clip can be continued
+    from any point (the extension benchmark continues a long clip chunk after chunk).
+    """
+
+    name: str = "ground-truth"
+    _clips: list[np.ndarray] = field(default_factory=list)
+    _frame_index: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _by_prompt: dict[str, int] = field(default_factory=dict)
+    _by_camera: dict[tuple[str, CameraRequest], int] = field(default_factory=dict)
+
+    def add_clip(
+        self, video: np.ndarray, prompt: str | None = None, camera: CameraRequest | None = None
+    ) -> None:
+        clip_id = len(self._clips)
+        self._clips.append(video)
+        for t, frame in enumerate(video):
+            self._frame_index.setdefault(_frame_key(frame), []).append((clip_id, t))
+        if prompt is not None and camera is None:
+            self._by_prompt[prompt] = clip_id
+        if prompt is not None and camera is not None:
+            self._by_camera[(prompt, camera)] = clip_id
+
+    def continue_video(
+        self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
+    ) -> np.ndarray:
+        clip_id, start = self._locate(prefix)
+        clip = self._clips[clip_id]
+        if start + num_frames > len(clip):
+            raise InvalidInputError(
+                f"the ground-truth clip has {len(clip) - start} frames from this prefix, "
+                f"{num_frames} were asked; register a longer clip with add_clip"
+            )
+        return clip[start : start + num_frames].copy()
+
+    def _locate(self, prefix: np.ndarray) -> tuple[int, int]:
+        """(clip, first frame) where the prefix sits: an exact match, else (for prefixes a wrong model
+        made, which are in no clip) the window of the same length with the smallest mean |difference|."""
+        p = len(prefix)
+        for clip_id, t in self._frame_index.get(_frame_key(prefix[-1]), []):
+            start = t - p + 1
+            if start >= 0 and np.array_equal(self._clips[clip_id][start : t + 1], prefix):
+                return clip_id, start
+        best, where = np.inf, None
+        ref = prefix.astype(np.int16)
+        for clip_id, clip in enumerate(self._clips):
+            if clip.shape[1:] != prefix.shape[1:]:
+                continue
+            for start in range(len(clip) - p + 1):
+                gap = float(np.abs(clip[start : start + p].astype(np.int16) - ref).mean())
+                if gap < best:
+                    best, where = gap, (clip_id, start)
+        if where is None:
+            raise InvalidInputError(
+                "no registered ground-truth clip has this frame size; add one with add_clip"
+            )
+        return where
+
+    def text_to_video(
+        self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        if prompt not in self._by_prompt:
+            raise InvalidInputError(f"no ground-truth clip registered for the prompt {prompt!r}")
+        return self._clips[self._by_prompt[prompt]][:num_frames].copy()
+
+    def camera_video(
+        self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        if (prompt, camera) not in self._by_camera:
+            raise InvalidInputError(f"no ground-truth clip registered for {prompt!r} with camera {camera}")
+        return self._clips[self._by_camera[(prompt, camera)]][:num_frames].copy()
+
+
+class _Distorted:
+    """A wrong model: the base model's answer with a distortion applied to its generated frames."""
+
+    name = "distorted"
+
+    def __init__(self, base: VideoModel) -> None:
+        self.base = base
+
+    def _distort(self, video: np.ndarray, given: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def continue_video(
+        self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
+    ) -> np.ndarray:
+        return self._distort(self.base.continue_video(prefix, num_frames, caption, seed), len(prefix))
+
+    def text_to_video(
+        self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        return self._distort(self.base.text_to_video(prompt, num_frames, width, height, seed), 1)
+
+    def camera_video(
+        self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        return self._distort(self.base.camera_video(prompt, camera, num_frames, width, height, seed), 1)
+
+
+class FrozenModel(_Distorted):
+    """Every frame after the given ones repeats the last given frame: nothing moves."""
+
+    name = "frozen"
+
+    def _distort(self, video: np.ndarray, given: int) -> np.ndarray:
+        out = video.copy()
+        out[given:] = video[given - 1]
+        return out
+
+
+class ReversedModel(_Distorted):
+    """The true video played backwards: objects and camera move the wrong way."""
+
+    name = "reversed"
+
+    def _distort(self, video: np.ndarray, given: int) -> np.ndarray:
+        return video[::-1].copy()
+
+
+class WrongColourModel(_Distorted):
+    """The true video with channels rotated (R,G,B) -> (G,B,R): red turns blue, blue turns green."""
+
+    name = "wrong-colour"
+
+    def _distort(self, video: np.ndarray, given: int) -> np.ndarray:
+        return np.ascontiguousarray(video[..., [1, 2, 0]])
+
+
+def valid_num_frames(num_frames: int) -> int:
+    """The smallest pixel frame count `1 + 4k` that holds `num_frames` (what the causal VAE can make)."""
+    return 1 + 4 * max(0, -(-(num_frames - 1) // 4))
+
+
+class PipelineVideoModel:
+    """Adapter over Kinema's public pipeline API (`kinema.pipelines.load_pipeline`).
+
+    Frame counts the VAE can't make (32 in the paper's protocol) are generated at the next `1 + 4k` and
+    cut; continuation goes through the "extend" task with the given frames as the video to extend.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ModelNotFoundError(f"no model folder at {self.path}; pass --model a Kinema model folder")
+        self.name = self.path.name
+        self.num_inference_steps = num_inference_steps
+        self.guidance_scale = guidance_scale
+        self.device = device
+        self._pipes: dict[str, Any] = {}
+
+    def _pipe(self, task: str) -> Any:
+        if task not in self._pipes:
+            from kinema.pipelines import load_pipeline
+
+            pipe = load_pipeline(task, str(self.path))
+            if self.device is not None and hasattr(pipe, "to"):
+                pipe = pipe.to(self.device)
+            self._pipes[task] = pipe
+        return self._pipes[task]
+
+    def _call(self, task: str, num_frames: int, seed: int, **kwargs: Any) -> np.ndarray:
+        import torch
+
+        pipe = self._pipe(task)
+        params = inspect.signature(pipe.__call__).parameters
+        kwargs = dict(
+            kwargs, num_frames=valid_num_frames(num_frames), generator=torch.Generator().manual_seed(seed)
+        )
+        if self.num_inference_steps is not None:
+            kwargs["num_inference_steps"] = self.num_inference_steps
+        if self.guidance_scale is not None:
+            kwargs["guidance_scale"] = self.guidance_scale
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in kwargs.items() if accepts_any or k in params}
+        frames = np.asarray(pipe(**kwargs).frames)  # (1, T', H, W, 3) uint8
+        return frames[0, :num_frames]
+
+    def continue_video(
+        self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
+    ) -> np.ndarray:
+        _, h, w, _ = prefix.shape
+        video = self._call("extend", num_frames, seed, video=prefix, prompt=caption or "", width=w, height=h)
+        return _with_prefix(prefix, video, num_frames)
+
+    def text_to_video(
+        self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        return self._call("t2v", num_frames, seed, prompt=prompt, width=width, height=height)
+
+    def camera_video(
+        self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        return self._call(
+            "camera",
+            num_frames,
+            seed,
+            prompt=prompt,
+            camera_control=camera.as_dict(),
+            width=width,
+            height=height,
+        )
+
+
+def _with_prefix(prefix: np.ndarray, video: np.ndarray, num_frames: int) -> np.ndarray:
+    """`num_frames` frames starting at the prefix, whether the pipeline returned the prefix or only new frames."""
+    if len(video) >= num_frames:
+        return video[:num_frames]
+    return np.concatenate([prefix, video])[:num_frames]
+
+
+def load_model(spec: str, oracle: GroundTruthModel, **pipeline_options: Any) -> VideoModel:
+    """A model by name: one of `REFERENCE_MODELS` (built over the oracle) or a Kinema model folder."""
+    wrong = {"frozen": FrozenModel, "reversed": ReversedModel, "wrong-colour": WrongColourModel}
+    if spec in ("ground-truth", "gt"):
+        return oracle
+    if spec in wrong:
+        return wrong[spec](oracle)
+    return PipelineVideoModel(spec, **pipeline_options)
