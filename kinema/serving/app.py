@@ -291,7 +291,7 @@ def _validate(model: type[BaseModel], fields: dict[str, Any]) -> Any:
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     text = ""
     for p in parts:
         text += f"[{p}]" if p.isdigit() else (f".{p}" if text else p)

@@ -314,10 +314,10 @@ def _load_image_checked(data: bytes, settings: ServeSettings, param: str) -> np.
             "unsupported_media_type",
         ) from None
     if w is None or h is None or w * h > settings.max_image_pixels:
-        shown = f"{w}x{h} pixels" if w is not None else "declares too many pixels (a decompression bomb)"
+        shown = f"is {w}x{h} pixels" if w is not None else "declares too many pixels (a decompression bomb)"
         raise ApiError(
             413,
-            f"`{param}` is {shown}; send an image of at most {settings.max_image_pixels} pixels.",
+            f"`{param}` {shown}; send an image of at most {settings.max_image_pixels} pixels.",
             param,
             "image_too_large",
         )

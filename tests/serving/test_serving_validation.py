@@ -1,0 +1,162 @@
+"""Every class of bad input is a 4xx in OpenAI's error shape, with a message that says what to change."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+
+def png_bytes(width=40, height=30, mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (width, height), 1 if mode in ("L", "1", "P") else (10, 200, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def bomb_png() -> bytes:
+    """A 1-bit 20000x20000 PNG: a few kB on disk, 400 MP when decoded."""
+    buf = io.BytesIO()
+    Image.new("1", (20000, 20000), 0).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+JSON_CASES = [
+    # (body, status, param, words in the message)
+    ({"prompt": "x", "colour": "red"}, 400, "colour", ["Unknown field `colour`", "remove it"]),
+    ({"prompt": "x", "camera_control": {"type": "simple", "config": {"zoom": 1, "spin": 2}}}, 400, "camera_control.config.spin", ["Unknown field"]),
+    ({}, 400, "prompt", ["Missing required field `prompt`"]),
+    ({"prompt": "   "}, 400, "prompt", ["empty"]),
+    ({"prompt": "a" * 2501}, 400, "prompt", ["2501 characters", "at most 2500"]),
+    ({"prompt": "x", "size": "big"}, 400, "size", ["width x height"]),
+    ({"prompt": "x", "size": "33x32"}, 400, "size", ["multiples of 16"]),
+    ({"prompt": "x", "size": "1280x720"}, 400, "size", ["too large", "32x32"]),
+    ({"prompt": "x", "seconds": "soon"}, 400, "seconds", ["number of seconds"]),
+    ({"prompt": "x", "seconds": "-1"}, 400, "seconds", ["between 0 and"]),
+    ({"prompt": "x", "seconds": "12"}, 400, "seconds", ["at most 33", "extend"]),
+    ({"prompt": "x", "seconds": "1", "duration": "1"}, 400, "duration", ["not both"]),
+    ({"prompt": "x", "aspect_ratio": "2:7"}, 400, "aspect_ratio", ["must be one of"]),
+    ({"prompt": "x", "size": "32x32", "aspect_ratio": "16:9"}, 400, "aspect_ratio", ["only one"]),
+    ({"prompt": "x", "fps": 500}, 400, "fps", ["at most 60"]),
+    ({"prompt": "x", "fps": 0}, 400, "fps", ["greater than or equal to 1"]),
+    ({"prompt": "x", "model": "sora-2"}, 400, "model", ["Unknown model 'sora-2'", "fake-tiny"]),
+    ({"prompt": "x", "cfg_scale": "lots"}, 400, "cfg_scale", ["Invalid value"]),
+    ({"prompt": "x", "camera_control": {"type": "simple", "config": {"zoom": 5, "pan": 2}}}, 400, "camera_control.config", ["exactly one axis"]),
+    ({"prompt": "x", "camera_control": {"type": "simple", "config": {"zoom": 11}}}, 400, "camera_control.config.zoom", ["less than or equal to 10"]),
+    ({"prompt": "x", "camera_control": {"type": "down_back", "config": {"zoom": 1}}}, 400, "camera_control.config", ["left out"]),
+    ({"prompt": "x", "camera_control": {"type": "orbit"}}, 400, "camera_control.type", ["Invalid value"]),
+    ({"prompt": "x", "trajectories": [[{"x": 1, "y": 1}, {"x": 99, "y": 1}]]}, 400, "trajectories[0]", ["outside the 32x32 frame"]),
+    ({"prompt": "x", "trajectories": [[{"x": 1, "y": 1}]]}, 400, "trajectories[0]", ["2 to 77 points"]),
+    ({"prompt": "x", "callback_url": "ftp://example.com/hook"}, 400, "callback_url", ["http(s) URL"]),
+    ({"prompt": "x", "input_reference": {"image_url": "https://example.com/cat.png"}}, 400, "input_reference", ["does not fetch URLs"]),
+    ({"prompt": "x", "input_reference": {"file_id": "file_123"}}, 400, "input_reference", ["not supported"]),
+    ({"prompt": "x", "input_reference": "data:image/png;base64,@@@"}, 400, "input_reference", ["not valid base64"]),
+    ({"prompt": "x", "image_tail": "data:image/png;base64," + base64.b64encode(png_bytes()).decode()}, 400, "image_tail", ["needs `input_reference`"]),
+    ({"prompt": "x", "seed": -4}, 400, "seed", ["greater than or equal to 0"]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for the whole table keeps it fast (nothing is ever stored by these requests)."""
+    from conftest import Server, make_settings
+
+    server = Server(make_settings(tmp_path_factory.mktemp("validation")), start_webhooks=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    "body,status,param,words", JSON_CASES, ids=[c[2] + "-" + c[3][0][:20] for c in JSON_CASES]
+)
+def test_bad_json_requests(shared_server, body, status, param, words):
+    server = shared_server
+    with server.client() as c:
+        r = c.post("/v1/videos", json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["param"] == param and err["type"] == "invalid_request_error"
+    for word in words:
+        assert word in err["message"], err["message"]
+    with server.client() as c:
+        assert c.get("/v1/videos").json()["data"] == []  # nothing was stored
+
+
+def test_bad_bodies_and_uploads(server_factory):
+    server = server_factory(start_webhooks=False, max_upload_bytes=200_000)
+    with server.client() as c:
+
+        def err(r, status):
+            assert r.status_code == status, r.text
+            return r.json()["error"]
+
+        assert (
+            "not valid JSON"
+            in err(c.post("/v1/videos", content=b"{nope", headers={"content-type": "application/json"}), 400)[
+                "message"
+            ]
+        )
+        assert "JSON object" in err(c.post("/v1/videos", json=["a"]), 400)["message"]
+        assert (
+            "empty"
+            in err(c.post("/v1/videos", content=b"", headers={"content-type": "application/json"}), 400)[
+                "message"
+            ]
+        )
+        assert (
+            "text/plain"
+            in err(c.post("/v1/videos", content=b"hi", headers={"content-type": "text/plain"}), 415)[
+                "message"
+            ]
+        )
+        # multipart: unknown fields are named too
+        e = err(c.post("/v1/videos", data={"prompt": "x", "promt": "y"}, files={"z": ("", b"")}), 400)
+        assert e["param"] == "promt" and "Unknown field" in e["message"]
+
+        def upload(data, name="input_reference", content_type="image/png"):
+            return c.post("/v1/videos", data={"prompt": "x"}, files={name: ("ref.png", data, content_type)})
+
+        e = err(upload(b"this is not an image at all"), 415)
+        assert e["param"] == "input_reference" and "PNG, JPEG or WebP" in e["message"]
+        e = err(upload(png_bytes(), content_type="application/pdf"), 415)
+        assert "application/pdf" in e["message"]
+        e = err(upload(png_bytes()[:60]), 400)  # truncated: the header survives, the pixels do not
+        assert e["code"] == "invalid_image" and "truncated" in e["message"]
+        e = err(upload(bomb_png()), 413)
+        assert "decompression bomb" in e["message"] and "at most 40000000 pixels" in e["message"]
+        # above our limit but below PIL's own bomb guard: the size is named
+        e = err(upload(png_bytes(7000, 6000, mode="1")), 413)
+        assert "7000x6000" in e["message"]
+        e = err(upload(b"\x89PNG" + bytes(300_000)), 413)
+        assert "larger than 200000 bytes" in e["message"]
+        e = err(upload(b""), 400)
+        assert "empty" in e["message"]
+        # odd modes are fine: a 16-bit grayscale PNG and a palette PNG are accepted and converted
+        buf = io.BytesIO()
+        Image.new("I;16", (40, 30), 30000).save(buf, format="PNG")
+        assert upload(buf.getvalue()).status_code == 200
+        assert upload(png_bytes(mode="P")).status_code == 200
+
+        # other routes
+        e = err(c.get("/v1/videos", params={"limit": 1000}), 400)
+        assert e["param"] == "limit"
+        e = err(c.get("/v1/videos", params={"limit": "many"}), 400)
+        assert e["param"] == "limit"
+        e = err(c.get("/v1/videos", params={"after": "video_nope"}), 400)
+        assert e["param"] == "after"
+        e = err(c.get("/v1/videos", params={"order": "sideways"}), 400)
+        assert e["param"] == "order"
+        assert err(c.get("/v1/videos/video_missing"), 404)["code"] == "not_found"
+        vid = c.get("/v1/videos").json()["data"][0]["id"]
+        e = err(c.get(f"/v1/videos/{vid}/content", params={"variant": "gif"}), 400)
+        assert e["param"] == "variant"
+        assert err(c.get(f"/v1/videos/{vid}/content"), 409)["code"] == "video_not_ready"
+        assert err(c.post(f"/v1/videos/{vid}/remix", json={"prompt": "y"}), 409)["code"] == "video_not_ready"
+        assert err(c.post("/v1/videos/video_nope/remix", json={"prompt": "y"}), 404)["code"] == "not_found"
+        e = err(c.post(f"/v1/videos/{vid}/remix", json={"prompt": "y", "size": "32x32"}), 400)
+        assert e["param"] == "size" and "Unknown field" in e["message"]
+        e = err(c.post("/v1/videos/extensions", json={"prompt": "y"}), 400)
+        assert e["param"] == "video"
+        assert "No route" in err(c.get("/v1/nothing"), 404)["message"]
+        assert err(c.put("/v1/videos"), 405)["type"] == "invalid_request_error"
