@@ -1,0 +1,98 @@
+"""Batch streams with a saveable position, so a resumed run sees exactly the batches it would have seen.
+
+- `IndexStream` walks a map-style source (a latent pool, a toy dataset) in a seeded permutation per epoch.
+  The global batch of one micro-step is `batch_size * world_size` consecutive entries of the permutation;
+  rank r takes its slice. So two processes with batch b see the same samples as one process with batch 2b.
+- `IterStream` wraps an on-the-fly `IterableDataset` (world clips): its position is the number of samples
+  taken; resuming rebuilds the iterator from its seed and skips that many (cheap next to a training step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+
+class IndexStream:
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        fetch: Callable[[list[int]], Any],
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle: bool = True,
+    ):
+        global_batch = batch_size * world_size
+        if size < global_batch:
+            raise ValueError(f"data source has {size} samples, fewer than one global batch ({global_batch})")
+        self.size, self.batch_size, self.fetch = size, batch_size, fetch
+        self.rank, self.world_size, self.seed, self.shuffle = rank, world_size, seed, shuffle
+        self.epoch = 0
+        self.cursor = 0
+        self._perm: list[int] | None = None
+
+    def _permutation(self) -> list[int]:
+        if self._perm is None:
+            if self.shuffle:
+                g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+                self._perm = torch.randperm(self.size, generator=g).tolist()
+            else:
+                self._perm = list(range(self.size))
+        return self._perm
+
+    def next_indices(self) -> list[int]:
+        global_batch = self.batch_size * self.world_size
+        if self.cursor + global_batch > self.size:  # drop the ragged tail; next epoch
+            self.epoch += 1
+            self.cursor = 0
+            self._perm = None
+        perm = self._permutation()
+        start = self.cursor + self.rank * self.batch_size
+        self.cursor += global_batch
+        return perm[start : start + self.batch_size]
+
+    def next_batch(self) -> Any:
+        return self.fetch(self.next_indices())
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+        self._perm = None
+
+
+class IterStream:
+    def __init__(
+        self,
+        make_iterator: Callable[[], Iterator[Any]],
+        batch_size: int,
+        collate: Callable[[list[Any]], Any],
+    ):
+        self.make_iterator, self.batch_size, self.collate = make_iterator, batch_size, collate
+        self.consumed = 0
+        self._it: Iterator[Any] | None = None
+
+    def _iterator(self) -> Iterator[Any]:
+        if self._it is None:
+            self._it = iter(self.make_iterator())
+            for _ in range(self.consumed):  # fast-forward to the saved position
+                next(self._it)
+        return self._it
+
+    def next_batch(self) -> Any:
+        it = self._iterator()
+        items = [next(it) for _ in range(self.batch_size)]
+        self.consumed += len(items)
+        return self.collate(items)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"consumed": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.consumed = int(state["consumed"])
+        self._it = None

@@ -1,0 +1,164 @@
+"""The engine on a deterministic toy job: DDP equivalence, FSDP, exact resume, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kinema.training import checkpoint as ckpt
+from kinema.training.engine import lr_factor
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toy_train import ToyNet, run_toy  # noqa: E402
+
+HERE = Path(__file__).parent
+SCRIPT = HERE / "toy_train.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **extra}
+    env["PYTHONPATH"] = str(HERE) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _run_ranks(
+    run_dir: Path, world_size: int, *overrides: str, env: dict | None = None, timeout: float = 120
+) -> None:
+    """Start `world_size` processes the way torchrun does (RANK / WORLD_SIZE / MASTER_* in the env)."""
+    port = _free_port()
+    procs = []
+    for rank in range(world_size):
+        e = _env(**(env or {}))
+        if world_size > 1:
+            e.update(
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+                WORLD_SIZE=str(world_size),
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=str(port),
+            )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(SCRIPT), str(run_dir), *overrides],
+                env=e,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outs = [p.communicate(timeout=timeout)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out
+
+
+def _losses(run_dir: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _close(a: dict, b: dict, **tol) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], **tol)
+
+
+def test_ddp_and_fsdp_two_processes_match_one_process_with_double_batch(tmp_path):
+    # One launch of two ranks runs a DDP job, then an FSDP2 job, each with batch 4 per rank.
+    _run_ranks(tmp_path / "two", 2, "train.batch_size=4", env={"TOY_MODES": "ddp,fsdp"})
+    one = run_toy(tmp_path / "one", ["train.batch_size=8"])
+    ddp = torch.load(tmp_path / "two" / "ddp" / "final_params.pt")
+    fsdp = torch.load(tmp_path / "two" / "fsdp" / "final_params.pt")
+    _close(one, ddp, rtol=1e-5, atol=1e-6)
+    _close(one, fsdp, rtol=1e-4, atol=1e-5)
+    # Same global batches -> same (all-reduced) loss curve; and training moved the weights.
+    assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two" / "ddp"), rel=1e-5)
+    assert ckpt.latest_checkpoint(tmp_path / "two" / "fsdp").name == "step_00000006"
+    assert not torch.allclose(ToyNet().head.weight, one["head.weight"])
+    # FSDP checkpoints and EMA exports hold full (unsharded) tensors.
+    exported = torch.load(tmp_path / "two" / "fsdp" / "export" / "weights.pt")
+    assert exported["blocks.0.weight"].shape == (16, 8)
+
+
+def test_grad_accumulation_matches_bigger_batch(tmp_path):
+    big = run_toy(tmp_path / "big", ["train.batch_size=8"])
+    acc = run_toy(tmp_path / "acc", ["train.batch_size=4", "train.grad_accum=2"])
+    _close(big, acc, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_reproduces_uninterrupted_loss_curve_exactly(tmp_path):
+    full = run_toy(tmp_path / "full", ["train.steps=8"], noise=True)  # the loss draws from the step generator
+    run_toy(tmp_path / "cut", ["train.steps=8", "train.ckpt_every=3"], noise=True)
+    for step, path in ckpt.list_checkpoints(tmp_path / "cut"):
+        if step > 3:  # as if the run had died right after its step-3 checkpoint
+            shutil.rmtree(path)
+    assert ckpt.latest_checkpoint(tmp_path / "cut").name == "step_00000003"
+    cut = run_toy(tmp_path / "cut", ["train.steps=8", "train.ckpt_every=3"], noise=True)
+    assert _losses(tmp_path / "cut") == _losses(tmp_path / "full")  # exact, not approximately
+    for k in full:
+        assert torch.equal(full[k], cut[k])
+    # EMA weights (the export) are restored too.
+    e1 = torch.load(tmp_path / "full" / "export" / "weights.pt")
+    e2 = torch.load(tmp_path / "cut" / "export" / "weights.pt")
+    for k in e1:
+        assert torch.equal(e1[k], e2[k])
+
+
+def test_sigkill_mid_run_then_resume_finishes(tmp_path):
+    run_dir = tmp_path / "killed"
+    args = [sys.executable, str(SCRIPT), str(run_dir), "train.steps=40", "train.ckpt_every=2"]
+    proc = subprocess.Popen(
+        args, env=_env(TOY_SLEEP="0.05"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            found = ckpt.list_checkpoints(run_dir)
+            if found and found[-1][0] >= 4:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = ckpt.list_checkpoints(run_dir)[-1][0]
+    assert 4 <= killed_at < 40
+    run_toy(run_dir, ["train.steps=40", "train.ckpt_every=2"])
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 41))  # each step logged once, no gap, no duplicate
+    assert ckpt.latest_checkpoint(run_dir).name == "step_00000040"
+    assert len(ckpt.list_checkpoints(run_dir)) == 3  # keep_last
+    assert not list((run_dir / "checkpoints").glob(".tmp_*"))
+
+
+def test_sigterm_saves_checkpoint_and_stops(tmp_path):
+    # The job sends itself SIGTERM during step 5 (as torchrun / a scheduler would): the step finishes,
+    # a checkpoint is written, fit() returns early, and a rerun continues from there.
+    run_toy(tmp_path / "term", ["train.steps=40", "train.ckpt_every=0"], term_at_step=4)
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "term")] == [5]
+    run_toy(tmp_path / "term", ["train.steps=8", "train.ckpt_every=0"])
+    assert ckpt.latest_checkpoint(tmp_path / "term").name == "step_00000008"
+
+
+def test_lr_schedule_warmup_then_cosine_to_floor():
+    f = [lr_factor(s, 10, 2, "cosine", 0.1) for s in range(10)]
+    assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0)
+    assert f[2] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[2:], f[3:]))
+    assert lr_factor(10, 10, 2, "cosine", 0.1) == pytest.approx(0.1)
+    assert lr_factor(7, 10, 0, "constant", 0.1) == 1.0
