@@ -18,6 +18,13 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a finished file to disk before it is renamed into place, so a crash cannot leave an empty
+    file under the final name."""
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 def remove_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
@@ -31,6 +38,7 @@ def atomic_write_path(path: str | Path) -> Iterator[Path]:
     tmp = temp_path_for(path)
     try:
         yield tmp
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         remove_quietly(tmp)

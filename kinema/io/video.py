@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from kinema.errors import InvalidInputError
-from kinema.io.atomic import remove_quietly, temp_path_for
+from kinema.io.atomic import fsync_file, remove_quietly, temp_path_for
 from kinema.io.label import (
     DEFAULT_LABEL,
     METADATA_KEY,
@@ -248,6 +248,7 @@ class VideoWriter:
                 self._container.mux(packet)
             self._container.close()
             self._closed = True
+            fsync_file(self._tmp)
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
@@ -263,6 +264,11 @@ class VideoWriter:
             except Exception:  # the file is being thrown away anyway
                 pass
         remove_quietly(self._tmp)
+
+    def __del__(self) -> None:
+        # A writer dropped without close() (no ``with``) must not leave its hidden temp file behind.
+        if hasattr(self, "_tmp") and not getattr(self, "_closed", True):
+            self.abort()
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -346,10 +352,18 @@ def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """Decode a whole video: ``(frames uint8 (T, H, W, 3), fps)``."""
     info = probe_video(path)
-    frames = list(iter_video_frames(path))
-    if not frames:
+    # Fill a preallocated array (one copy of the video in memory, not a list plus a stacked copy); the
+    # container's count can be off by a frame or two for files from elsewhere, so grow/trim if needed.
+    out = np.empty((max(info.num_frames, 1), info.height, info.width, 3), np.uint8)
+    count = 0
+    for frame in iter_video_frames(path):
+        if count == out.shape[0]:
+            out = np.concatenate([out, np.empty_like(out[: max(1, count // 4)])])
+        out[count] = frame
+        count += 1
+    if count == 0:
         raise InvalidInputError(f"{path} contains no decodable frames.")
-    return np.stack(frames), info.fps  # (T, H, W, 3)
+    return out[:count], info.fps  # (T, H, W, 3)
 
 
 def probe_video(path: str | Path) -> VideoInfo:

@@ -150,6 +150,17 @@ def test_atomic_write_bad_chunk_mid_stream(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_writer_dropped_without_close_leaves_nothing(tmp_path):
+    import gc
+
+    writer = VideoWriter(tmp_path / "dropped.mp4", fps=8, width=16, height=16)
+    writer.write(smooth_video(60, 16, 16))  # past x264's lookahead, so packets reach the file
+    assert len(list(tmp_path.iterdir())) == 1  # the hidden temp file, while writing
+    del writer
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_writer_with_no_frames_is_an_error(tmp_path):
     with pytest.raises(InvalidInputError, match="No frames"):
         with VideoWriter(tmp_path / "empty.mp4", fps=8, width=16, height=16):
