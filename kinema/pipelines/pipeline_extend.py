@@ -54,7 +54,7 @@ class ExtendPipeline(KinemaPipeline):
             raise InvalidInputError("Give either output_path or writer for the extended video, not both.")
         # 1. request for one chunk, sized like the source; how much to add; how much context per chunk
         source, fps, source_size = self.read_video_frames(video)
-        add = self.frames_to_add(options, fps)
+        add = self.frames_to_add(options, options.get("fps") or fps)
         chunk = {"num_frames": chunk_frames or self.config.num_frames}
         request = self.make_request(prompt, {**options, **chunk}, like=source_size, fps=fps)
         if request.batch_size != 1:
@@ -85,7 +85,7 @@ class ExtendPipeline(KinemaPipeline):
                 tail.extend(new)
                 added += len(new)
         frames = np.concatenate(sink.kept)[None] if sink.write is None else None  # (1, T, H, W, 3)
-        return VideoPipelineOutput(frames=frames, fps=fps, num_frames=sink.count)
+        return VideoPipelineOutput(frames=frames, fps=request.fps, num_frames=sink.count)
 
     def frames_to_add(self, options: dict[str, Any], fps: float) -> int:
         """Pop `num_frames` / `seconds` (the length to add) from the options."""

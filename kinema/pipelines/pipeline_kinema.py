@@ -65,6 +65,7 @@ class GenerationOptions:
     aspect_ratio: str | None = None
     num_frames: int | None = None
     seconds: float | None = None
+    fps: float | None = None  # output frame rate (default: the model's, or the source video's)
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
     sampler: str | None = None  # "euler" | "unipc"
@@ -257,7 +258,9 @@ class KinemaPipeline:
         width, height, aspect = opts.width, opts.height, opts.aspect_ratio
         if like is not None and width is None and height is None and aspect is None:
             width, height, aspect = self._size_like(*like)
-        fps = fps or self.config.fps
+        fps = float(opts.fps or fps or self.config.fps)
+        if fps <= 0:
+            raise InvalidInputError(f"fps={fps} must be positive.")
         size = resolve_size(self.size_rules, width, height, aspect, opts.num_frames, opts.seconds, fps)
         steps = opts.num_inference_steps or self.config.num_inference_steps
         if steps < 1:

@@ -1,0 +1,234 @@
+"""`kinema generate`: every generation mode from the command line, through `load_pipeline`.
+
+    kinema generate "a red ball bounces off the floor" --out ball.mp4               text → video
+    kinema generate "a red ball" --out ball.png                                      text → image
+    kinema generate "it rolls away" --image first.png [--last-image last.png]        image / keyframes → video
+    kinema generate "it keeps rolling" --extend ball.mp4 --seconds 180               extend (streamed)
+    kinema generate "in watercolour" --video ball.mp4 --strength 0.6                 video → video
+    ... --camera zoom=-5 | --camera-preset forward_up[:fast]  --trajectory path.json  (camera, motion brush)
+
+The result is an H.264 MP4 (or PNG/JPEG for an image) carrying the AIGC label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kinema.errors import InvalidInputError, ModelNotFoundError
+
+DEFAULT_MODEL = "kinema-world"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def default_model_path() -> Path:
+    """The shipped model: $KINEMA_MODEL, ./models/kinema-world, or models/kinema-world of the source tree."""
+    candidates = []
+    if os.environ.get("KINEMA_MODEL"):
+        candidates.append(Path(os.environ["KINEMA_MODEL"]))
+    candidates.append(Path.cwd() / "models" / DEFAULT_MODEL)
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL)
+    for path in candidates:
+        if (path / "kinema.json").is_file():
+            return path
+    raise ModelNotFoundError(
+        f"No model given and the shipped model (models/{DEFAULT_MODEL}) is not in this installation; "
+        "pass --model PATH to a Kinema model folder (or set KINEMA_MODEL)."
+    )
+
+
+def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
+    parser = subparsers.add_parser(
+        "generate", help=help_text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "prompt", nargs="?", default=None, help="what to show (optional for --image / --extend)"
+    )
+    parser.add_argument(
+        "--model", type=Path, help=f"model folder (default: the shipped models/{DEFAULT_MODEL})"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"
+    )
+    parser.add_argument("--thumbnail", type=Path, help="also write a labelled PNG/JPEG thumbnail here")
+    mode = parser.add_argument_group("mode (default: text → video)")
+    mode.add_argument("--image", help="first frame (image → video)")
+    mode.add_argument("--last-image", help="last frame (keyframes → video; needs --image)")
+    mode.add_argument(
+        "--keyframe",
+        action="append",
+        default=[],
+        metavar="SECONDS=IMAGE",
+        help="an in-between keyframe (repeatable)",
+    )
+    mode.add_argument(
+        "--extend", type=Path, metavar="VIDEO", help="continue this MP4 by --seconds / --frames"
+    )
+    mode.add_argument("--video", type=Path, metavar="VIDEO", help="remix this MP4 (video → video)")
+    mode.add_argument("--strength", type=float, default=0.7, help="remix strength, (0, 1] (default 0.7)")
+    motion = parser.add_argument_group("motion")
+    motion.add_argument(
+        "--camera",
+        action="append",
+        default=[],
+        metavar="AXIS=VALUE",
+        help="camera axis in -10..10: horizontal, vertical, pan, tilt, roll, zoom (repeatable or comma list)",
+    )
+    motion.add_argument(
+        "--camera-preset", metavar="NAME[:SPEED]", help="down_back, forward_up, zoom_in:fast, ..."
+    )
+    motion.add_argument("--trajectory", type=Path, metavar="FILE", help="motion-brush paths (JSON)")
+    size = parser.add_argument_group("size and length")
+    size.add_argument("--aspect", help="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9 at the model's native area")
+    size.add_argument("--width", type=int)
+    size.add_argument("--height", type=int)
+    size.add_argument("--seconds", type=float, help="duration (for --extend: the length to add)")
+    size.add_argument("--frames", type=int, help="frame count, 1 + 4k (for --extend: frames to add)")
+    size.add_argument("--fps", type=float, help="output frame rate (default: the model's / the source's)")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    sampling.add_argument(
+        "--guidance", type=float, help="classifier-free guidance scale (default: the model's)"
+    )
+    sampling.add_argument("--negative-prompt", help="what not to show")
+    sampling.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sampling.add_argument("--sampler", choices=("euler", "unipc"), help="scheduler (default: the model's)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def choose_task(args: argparse.Namespace) -> str:
+    """The pipeline task the flags ask for; InvalidInputError for combinations that make no sense."""
+    to_image = args.out.suffix.lower() in IMAGE_SUFFIXES
+    sources = [name for name in ("image", "extend", "video") if getattr(args, name)]
+    if len(sources) > 1:
+        raise InvalidInputError(f"--{sources[0]} and --{sources[1]} are different modes; give one of them.")
+    if (args.last_image or args.keyframe) and not args.image:
+        raise InvalidInputError("--last-image and --keyframe need --image (the first frame).")
+    if to_image:
+        if (
+            sources
+            or args.seconds
+            or args.frames not in (None, 1)
+            or args.camera
+            or args.camera_preset
+            or args.trajectory
+        ):
+            raise InvalidInputError(
+                f"{args.out.name} is an image file: only text → image writes images; use an .mp4 --out for video modes."
+            )
+        return "t2i"
+    if args.out.suffix.lower() != ".mp4":
+        raise InvalidInputError(
+            f"Cannot write {args.out.name}: use an .mp4 (video) or .png/.jpg (image) --out."
+        )
+    if args.extend:
+        return "extend"
+    if args.video:
+        return "v2v"
+    if args.image:
+        return "keyframes" if args.last_image or args.keyframe else "i2v"
+    if not args.prompt:
+        raise InvalidInputError(
+            'Text → video needs a prompt, e.g. kinema generate "a red ball bounces" --out ball.mp4.'
+        )
+    return "t2v"
+
+
+def progress_bar(quiet: bool):
+    """A callback(step, total, stage) that drives one tqdm bar over denoising and decoding."""
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def callback(step: int, total: int, stage: str) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, unit="step", file=sys.stderr)
+        bar.set_description(stage)
+        bar.update(step - bar.n)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].close()
+
+    return callback, close
+
+
+def _keyframes(items: list[str]) -> list[tuple[float, str]]:
+    out = []
+    for item in items:
+        seconds, sep, path = item.partition("=")
+        try:
+            out.append((float(seconds), path))
+        except ValueError:
+            sep = ""
+        if not sep or not path:
+            raise InvalidInputError(f"--keyframe {item!r} must look like SECONDS=IMAGE, e.g. 2.5=middle.png.")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.io import write_thumbnail, write_video
+    from kinema.io.label import default_label, save_labelled_image
+    from kinema.pipelines.camera import camera_control_from_args
+    from kinema.pipelines.loading import load_pipeline
+    from kinema.pipelines.trajectories import load_trajectories
+
+    task = choose_task(args)
+    camera = camera_control_from_args(args.camera, args.camera_preset)
+    trajectories = load_trajectories(args.trajectory) if args.trajectory else None
+    pipe = load_pipeline(task, args.model or default_model_path(), device=args.device)
+    callback, close_bar = progress_bar(args.quiet)
+    options: dict[str, Any] = dict(
+        negative_prompt=args.negative_prompt,
+        width=args.width,
+        height=args.height,
+        aspect_ratio=args.aspect,
+        num_frames=args.frames,
+        seconds=args.seconds,
+        fps=args.fps,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        sampler=args.sampler,
+        seed=args.seed,
+        callback=callback,
+    )
+    if task != "t2i":
+        options.update(camera_control=camera, trajectories=trajectories)
+    else:
+        options.pop("num_frames")
+        options.pop("seconds")
+    try:
+        if task == "t2v":
+            out = pipe(args.prompt, **options)
+        elif task == "t2i":
+            out = pipe(args.prompt, **options)
+        elif task == "i2v":
+            out = pipe(args.image, args.prompt, **options)
+        elif task == "keyframes":
+            out = pipe(
+                args.image, args.last_image, args.prompt, keyframes=_keyframes(args.keyframe), **options
+            )
+        elif task == "v2v":
+            out = pipe(args.video, args.prompt, strength=args.strength, **options)
+        else:  # extend: streamed straight into the file, however long
+            out = pipe(args.extend, args.prompt, output_path=args.out, **options)
+    finally:
+        close_bar()
+    if task == "t2i":
+        from PIL import Image
+
+        save_labelled_image(Image.fromarray(out.frames[0, 0]), args.out, default_label())
+    elif out.frames is not None:
+        write_video(args.out, out.frames[0], out.fps)
+    if args.thumbnail:
+        write_thumbnail(args.out, args.thumbnail)
+    print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps)")
+    return 0
