@@ -37,9 +37,22 @@ class BucketConfig:
     multiple: int = 16  # sides are multiples of this (VAE 8x x DiT patch 2)
     aspect_ratios: tuple[tuple[str, float], ...] = tuple(DEFAULT_ASPECT_RATIOS.items())
     frame_buckets: tuple[int, ...] = (17, 33, 49)  # video lengths in frames, each 1 + 4k
-    fps: float | None = (
-        None  # sample frames at this rate (stride = round(source fps / fps)); None = every frame
-    )
+    # Sample frames at this rate (stride = round(source fps / fps)); None = every frame.
+    fps: float | None = None
+    # Explicit (name, width, height) buckets; when given they replace the area-based ones.
+    sizes: tuple[tuple[str, int, int], ...] = ()
+
+    @classmethod
+    def fixed(cls, width: int, height: int, num_frames: int, fps: float | None = None) -> BucketConfig:
+        """One shape for everything (cover-resize + centre crop to ``width x height``, ``num_frames``
+        frames; images stay 1-frame samples)."""
+        return cls(
+            area=width * height,
+            multiple=1,
+            frame_buckets=(num_frames,),
+            fps=fps,
+            sizes=((f"{width}x{height}", width, height),),
+        )
 
     def __post_init__(self) -> None:
         if self.area < self.multiple**2:
@@ -51,6 +64,11 @@ class BucketConfig:
         bad = [t for t in self.frame_buckets if t < 1 or (t - 1) % 4]
         if bad:
             raise InvalidInputError(f"Frame buckets must be 1 + 4k (1, 5, 9, 17, 33, ...); got {bad}.")
+        for name, width, height in self.sizes:
+            if width < 1 or height < 1 or width % self.multiple or height % self.multiple:
+                raise InvalidInputError(
+                    f"Bucket {name!r} is {width}x{height}; sides must be positive multiples of {self.multiple}."
+                )
         if self.fps is not None and not self.fps > 0:
             raise InvalidInputError(f"fps must be positive or None; got {self.fps}.")
 
@@ -72,6 +90,8 @@ def bucket_size(ratio: float, area: int, multiple: int) -> tuple[int, int]:
 
 def make_aspect_buckets(config: BucketConfig) -> list[AspectBucket]:
     """One bucket per aspect ratio; ratios that snap to the same size share one bucket (the first name)."""
+    if config.sizes:
+        return [AspectBucket(name, width, height) for name, width, height in config.sizes]
     buckets: list[AspectBucket] = []
     seen: set[tuple[int, int]] = set()
     for name, ratio in config.aspect_ratios:

@@ -60,3 +60,15 @@ def test_config_validation():
         BucketConfig(frame_buckets=(8, 17))
     with pytest.raises(InvalidInputError, match="area"):
         BucketConfig(area=100)
+
+
+def test_fixed_config_is_one_shape():
+    config = BucketConfig.fixed(64, 48, 17, fps=10)
+    buckets = make_aspect_buckets(config)
+    assert [(b.width, b.height) for b in buckets] == [(64, 48)]
+    assert nearest_aspect_bucket(1080, 1920, buckets).width == 64  # everything goes to the one size
+    assert config.frame_buckets == (17,) and config.fps == 10
+    with pytest.raises(InvalidInputError, match="1 \\+ 4k"):
+        BucketConfig.fixed(64, 48, 16)
+    with pytest.raises(InvalidInputError, match="multiples of 16"):
+        BucketConfig(sizes=(("odd", 100, 64),))

@@ -140,3 +140,9 @@ def test_bad_jsonl_line_is_named(folder):
     write_jsonl(folder, [json.dumps({"video": "clips/short.mp4", "caption": "x"})])
     with pytest.raises(InvalidInputError, match="no usable samples"):
         VideoFolderDataset(folder, captions="bad.jsonl", config=CONFIG)
+
+
+def test_fixed_shape_config(folder):
+    ds = VideoFolderDataset(folder, config=BucketConfig.fixed(32, 16, 5), temporal_crop="start")
+    assert set(ds.bucket_keys) == {(5, 16, 32), (1, 16, 32)}
+    assert ds[2]["video"].shape == (3, 5, 16, 32)
