@@ -15,7 +15,6 @@ Reference models:
 from __future__ import annotations
 
 import hashlib
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -210,8 +209,11 @@ def valid_num_frames(num_frames: int) -> int:
 class PipelineVideoModel:
     """Adapter over Kinema's public pipeline API (`kinema.pipelines.load_pipeline`).
 
-    Frame counts the VAE can't make (32 in the paper's protocol) are generated at the next `1 + 4k` and
-    cut; continuation goes through the "extend" task with the given frames as the video to extend.
+    - continuation: the `extend` task, given the prefix as the video to extend and asked for the missing
+      frames. The causal VAE packs frames as `1 + 4k`, so the pipeline conditions on the last `1 + 4k`
+      frames of the prefix (the last 1 of the paper's 3; use `cond_frames=5` to give it 5);
+    - text to video and camera: the `t2v` task (camera as a Kling `camera_control`), generated at the next
+      `1 + 4k` frame count and cut to the length asked.
     """
 
     def __init__(
@@ -219,11 +221,14 @@ class PipelineVideoModel:
         path: str | Path,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
-        device: str | None = None,
+        device: str = "cpu",
     ) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise ModelNotFoundError(f"no model folder at {self.path}; pass --model a Kinema model folder")
+        if not (self.path / "kinema.json").is_file():
+            raise ModelNotFoundError(
+                f"{self.path} is not a Kinema model folder (no kinema.json); pass --model a model folder "
+                f"or one of {', '.join(REFERENCE_MODELS)}"
+            )
         self.name = self.path.name
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
@@ -234,53 +239,51 @@ class PipelineVideoModel:
         if task not in self._pipes:
             from kinema.pipelines import load_pipeline
 
-            pipe = load_pipeline(task, str(self.path))
-            if self.device is not None and hasattr(pipe, "to"):
-                pipe = pipe.to(self.device)
-            self._pipes[task] = pipe
+            first = next(iter(self._pipes.values()), None)  # share loaded components between tasks
+            self._pipes[task] = load_pipeline(
+                task, first if first is not None else self.path, device=self.device
+            )
         return self._pipes[task]
 
-    def _call(self, task: str, num_frames: int, seed: int, **kwargs: Any) -> np.ndarray:
+    def _options(self, seed: int) -> dict[str, Any]:
         import torch
 
-        pipe = self._pipe(task)
-        params = inspect.signature(pipe.__call__).parameters
-        kwargs = dict(
-            kwargs, num_frames=valid_num_frames(num_frames), generator=torch.Generator().manual_seed(seed)
-        )
+        options: dict[str, Any] = {"generator": torch.Generator().manual_seed(seed)}
         if self.num_inference_steps is not None:
-            kwargs["num_inference_steps"] = self.num_inference_steps
+            options["num_inference_steps"] = self.num_inference_steps
         if self.guidance_scale is not None:
-            kwargs["guidance_scale"] = self.guidance_scale
-        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        kwargs = {k: v for k, v in kwargs.items() if accepts_any or k in params}
-        frames = np.asarray(pipe(**kwargs).frames)  # (1, T', H, W, 3) uint8
-        return frames[0, :num_frames]
+            options["guidance_scale"] = self.guidance_scale
+        return options
 
     def continue_video(
         self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
     ) -> np.ndarray:
-        _, h, w, _ = prefix.shape
-        video = self._call("extend", num_frames, seed, video=prefix, prompt=caption or "", width=w, height=h)
-        return _with_prefix(prefix, video, num_frames)
+        pipe = self._pipe("extend")
+        out = pipe(prefix, prompt=caption or "", num_frames=num_frames - len(prefix), **self._options(seed))
+        return _with_prefix(prefix, np.asarray(out.frames)[0], num_frames)
 
     def text_to_video(
         self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
     ) -> np.ndarray:
-        return self._call("t2v", num_frames, seed, prompt=prompt, width=width, height=height)
+        pipe = self._pipe("t2v")
+        out = pipe(
+            prompt, width=width, height=height, num_frames=valid_num_frames(num_frames), **self._options(seed)
+        )
+        return np.asarray(out.frames)[0, :num_frames]
 
     def camera_video(
         self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
     ) -> np.ndarray:
-        return self._call(
-            "camera",
-            num_frames,
-            seed,
-            prompt=prompt,
-            camera_control=camera.as_dict(),
+        pipe = self._pipe("t2v")
+        out = pipe(
+            prompt,
             width=width,
             height=height,
+            num_frames=valid_num_frames(num_frames),
+            camera_control=camera.as_dict(),
+            **self._options(seed),
         )
+        return np.asarray(out.frames)[0, :num_frames]
 
 
 def _with_prefix(prefix: np.ndarray, video: np.ndarray, num_frames: int) -> np.ndarray:

@@ -130,11 +130,11 @@ def plot_error_vs_velocity(
         ax.axvspan(*ID_VELOCITY_BAND, color="tab:green", alpha=0.12, label="in distribution")
         for (label, (v0, err)), marker in zip(series[scenario].items(), "o^sD"):
             ok = np.isfinite(err)
-            ax.scatter(v0[ok], err[ok], s=14, marker=marker, label=label)
+            ax.scatter(v0[ok], np.maximum(err[ok], 1e-4), s=14, marker=marker, label=label)
         ax.set_title(scenario)
         ax.set_xlabel("initial velocity |v0| (world units / s)")
         ax.set_ylabel(ylabel)
-        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,182 @@
+"""`kinema eval`: measure a video model.
+
+    kinema eval physics    --model PATH --scenario uniform|collision|parabola|all --split id|ood|all --n N
+    kinema eval adherence  --model PATH --n N
+    kinema eval camera     --model PATH
+    kinema eval continuity --model PATH --chunks K
+
+`--model` is a Kinema model folder, or one of the reference models `ground-truth`, `frozen`, `reversed`,
+`wrong-colour` (no weights needed; they show what a perfect and a broken model score). Every run also
+measures the ground truth through the same code (for physics: the parser floor) and writes
+`<benchmark>.json`, `<benchmark>.md` and PNG figures to `--out`. `--quick` runs a small seeded subset;
+`--from-json REPORT` reruns a report's exact settings and seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from kinema.errors import InvalidInputError
+
+BENCHMARKS = ("physics", "adherence", "camera", "continuity")
+
+
+def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
+    parser = subparsers.add_parser(
+        "eval", help=help_text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    bench = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+
+    def common(p: argparse.ArgumentParser, size: int, n: int | None) -> None:
+        p.add_argument("--model", help="model folder, or ground-truth | frozen | reversed | wrong-colour")
+        p.add_argument(
+            "--size", type=int, default=None, help=f"frame width and height in pixels (default {size})"
+        )
+        if n is not None:
+            p.add_argument(
+                "--n", type=int, default=None, help=f"number of clips (default {n}; --quick: fewer)"
+            )
+        p.add_argument(
+            "--seed", type=int, default=None, help="seed of the test cases and the model (default 0)"
+        )
+        p.add_argument(
+            "--quick", action="store_true", help="a small seeded subset that runs in minutes on a CPU"
+        )
+        p.add_argument(
+            "--out", type=Path, default=None, help="output folder (default eval-results/<benchmark>-<model>)"
+        )
+        p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
+        p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+        p.add_argument("--device", default=None, help="torch device for a model folder (default cpu)")
+        p.add_argument(
+            "--from-json", type=Path, default=None, help="rerun the settings and seeds of a report"
+        )
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = bench.add_parser("physics", help="physical-law benchmark (phyworld protocol) with the parser floor")
+    common(p, 128, 32)
+    p.add_argument("--scenario", default="all", help="uniform | collision | parabola | all (default all)")
+    p.add_argument("--split", default="all", help="id | ood | all (default all)")
+    p.add_argument("--cond-frames", type=int, default=None, help="frames given to the model (default 3)")
+    p = bench.add_parser("adherence", help="prompt adherence: colour, shape, count, direction")
+    common(p, 64, 24)
+    p.add_argument("--frames", type=int, default=None, help="frames per clip (default 17)")
+    p = bench.add_parser("camera", help="camera accuracy: axis, sign and magnitude of background motion")
+    common(p, 64, None)
+    p.add_argument("--frames", type=int, default=None, help="frames per clip (default 17)")
+    p.add_argument(
+        "--value", type=float, default=None, help="|Kling value| of the single-axis clips (default 10)"
+    )
+    p = bench.add_parser("continuity", help="extension continuity: velocity at chunk joins, objects kept")
+    common(p, 64, 4)
+    p.add_argument("--chunks", type=int, default=None, help="extension calls per clip (default 4)")
+    p.add_argument("--chunk-frames", type=int, default=None, help="frames per call (default 17)")
+    parser.set_defaults(func=run, _parser=parser)
+
+
+# What --quick changes (small, seeded subsets; everything else stays the paper's protocol).
+QUICK: dict[str, dict[str, Any]] = {
+    "physics": {"n": 2},
+    "adherence": {"n": 4},
+    "camera": {"presets": False, "num_frames": 9},
+    "continuity": {"n": 1, "chunks": 3},
+}
+
+
+PIPELINE_OPTIONS = ("num_inference_steps", "guidance_scale", "device")
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
+    """(model spec, settings dataclass, pipeline options) from a report (--from-json) or the flags."""
+    from kinema.eval import adherence, camera_accuracy, continuity, physics
+
+    classes = {
+        "physics": physics.PhysicsSettings,
+        "adherence": adherence.AdherenceSettings,
+        "camera": camera_accuracy.CameraSettings,
+        "continuity": continuity.ContinuitySettings,
+    }
+    cls = classes[args.benchmark]
+    names = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    model = args.model
+    if args.from_json is not None:
+        try:
+            report = json.loads(Path(args.from_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(
+                f"cannot read the report {args.from_json}: {exc}; give a report JSON"
+            ) from None
+        if report.get("benchmark") != args.benchmark:
+            raise InvalidInputError(
+                f"{args.from_json} is a {report.get('benchmark')!r} report; use `kinema eval {report.get('benchmark')}`"
+            )
+        values = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in report["settings"].items() if k in names
+        }
+        options = {k: v for k, v in report["settings"].items() if k in PIPELINE_OPTIONS}
+        model = model or report["model"]
+    elif args.quick:
+        values.update(QUICK[args.benchmark])
+    flag_map = {
+        "size": "size",
+        "n": "n",
+        "seed": "seed",
+        "cond_frames": "cond_frames",
+        "frames": "num_frames",
+        "value": "value",
+        "chunks": "chunks",
+        "chunk_frames": "chunk_frames",
+    }
+    for flag, name in flag_map.items():
+        if getattr(args, flag, None) is not None:
+            values[name] = getattr(args, flag)
+    if args.benchmark == "physics" and args.from_json is None:
+        values["scenarios"] = _choice(args.scenario, physics.SCENARIOS, "--scenario")
+        values["splits"] = _choice(args.split, physics.SPLITS, "--split")
+    if not model:
+        raise InvalidInputError(
+            "give --model: a Kinema model folder or ground-truth | frozen | reversed | wrong-colour"
+        )
+    for flag, name in (
+        ("steps", "num_inference_steps"),
+        ("guidance", "guidance_scale"),
+        ("device", "device"),
+    ):
+        if getattr(args, flag) is not None:
+            options[name] = getattr(args, flag)
+    return model, cls(**values), options
+
+
+def _choice(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    if value == "all":
+        return allowed
+    if value not in allowed:
+        raise InvalidInputError(f"{flag} {value!r} is unknown; use one of {', '.join(allowed)} or all")
+    return (value,)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.eval import runner
+
+    if not getattr(args, "benchmark", None):
+        args._parser.print_help()
+        return 2
+    model, settings, options = _settings(args)
+    out = args.out or Path("eval-results") / f"{args.benchmark}-{Path(model).name}"
+    run_fn = {
+        "physics": runner.run_physics,
+        "adherence": runner.run_adherence,
+        "camera": runner.run_camera,
+        "continuity": runner.run_continuity,
+    }[args.benchmark]
+    payload = run_fn(model, settings, out, options, progress=not args.no_progress)
+    print(f"kinema eval {args.benchmark}: wrote {out}/{args.benchmark}.json, .md and figures")
+    for name, summary in payload["summary"].items():
+        print(f"  {name}: {json.dumps(summary, default=str)[:400]}")
+    return 0
