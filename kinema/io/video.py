@@ -333,8 +333,29 @@ def _stream_fps(stream: av.VideoStream) -> float:
     return float(rate) if rate else 0.0
 
 
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns the display matrix asks for (phones store portrait video as
+    landscape frames plus a 90-degree rotation; players and ffmpeg apply it, so must we)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return round(rotation / 90) % 4
+
+
+def _first_frame_turns(path: str | Path) -> int:
+    container = _open_input(path)
+    try:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            return _quarter_turns(frame)
+    except av.FFmpegError:
+        return 0  # reading the frames will report the damage
+    finally:
+        container.close()
+    return 0
+
+
 def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a video one by one as uint8 ``(H, W, 3)`` RGB, decoding as it goes."""
+    """Yield the frames of a video one by one as uint8 ``(H, W, 3)`` RGB as displayed (cropped to the
+    recorded size, display rotation applied), decoding as it goes."""
     container = _open_input(path)
     try:
         stream = container.streams.video[0]
@@ -342,7 +363,9 @@ def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
         width, height = _true_size(container, stream)
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")[:height, :width]
+                rgb = frame.to_ndarray(format="rgb24")[:height, :width]  # (H, W, 3) as coded
+                turns = _quarter_turns(frame)
+                yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb  # as displayed
         except av.FFmpegError as exc:
             raise InvalidInputError(f"{path} could not be decoded ({exc}); the file may be damaged.") from exc
     finally:
@@ -367,8 +390,8 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Size, frame rate, frame count and duration, from the container (no decoding unless the count is
-    missing, then packets are counted)."""
+    """Displayed size, frame rate, frame count and duration, from the container (plus the first frame, for
+    the display rotation; packets are counted when the container stores no frame count)."""
     container = _open_input(path)
     try:
         stream = container.streams.video[0]
@@ -385,6 +408,10 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration = 0.0
     finally:
         container.close()
+    # The display rotation lives in side data that PyAV shows on decoded frames only: decode one frame
+    # (milliseconds) so that a portrait phone video probes as portrait.
+    if _first_frame_turns(path) % 2:
+        width, height = height, width
     return VideoInfo(width=width, height=height, fps=fps, num_frames=num_frames, duration=duration)
 
 

@@ -246,3 +246,29 @@ def test_spritesheet_dims_and_tiles(tmp_path):
     small = write_spritesheet(video, tmp_path / "s.jpg", columns=4, rows=4, tile_width=12)
     assert Image.open(small).size == (4 * 12, 4 * 8)
     assert read_aigc_label(small) == read_aigc_label(video)
+
+
+def test_display_rotation_is_applied(tmp_path):
+    """A phone's portrait video: landscape frames + a 90-degree display matrix, read back as portrait."""
+    import av
+
+    coded = np.zeros((3, 16, 32, 3), np.uint8)
+    coded[:, :, :4] = 255  # a white strip on the coded frame's left edge
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+        stream.set_display_rotation(90)  # counter-clockwise, as PyAV and ffmpeg define it
+        for i, rgb in enumerate(coded):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = probe_video(path)
+    assert (info.width, info.height) == (16, 32)
+    frames, _ = read_video(path)
+    assert frames.shape == (3, 32, 16, 3)
+    # Turned a quarter counter-clockwise, the left edge becomes the bottom edge.
+    assert frames[0, -3:].mean() > 200 and frames[0, :20].mean() < 30
