@@ -16,6 +16,7 @@ Frames are ``np.uint8`` (or ``torch.uint8``) arrays shaped ``(T, H, W, 3)``, RGB
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,10 +126,10 @@ def as_video_frames(frames: Any, allow_single: bool = False) -> np.ndarray:
 
 
 def _check_fps(fps: float) -> Fraction:
-    if not isinstance(fps, (int, float, Fraction)) or not math.isfinite(float(fps)) or float(fps) <= 0:
+    if not isinstance(fps, numbers.Real) or isinstance(fps, bool) or not math.isfinite(fps) or fps <= 0:
         raise InvalidInputError(f"fps must be a positive number; got {fps!r}.")
     # 23.976 -> 2997/125, 29.97 -> 2997/100; exact for the integer rates used nearly everywhere.
-    return Fraction(fps).limit_denominator(1001)
+    return Fraction(fps if isinstance(fps, (int, Fraction)) else float(fps)).limit_denominator(1001)
 
 
 def _container_format(path: Path) -> str:
