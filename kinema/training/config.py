@@ -38,6 +38,7 @@ class TrainSection:
     keep_last: int = 3  # checkpoints kept in run_dir/checkpoints
     eval_every: int = 0  # VAE: PSNR on held-out clips; 0 = only at the end
     sample_every: int = 0  # DiT: write a sample video through kinema.io; 0 = never
+    sample_prompt: str = "a red ball moves to the right"
     resume: Literal["auto", "never"] = "auto"  # auto: continue from the latest checkpoint in run_dir
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -73,9 +74,10 @@ class DataSection:
     fps: float = 10.0
     world: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for WorldClipDataset
     folder: str | None = None  # for source=folder: a folder of videos + captions (VideoFolderDataset)
-    # DiT only: "none" encodes every batch with the frozen VAE / text encoder; "pool" encodes a fixed pool
-    # of `pool_size` clips once and stores the latents + text embeddings on disk (reused across resumes).
-    cache: Literal["none", "pool"] = "none"
+    # DiT only: "none" encodes every batch with the frozen VAE / text encoder; "disk" stores each sample's
+    # latents + text embedding on disk the first time it is drawn (reused across epochs and resumes). For
+    # world data, "disk" trains on a fixed pool of `pool_size` clips.
+    cache: Literal["none", "disk"] = "none"
     pool_size: int = 512
     cache_dir: str | None = None  # default: <run_dir>/cache
     heldout_clips: int = 8  # VAE: clips with a separate seed for PSNR

@@ -21,12 +21,16 @@ import torch
 def dit_forward_flops(
     cfg: dict[str, Any], latent_shape: tuple[int, int, int, int], text_len: int
 ) -> tuple[float, int]:
-    """Analytic matmul FLOPs of one DiT forward for one sample, and its number of video tokens.
+    """Analytic matmul FLOPs of one KinemaTransformer3DModel forward for one sample, and its token count.
 
-    `cfg` is a KinemaTransformer3DModel config, `latent_shape` = (C, t, h, w). Counts 2 FLOPs per
-    multiply-add for: patch embedding, per block [self-attn QKV + out (8ND^2), attention scores and
-    weighted sum (4N^2 D), cross-attn Q + out (4ND^2), K/V from text (4 L D_text D), cross scores (4NLD),
-    MLP (4 r N D^2), adaLN modulation (12 D^2)], and the final projection. Norms, RoPE, softmax are ignored.
+    `cfg` is the model config, `latent_shape` = (C, t, h, w). 2 FLOPs per multiply-add, N video tokens,
+    L text tokens, D width, r MLP ratio:
+      embeddings: patch (noisy + condition channels) and trajectory linears 2N(C_in + C_cond + C_traj)P D;
+                  text MLP 2L(D_text D + D^2); text K/V of all blocks in one GEMM 2L D (2 depth D);
+      per block:  self-attn QKV + out 8ND^2, scores + weighted sum 4N^2 D, cross-attn Q + out 4ND^2,
+                  cross scores + weighted sum 4NLD, MLP 4rND^2, adaLN 12D^2;
+      final:      2ND P C_out.
+    Norms, RoPE, softmax, the timestep / camera MLPs (per sample or per frame, not per token) are ignored.
     """
     _, t, h, w = latent_shape
     p = cfg.get("patch_size", (1, 2, 2))
@@ -34,18 +38,20 @@ def dit_forward_flops(
     n = (t // pt) * (h // ph) * (w // pw)
     d = cfg["hidden_size"]
     depth = cfg["depth"]
-    r = cfg.get("mlp_ratio", 4.0)
-    text_dim = cfg.get("text_dim", 384)
-    c_in = cfg.get("in_channels", 16)
-    c_cond = cfg.get("condition_channels", c_in + 1)
-    c_traj = cfg.get("trajectory_channels", 3)
-    c_out = cfg.get("out_channels", c_in)
+    r = cfg.get("mlp_ratio") or 4.0
+    text_dim = cfg.get("text_dim") or 384
+    c_in = cfg.get("in_channels") or 16
+    c_cond = cfg.get("condition_channels") or c_in + 1
+    c_traj = cfg.get("trajectory_channels") or 3
+    c_out = cfg.get("out_channels") or c_in
     patch = pt * ph * pw
     embed = 2 * n * (c_in + c_cond + c_traj) * patch * d
-    block = 8 * n * d * d + 4 * n * n * d + 4 * n * d * d + 4 * text_len * text_dim * d + 4 * n * text_len * d
-    block += 4 * r * n * d * d + 12 * d * d
+    text = 2 * text_len * (text_dim * d + d * d) + 2 * text_len * d * 2 * depth * d
+    block = (
+        8 * n * d * d + 4 * n * n * d + 4 * n * d * d + 4 * n * text_len * d + 4 * r * n * d * d + 12 * d * d
+    )
     final = 2 * n * d * patch * c_out
-    return float(embed + depth * block + final), n
+    return float(embed + text + depth * block + final), n
 
 
 def measure_matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:

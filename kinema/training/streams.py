@@ -4,7 +4,8 @@
   The global batch of one micro-step is `batch_size * world_size` consecutive entries of the permutation;
   rank r takes its slice. So two processes with batch b see the same samples as one process with batch 2b.
 - `IterStream` wraps an on-the-fly `IterableDataset` (world clips): its position is the number of samples
-  taken; resuming rebuilds the iterator from its seed and skips that many (cheap next to a training step).
+  taken; resuming asks for an iterator that starts there.
+- `BucketStream` walks a bucketed folder dataset in batches of one shape.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ class IndexStream:
 
 
 class IterStream:
+    """`make_iterator(position)` returns an iterator that starts at sample `position` of this rank's
+    stream (the world dataset does this without rendering the skipped clips)."""
+
     def __init__(
         self,
-        make_iterator: Callable[[], Iterator[Any]],
+        make_iterator: Callable[[int], Iterator[Any]],
         batch_size: int,
         collate: Callable[[list[Any]], Any],
     ):
@@ -77,16 +81,10 @@ class IterStream:
         self.consumed = 0
         self._it: Iterator[Any] | None = None
 
-    def _iterator(self) -> Iterator[Any]:
-        if self._it is None:
-            self._it = iter(self.make_iterator())
-            for _ in range(self.consumed):  # fast-forward to the saved position
-                next(self._it)
-        return self._it
-
     def next_batch(self) -> Any:
-        it = self._iterator()
-        items = [next(it) for _ in range(self.batch_size)]
+        if self._it is None:
+            self._it = iter(self.make_iterator(self.consumed))
+        items = [next(self._it) for _ in range(self.batch_size)]
         self.consumed += len(items)
         return self.collate(items)
 
@@ -96,3 +94,57 @@ class IterStream:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.consumed = int(state["consumed"])
         self._it = None
+
+
+class BucketStream:
+    """Batches of one shape from a bucketed folder dataset (`kinema.data.BucketBatchSampler`), with a
+    saveable position (epoch, batch cursor). Incomplete batches are dropped so every rank steps together."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        fetch: Callable[[list[int]], Any],
+        rank: int,
+        world_size: int,
+        seed: int,
+    ):
+        from kinema.data.sampler import BucketBatchSampler
+
+        self.dataset, self.fetch = dataset, fetch
+        self.sampler = BucketBatchSampler(
+            dataset, batch_size, seed=seed, drop_last=True, rank=rank, world_size=world_size
+        )
+        self.epoch = 0
+        self.cursor = 0
+        self._batches: list[list[int]] | None = None
+
+    def _epoch_batches(self) -> list[list[int]]:
+        if self._batches is None:
+            self.sampler.set_epoch(self.epoch)
+            if hasattr(self.dataset, "set_epoch"):
+                self.dataset.set_epoch(self.epoch)
+            self._batches = list(iter(self.sampler))
+            if not self._batches:
+                raise ValueError("the folder dataset has no full batch in any bucket; lower train.batch_size")
+        return self._batches
+
+    def next_batch(self) -> Any:
+        if self._batches is not None and self.cursor >= len(self._batches):
+            self.epoch += 1
+            self.cursor = 0
+            self._batches = None
+        batches = self._epoch_batches()
+        if self.cursor >= len(batches):
+            self.epoch, self.cursor, self._batches = self.epoch + 1, 0, None
+            batches = self._epoch_batches()
+        indices = batches[self.cursor]
+        self.cursor += 1
+        return self.fetch(indices)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+        self._batches = None
