@@ -1,0 +1,151 @@
+"""AutoencoderKinema: shapes, causality, image = 1-frame video, chunked decode, save/load, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kinema.errors import InvalidInputError
+from kinema.models import AutoencoderKinema, vae_config
+
+
+@pytest.fixture(scope="module")
+def vae() -> AutoencoderKinema:
+    torch.manual_seed(0)
+    return AutoencoderKinema(**vae_config("tiny")).eval()
+
+
+def _video(frames: int = 9, size: int = 16, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, frames, size, size, generator=g) * 2 - 1  # (1, 3, T, H, W) in [-1, 1]
+
+
+@torch.no_grad()
+def test_shapes_tiny_and_latent_shape(vae):
+    x = _video(9, 16)
+    post = vae.encode(x)
+    assert post.mean.shape == (1, 4, 3, 4, 4)
+    assert vae.latent_shape(9, 16, 16) == (4, 3, 4, 4)
+    assert post.sample(torch.Generator().manual_seed(0)).shape == (1, 4, 3, 4, 4)
+    assert post.kl().shape == (1,)
+    assert vae.decode(post.mode()).shape == (1, 3, 9, 16, 16)
+    recon, post2 = vae(x, generator=torch.Generator().manual_seed(0))
+    assert recon.shape == x.shape and torch.equal(post2.mean, post.mean)
+
+
+@torch.no_grad()
+def test_default_vae_compresses_4x8x8():
+    torch.manual_seed(0)
+    vae = AutoencoderKinema(**vae_config("small"))
+    assert vae.latent_shape(17, 64, 48) == (16, 5, 8, 6)
+    assert 1e6 < sum(p.numel() for p in vae.parameters()) < 5e6  # "a few M params at most"
+    z = vae.encode(_video(5, 16)).mode()
+    assert z.shape == (1, 16, 2, 2, 2)
+    assert vae.decode(z).shape == (1, 3, 5, 16, 16)
+
+
+@torch.no_grad()
+def test_encoder_is_causal(vae):
+    # T=9 → latent frames {0}, {1..4}, {5..8}: changing frame 5 may only change latent frame 2.
+    x = _video(9)
+    y = x.clone()
+    y[:, :, 5] = -y[:, :, 5]
+    zx, zy = vae.encode(x).mean, vae.encode(y).mean
+    assert torch.equal(zx[:, :, :2], zy[:, :, :2])
+    assert (zx[:, :, 2] - zy[:, :, 2]).abs().max() > 1e-4  # the change does reach latent frame 2
+
+
+@torch.no_grad()
+def test_decoder_is_causal(vae):
+    z = vae.encode(_video(9)).mean
+    z2 = z.clone()
+    z2[:, :, 2] += 1.0
+    a, b = vae.decode(z), vae.decode(z2)
+    assert torch.equal(a[:, :, :5], b[:, :, :5])  # frames 0..4 come from latent frames 0..1
+    assert (a[:, :, 5:] - b[:, :, 5:]).abs().max() > 1e-4
+
+
+@torch.no_grad()
+def test_image_is_a_one_frame_video(vae):
+    x = _video(9)
+    z_video = vae.encode(x).mean
+    z_image = vae.encode(x[:, :, :1]).mean
+    assert z_image.shape == (1, 4, 1, 4, 4)
+    torch.testing.assert_close(z_image, z_video[:, :, :1], atol=1e-5, rtol=0)
+    assert vae.decode(z_image).shape == (1, 3, 1, 16, 16)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunked_decode_equals_full_decode(vae, chunk):
+    z = torch.randn(2, 4, 5, 4, 4, generator=torch.Generator().manual_seed(3))
+    full = vae.decode(z)
+    assert full.shape == (2, 3, 17, 16, 16)
+    torch.testing.assert_close(vae.decode(z, chunk_frames=chunk), full, atol=1e-5, rtol=0)
+    pieces = list(vae.iter_decode(z, chunk))
+    sizes = [p.shape[2] for p in pieces]
+    assert sizes[0] == 1 + 4 * (min(chunk, 5) - 1) and sum(sizes) == 17
+
+
+def test_normalize_roundtrip():
+    vae = AutoencoderKinema(**vae_config("tiny", scaling_factor=0.5, shift_factor=0.25))
+    z = torch.randn(1, 4, 2, 3, 3)
+    torch.testing.assert_close(vae.normalize(z), (z - 0.25) * 0.5)
+    torch.testing.assert_close(vae.denormalize(vae.normalize(z)), z)
+
+
+def test_posterior_sampling_is_seeded(vae):
+    post = vae.encode(_video(5))
+    a = post.sample(torch.Generator().manual_seed(7))
+    b = post.sample(torch.Generator().manual_seed(7))
+    c = post.sample(torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.all(post.kl() >= 0)
+
+
+def test_save_load_roundtrip(vae, tmp_path):
+    vae.save_pretrained(tmp_path / "vae")
+    assert (tmp_path / "vae" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (tmp_path / "vae" / "config.json").is_file()
+    loaded = AutoencoderKinema.from_pretrained(tmp_path / "vae").eval()
+    assert loaded.config.latent_channels == 4 and loaded.config.spatial_compression == 4
+    x = _video(5)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded.decode(loaded.encode(x).mode()), vae.decode(vae.encode(x).mode()), atol=1e-6, rtol=0
+        )
+
+
+def test_gradients_reach_encoder(vae):
+    vae.train()
+    recon, post = vae(_video(5), generator=torch.Generator().manual_seed(0))
+    (recon.pow(2).mean() + post.kl().mean()).backward()
+    assert vae.encoder.conv_in.conv.weight.grad.abs().sum() > 0
+    vae.zero_grad(set_to_none=True)
+    vae.eval()
+
+
+@pytest.mark.parametrize(
+    ("shape", "needle"),
+    [
+        ((1, 3, 16, 16), "(B, C, T, H, W)"),
+        ((1, 3, 8, 16, 16), "1 + 4*k"),
+        ((1, 3, 9, 18, 16), "multiples of 4"),
+        ((1, 1, 9, 16, 16), "3 channels"),
+    ],
+)
+def test_bad_video_inputs_raise(vae, shape, needle):
+    with pytest.raises(
+        InvalidInputError,
+        match=needle.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+").replace("*", r"\*"),
+    ):
+        vae.encode(torch.zeros(shape))
+
+
+def test_bad_latents_and_config_raise(vae):
+    with pytest.raises(InvalidInputError, match="latents"):
+        vae.decode(torch.zeros(1, 3, 2, 4, 4))
+    with pytest.raises(InvalidInputError, match="chunk_frames"):
+        next(vae.iter_decode(torch.zeros(1, 4, 2, 4, 4), 0))
+    with pytest.raises(InvalidInputError, match="spatial_compression"):
+        AutoencoderKinema(channel_multipliers=(1, 2), spatial_compression=8)
