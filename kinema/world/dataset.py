@@ -330,3 +330,10 @@ class WorldClipDataset(IterableDataset):
         if self.config.num_clips is None:
             raise TypeError("an endless WorldClipDataset has no length; set num_clips")
         return self.config.num_clips
+
+
+def make_dataset(*args: Any, **kwargs: Any):
+    """Write clips to disk (MP4 shards + JSONL); see `kinema.world.make.make_dataset`."""
+    from kinema.world.make import make_dataset as _make
+
+    return _make(*args, **kwargs)

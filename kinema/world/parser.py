@@ -37,6 +37,12 @@ PAPER_COLORS: tuple[str, ...] = ("red", "blue")
 THRESHOLD = 127
 AREA_TOLERANCE = 0.25  # fully visible: area within 25 % of the track's median
 MIN_AREA = 2  # pixels; smaller blobs are noise
+# Shape classification by fill ratio area / (π (reach + pad)²): ideal values are 1 (circle), 2/π = 0.64
+# (square), 0.41 (triangle); the thresholds sit between the ranges measured on renders of 4-20 px shapes.
+MIN_SHAPE_REACH = 3.5  # px; smaller blobs are "unknown" (a 3-px disc and a 3-px square look alike)
+REACH_PAD = 0.35
+CIRCLE_FILL = 0.80
+SQUARE_FILL = 0.58
 
 
 @dataclass
@@ -181,18 +187,22 @@ def count_holes(mask: np.ndarray) -> int:
 
 
 def classify_shape(mask: np.ndarray) -> str:
-    """circle / square / triangle / ring from one blob's mask (rotation-invariant)."""
+    """circle / square / triangle / ring from one blob's mask (rotation-invariant); "unknown" when the blob
+    is too small to tell (farthest pixel < MIN_SHAPE_REACH px from its centre)."""
     ys, xs = np.nonzero(mask)
     if len(ys) < MIN_AREA:
         return "unknown"
-    if len(ys) >= 12 and count_holes(mask) >= 1:
-        return "ring"
     cy, cx = ys.mean(), xs.mean()
-    reach = np.sqrt((ys - cy) ** 2 + (xs - cx) ** 2).max() + 0.5  # + half a pixel: pixel centres → edge
-    fill = len(ys) / (np.pi * reach**2)
-    if fill > 0.80:
+    reach = np.sqrt((ys - cy) ** 2 + (xs - cx) ** 2).max()
+    if reach < MIN_SHAPE_REACH:
+        return "unknown"
+    if count_holes(mask) >= 1:
+        return "ring"
+    # + REACH_PAD: from the farthest pixel centre to the shape's edge (calibrated on renders, 4-20 px)
+    fill = len(ys) / (np.pi * (reach + REACH_PAD) ** 2)
+    if fill > CIRCLE_FILL:
         return "circle"
-    if fill > 0.52:
+    if fill > SQUARE_FILL:
         return "square"
     return "triangle"
 

@@ -86,13 +86,14 @@ def test_parser_accepts_float_tensor_and_rejects_bad_input():
 
 
 def test_connected_components_and_holes():
-    m = np.zeros((12, 12), dtype=bool)
+    m = np.zeros((16, 16), dtype=bool)
     m[1:3, 1:3] = True
-    m[5:10, 5:10] = True
-    m[6:9, 6:9] = False  # a hole
+    m[5:14, 5:14] = True
+    m[7:12, 7:12] = False  # a hole
     lab, n = connected_components(m)
     assert n == 2 and lab[1, 1] != lab[5, 5] and lab[0, 0] == 0
     assert classify_shape(m & (lab == lab[5, 5])) == "ring"
+    assert classify_shape(m & (lab == lab[1, 1])) == "unknown"  # too small to tell
 
 
 def test_shape_aware_detection_and_tracking():
