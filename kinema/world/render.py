@@ -12,6 +12,7 @@ one-clip convenience that takes a `SceneSpec` and simulated states and returns u
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,31 +122,64 @@ def shape_sdf(shape: torch.Tensor, px: torch.Tensor, py: torch.Tensor, size: tor
     return out
 
 
-def pixel_grid_to_world(homographies: torch.Tensor, width: int, height: int) -> tuple[torch.Tensor, ...]:
-    """World coordinates of every pixel centre: `homographies (B, T, 3, 3)` world→pixel →
-    `(x, y, upp, valid)` each `(B, T, H, W)`; `upp` = world units per pixel, `valid` = the ray meets the plane."""
+def _pixel_to_world_matrices(
+    homographies: torch.Tensor, width: int, height: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 matrices `(B, T, 3, 3)` from frame-centred pixel coordinates to homogeneous world points, and
+    `|det|` `(B, T)` of the pixel → world map. Centring keeps float32 precise to well under a millipixel."""
     inv = torch.linalg.inv(homographies)  # (B, T, 3, 3) float64
-    b, t = inv.shape[:2]
-    ys = torch.arange(height, dtype=torch.float32).view(1, 1, height, 1)
-    xs = torch.arange(width, dtype=torch.float32).view(1, 1, 1, width)
-    # centre the pixel grid so float32 keeps sub-millipixel precision, fold the shift into the matrix
     cx, cy = (width - 1) / 2, (height - 1) / 2
     shift = torch.tensor([[1.0, 0.0, cx], [0.0, 1.0, cy], [0.0, 0.0, 1.0]], dtype=inv.dtype)
-    m = (inv @ shift).float()  # (B, T, 3, 3)
-    xs, ys = xs - cx, ys - cy
+    return (inv @ shift).float(), torch.linalg.det(inv).abs().float()
+
+
+def _world_at(
+    m: torch.Tensor, det: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """World `(x, y)`, world units per pixel and ray validity at frame-centred pixel coordinates.
+
+    m (n, T, 3, 3), det (n, T); xs (.., 1, S) and ys (.., S, 1) broadcast to (n, T, S_y, S_x). Each pixel's
+    value depends only on its own coordinates, so any window over the frame gives the same bytes."""
+    n, t = m.shape[:2]
 
     def row(i: int) -> torch.Tensor:
-        c = m[:, :, i].reshape(b, t, 1, 1, 3)
-        return c[..., 0] * xs + c[..., 1] * ys + c[..., 2]  # (B, T, H, W)
+        c = m[:, :, i].reshape(n, t, 1, 1, 3)
+        return c[..., 0] * xs + c[..., 1] * ys + c[..., 2]
 
     w = row(2)
     valid = w > 1e-6
     w_safe = torch.where(valid, w, torch.ones_like(w))
     x, y = row(0) / w_safe, row(1) / w_safe
     # |det| of the projective map's Jacobian is det(inv) / w^3 (homogeneous pixel with last coord 1)
-    det = torch.linalg.det(inv).abs().float().view(b, t, 1, 1)
-    upp = torch.sqrt(det / w_safe.abs() ** 3)
+    upp = torch.sqrt(det.view(n, t, 1, 1) / w_safe.abs() ** 3)
     return x, y, upp, valid
+
+
+def pixel_grid_to_world(homographies: torch.Tensor, width: int, height: int) -> tuple[torch.Tensor, ...]:
+    """World coordinates of every pixel centre: `homographies (B, T, 3, 3)` world→pixel →
+    `(x, y, upp, valid)` each `(B, T, H, W)`; `upp` = world units per pixel, `valid` = the ray meets the plane."""
+    m, det = _pixel_to_world_matrices(homographies, width, height)
+    ys = torch.arange(height, dtype=torch.float32).view(1, 1, height, 1) - (height - 1) / 2
+    xs = torch.arange(width, dtype=torch.float32).view(1, 1, 1, width) - (width - 1) / 2
+    return _world_at(m, det, xs, ys)
+
+
+def _object_window(
+    homographies: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """Top-left pixel `(n, T, 2)` long and side S of a square window that holds each object in every frame.
+
+    homographies (n, T, 3, 3) float64, centers (n, T, 2) float64 world, sizes (n,) circumradius."""
+    ph = torch.cat([centers, torch.ones_like(centers[..., :1])], -1)  # (n, T, 3)
+    q = torch.einsum("ntij,ntj->nti", homographies, ph)
+    pc = q[..., :2] / q[..., 2:3]  # (n, T, 2) pixel centre
+    ppu = torch.sqrt(torch.linalg.det(homographies).abs() / q[..., 2].abs() ** 3)  # pixels per world unit
+    radius = (sizes.double().view(-1, 1) * ppu).max().item()
+    perspective = bool((homographies[..., 2, :2].abs() > 1e-12).any())
+    margin = 1.3 if perspective else 1.0  # a tilted plane stretches objects away from the centre
+    side = 2 * math.ceil(margin * radius + 2) + 1  # + 2 px for the 1-px edge ramp and rounding
+    origin = torch.round(pc).long() - side // 2
+    return origin, side
 
 
 def render_batch(
@@ -164,28 +198,54 @@ def render_batch(
 
     centers (B, T, K, 2) world; angles (B, T, K) radians ccw; sizes (B, K) circumradius; shapes (B, K) long
     (SHAPE_IDS); colors (B, K, 3) in [0, 1]; present (B, K) bool; homographies (B, T, 3, 3) world → pixel.
+    Objects are drawn in a window around each one only (a ball covers a few percent of the frame). The
+    result may be a non-contiguous view; call `.contiguous()` if you need one.
     """
-    x, y, upp, valid = pixel_grid_to_world(homographies, width, height)  # (B, T, H, W) each
-    img = _background(background, x, y, upp)  # (B, T, H, W, 3)
-    # rays that miss the plane (only with strong rotations) show the background's first colour
-    img = torch.where(valid.unsqueeze(-1), img, background.color.view(-1, 1, 1, 1, 3))
+    b, t = centers.shape[:2]
+    hw = height * width
+    homographies = homographies.double()
+    # one spare pixel per frame receives every window pixel that falls outside the frame
+    canvas = torch.empty(b, t, hw + 1, 3)
+    if bool((background.kind == 0).all()):
+        # flat: every pixel is the first colour (rays that miss the plane show it too)
+        canvas[:, :, :hw] = background.color.view(b, 1, 1, 3)
+    else:
+        x, y, upp, valid = pixel_grid_to_world(homographies, width, height)  # (B, T, H, W) each
+        img = _background(background, x, y, upp)  # (B, T, H, W, 3)
+        # rays that miss the plane (only with strong rotations) show the background's first colour
+        img = torch.where(valid.unsqueeze(-1), img, background.color.view(-1, 1, 1, 1, 3))
+        canvas[:, :, :hw] = img.view(b, t, hw, 3)
+    canvas = canvas.view(-1, 3)  # (B * T * (HW + 1), 3)
+    m_all, det_all = _pixel_to_world_matrices(homographies, width, height)
     for k in range(centers.shape[2]):
         idx = present[:, k].nonzero().flatten()  # only the clips that have an object k
         if len(idx) == 0:
             continue
-        n, t = len(idx), centers.shape[1]
-        cx = centers[idx, :, k, 0].float().view(n, t, 1, 1)  # (n, T, 1, 1)
+        n = len(idx)
+        origin, side = _object_window(homographies[idx], centers[idx, :, k].double(), sizes[idx, k])
+        steps = torch.arange(side)
+        px = origin[..., 0].view(n, t, 1, 1) + steps.view(1, 1, 1, side)  # (n, T, 1, S) absolute
+        py = origin[..., 1].view(n, t, 1, 1) + steps.view(1, 1, side, 1)  # (n, T, S, 1)
+        x, y, upp, valid = _world_at(
+            m_all[idx], det_all[idx], (px - (width - 1) / 2).float(), (py - (height - 1) / 2).float()
+        )  # (n, T, S, S) each
+        cx = centers[idx, :, k, 0].float().view(n, t, 1, 1)
         cy = centers[idx, :, k, 1].float().view(n, t, 1, 1)
         a = angles[idx, :, k].float().view(n, t, 1, 1)
-        dx, dy = x[idx] - cx, y[idx] - cy
+        dx, dy = x - cx, y - cy
         ca, sa = torch.cos(a), torch.sin(a)
         lx, ly = ca * dx + sa * dy, -sa * dx + ca * dy  # into the object's frame (rotate by -angle)
         view = (n, 1, 1, 1)
-        sdf = shape_sdf(shapes[idx, k].view(view), lx, ly, sizes[idx, k].float().view(view))  # (n, T, H, W)
-        alpha = ((0.5 - sdf / upp[idx]).clamp(0, 1) * valid[idx]).unsqueeze(-1)
-        sub = img[idx]
-        img[idx] = sub + (colors[idx, k].view(n, 1, 1, 1, 3) - sub) * alpha
-    return img
+        sdf = shape_sdf(shapes[idx, k].view(view), lx, ly, sizes[idx, k].float().view(view))  # (n, T, S, S)
+        alpha = ((0.5 - sdf / upp).clamp(0, 1) * valid).reshape(-1, 1)  # (n * T * S * S, 1)
+        inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)  # (n, T, S, S)
+        lin = torch.where(inside, py * width + px, torch.full_like(py * px, hw))
+        frame = (idx.view(n, 1) * t + torch.arange(t).view(1, t)).view(n, t, 1, 1)  # (n, T, 1, 1)
+        rows = (frame * (hw + 1) + lin).reshape(-1)  # (n * T * S * S,)
+        color = colors[idx, k].view(n, 1, 3).expand(n, t * side * side, 3).reshape(-1, 3)
+        old = canvas.index_select(0, rows)
+        canvas.index_copy_(0, rows, old + (color - old) * alpha)
+    return canvas.view(b, t, hw + 1, 3)[:, :, :hw].unflatten(2, (height, width))  # a view, no copy
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
