@@ -9,7 +9,8 @@ same fit, so expected and measured are in one unit (edge displacement per frame,
 Per clip:
 - `kind_correct`: the strongest measured motion kind (x, y, zoom, roll) is the strongest expected one
   (horizontal and tilt both slide the image sideways; vertical and pan slide it up/down);
-- `sign_correct`: that, and the sign of that kind agrees;
+- `sign_correct`: that, and the sign of that kind agrees; `all_signs_correct`: every kind with at least a
+  quarter of the strongest expected motion has the right sign (what matters for the mixed presets);
 - `magnitude_error`: |measured − expected| on the expected kind, and `relative_error` over |expected|.
 """
 
@@ -109,6 +110,10 @@ def score_motion(measured: np.ndarray, expected: np.ndarray) -> dict[str, Any]:
         "measured_kind": MOTION_KINDS[k_meas],
         "kind_correct": bool(kind_ok),
         "sign_correct": bool(kind_ok and np.sign(m[k_exp]) == np.sign(e[k_exp])),
+        # presets mix kinds: every kind with at least a quarter of the strongest expected motion must agree
+        "all_signs_correct": bool(
+            all(np.sign(m[k]) == np.sign(e[k]) for k in np.flatnonzero(np.abs(e) >= 0.25 * np.abs(e).max()))
+        ),
         "magnitude_error": float(abs(m[k_exp] - e[k_exp])),
         "relative_error": float(abs(m[k_exp] - e[k_exp]) / max(abs(e[k_exp]), 1e-9)),
     }

@@ -7,6 +7,7 @@ shows what a perfect model scores under the same measurement (so the metric itse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,20 +28,32 @@ from kinema.eval.report import (
 FLOOR = "ground-truth"
 
 
-def _models(spec: str, oracle: GroundTruthModel, pipeline_options: dict[str, Any]) -> dict[str, VideoModel]:
-    """The model under test and the oracle (once, if the model *is* the oracle)."""
-    model = load_model(spec, oracle, **pipeline_options)
+ModelSpec = str | Callable[[GroundTruthModel], VideoModel]
+
+
+def _models(
+    spec: ModelSpec, oracle: GroundTruthModel, pipeline_options: dict[str, Any]
+) -> dict[str, VideoModel]:
+    """The model under test and the oracle (once, if the model *is* the oracle). `spec` is a model folder,
+    a reference model's name, or a factory that builds a model over the oracle (for other backends)."""
+    model = spec(oracle) if callable(spec) else load_model(spec, oracle, **pipeline_options)
     return {model.name: model} if model is oracle else {model.name: model, FLOOR: oracle}
 
 
+def _spec_name(spec: ModelSpec, models: dict[str, VideoModel]) -> str:
+    return str(spec) if not callable(spec) else next(iter(models))
+
+
 def run_physics(
-    model_spec: str,
+    model_spec: ModelSpec,
     settings: physics.PhysicsSettings,
     out_dir: Path,
     pipeline_options: dict[str, Any] | None = None,
     progress: bool = True,
+    cases: list[physics.PhysicsCase] | None = None,
 ) -> dict[str, Any]:
-    cases = physics.build_cases(settings)
+    """`cases` (built from `settings`) may be given to skip rebuilding them."""
+    cases = cases if cases is not None else physics.build_cases(settings)
     oracle = physics.build_oracle(cases)
     models = _models(model_spec, oracle, pipeline_options or {})
     records, summaries, samples = {}, {}, {}
@@ -48,7 +61,9 @@ def run_physics(
         records[name], samples[name] = physics.evaluate_physics(model, cases, settings, progress)
         summaries[name] = physics.summarize(records[name])
     model_name = next(iter(models))
-    header = run_header("physics", model_spec, {**settings.to_json(), **(pipeline_options or {})})
+    header = run_header(
+        "physics", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
+    )
     payload = {**header, "summary": summaries, "records": records}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "physics.json", payload)
@@ -89,7 +104,7 @@ def run_physics(
 
 
 def run_adherence(
-    model_spec: str,
+    model_spec: ModelSpec,
     settings: adherence.AdherenceSettings,
     out_dir: Path,
     pipeline_options: dict[str, Any] | None = None,
@@ -100,7 +115,9 @@ def run_adherence(
     models = _models(model_spec, oracle, pipeline_options or {})
     records = {name: adherence.evaluate_adherence(m, cases, settings, progress) for name, m in models.items()}
     summaries = {name: adherence.summarize(rs) for name, rs in records.items()}
-    header = run_header("adherence", model_spec, {**settings.to_json(), **(pipeline_options or {})})
+    header = run_header(
+        "adherence", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
+    )
     payload = {**header, "summary": summaries, "records": records}
     write_json(out_dir / "adherence.json", payload)
     plot_bars(
@@ -121,7 +138,7 @@ def run_adherence(
 
 
 def run_camera(
-    model_spec: str,
+    model_spec: ModelSpec,
     settings: camera_accuracy.CameraSettings,
     out_dir: Path,
     pipeline_options: dict[str, Any] | None = None,
@@ -133,7 +150,9 @@ def run_camera(
     records = {
         name: camera_accuracy.evaluate_camera(m, cases, settings, progress) for name, m in models.items()
     }
-    header = run_header("camera", model_spec, {**asdict(settings), **(pipeline_options or {})})
+    header = run_header(
+        "camera", _spec_name(model_spec, models), {**asdict(settings), **(pipeline_options or {})}
+    )
     summary = {
         name: {
             "kind_accuracy": float(np.mean([r["kind_correct"] for r in rs])),
@@ -171,7 +190,7 @@ def _kind(record: dict[str, Any]) -> int:
 
 
 def run_continuity(
-    model_spec: str,
+    model_spec: ModelSpec,
     settings: continuity.ContinuitySettings,
     out_dir: Path,
     pipeline_options: dict[str, Any] | None = None,
@@ -184,7 +203,9 @@ def run_continuity(
     for name, model in models.items():
         records[name], videos[name] = continuity.evaluate_continuity(model, cases, settings, progress)
     summaries = {name: continuity.summarize(rs) for name, rs in records.items()}
-    header = run_header("continuity", model_spec, {**settings.to_json(), **(pipeline_options or {})})
+    header = run_header(
+        "continuity", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
+    )
     payload = {**header, "summary": summaries, "records": records}
     write_json(out_dir / "continuity.json", payload)
     joins = settings.join_frames()
