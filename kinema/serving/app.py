@@ -89,15 +89,9 @@ def create_app(
 
     @app.post("/v1/videos/extensions")
     async def extend_video(request: Request, tenant: Tenant = tenant_dep) -> JSONResponse:
-        fields, uploads = await _read_body(request, settings)
-        if "video" in uploads:
-            raise ApiError(
-                400,
-                'Uploading a video to extend is not supported; pass {"id": ...} of a completed video.',
-                "video",
-            )
+        fields, uploads = await _read_body(request, settings, max_file_bytes=settings.max_video_upload_bytes)
         req = _validate(VideoExtendRequest, fields)
-        return JSONResponse(await run_in_threadpool(service.extend, tenant, req))
+        return JSONResponse(await run_in_threadpool(service.extend, tenant, req, uploads.get("video")))
 
     @app.get("/v1/videos/{video_id}")
     def retrieve_video(video_id: str, tenant: Tenant = tenant_dep) -> JSONResponse:
@@ -166,7 +160,7 @@ class _Auth:
         if self.mode != "auto":
             return self.mode == "on"
         checked, has = self._has_keys
-        if time.monotonic() - checked > 2.0:  # keys created while the server runs take effect within 2 s
+        if time.monotonic() - checked > 1.0:  # keys created while the server runs take effect within 1 s
             has = self.store.has_keys()
             self._has_keys = (time.monotonic(), has)
         return has
@@ -192,11 +186,14 @@ class _Auth:
         return tenant
 
 
-async def _read_body(request: Request, settings: ServeSettings) -> tuple[dict[str, Any], dict[str, Upload]]:
+async def _read_body(
+    request: Request, settings: ServeSettings, max_file_bytes: int | None = None
+) -> tuple[dict[str, Any], dict[str, Upload]]:
     """JSON or multipart/form-data → (fields, uploaded files)."""
+    max_file = max_file_bytes or settings.max_upload_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
-    limit = settings.max_upload_bytes * 2 + 1_000_000
+    limit = max_file * 2 + 1_000_000
     if length and length.isdigit() and int(length) > limit:
         raise ApiError(
             413,
@@ -206,7 +203,7 @@ async def _read_body(request: Request, settings: ServeSettings) -> tuple[dict[st
         )
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
-            form = await request.form(max_part_size=settings.max_upload_bytes + 1)
+            form = await request.form(max_part_size=1_000_000)
         except Exception as exc:
             raise ApiError(
                 400, f"The form body could not be parsed ({exc}); send valid multipart/form-data.", None
@@ -215,12 +212,12 @@ async def _read_body(request: Request, settings: ServeSettings) -> tuple[dict[st
         uploads: dict[str, Upload] = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
-                data = await value.read(settings.max_upload_bytes + 1)
+                data = await value.read(max_file + 1)
                 uploads[key] = Upload(data, value.content_type, value.filename)
-                if len(data) > settings.max_upload_bytes:
+                if len(data) > max_file:
                     raise ApiError(
                         413,
-                        f"`{key}` is larger than {settings.max_upload_bytes} bytes; upload a smaller file.",
+                        f"`{key}` is larger than {max_file} bytes; upload a smaller file.",
                         key,
                         "file_too_large",
                     )

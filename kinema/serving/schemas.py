@@ -34,9 +34,10 @@ class CameraConfig(Strict):
 
 
 class CameraControl(Strict):
-    """Kling's camera_control: `simple` takes a config with exactly one non-zero axis; presets take none."""
+    """Kling's camera_control: `simple` takes a config with exactly one non-zero axis; presets take none;
+    Kinema's `custom` takes any mix of axes."""
 
-    type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+    type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward", "custom"]
     config: CameraConfig | None = None
 
 
@@ -92,7 +93,7 @@ class VideoRemixRequest(Strict):
 
 class VideoExtendRequest(Strict):
     prompt: str
-    video: VideoRef
+    video: VideoRef | None = None  # None: the video arrives as an uploaded file
     seconds: str | float | int | None = None
     negative_prompt: str | None = None
     cfg_scale: float | None = Field(None, ge=0, le=30)

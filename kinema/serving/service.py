@@ -30,7 +30,6 @@ from kinema.serving.validation import (
     check_prompt,
     check_trajectories,
     decode_image,
-    frames_for,
     geometry,
     parse_seconds,
     resolve_model,
@@ -99,34 +98,54 @@ class VideoService:
             tenant, model.name, "remix", prompt, geo, params, {}, req.callback_url, remixed_from=source.id
         )
 
-    def extend(self, tenant: Tenant, req: VideoExtendRequest) -> dict[str, Any]:
+    def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
+        """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
         s = self.settings
         prompt = check_prompt(req.prompt, s)
-        source = self._finished_source(tenant, req.video.id, "video.id")
-        model = resolve_model(self.registry, source.model)
-        p = source.params
-        seconds = parse_seconds(req.seconds, s) or model.native_seconds
-        new_frames = frames_for(seconds, p["fps"])
-        if new_frames > model.max_frames:
-            raise ApiError(
-                400,
-                f"An extension of {seconds:g} s needs {new_frames} frames; model {model.name} makes at most "
-                f"{model.max_frames} per call — extend by less and call again.",
-                "seconds",
+        job_id = new_id("video")
+        if upload is not None:
+            model = resolve_model(self.registry, None)
+            src_path = self.storage.input_path(job_id, "source.mp4")
+            info = self._save_source_video(upload, src_path, model)
+            width, height = _snap_size(info.width, info.height, model, s)
+            fps, src_frames, source_id = max(1, round(info.fps)), info.num_frames, None
+        elif req.video is not None:
+            source = self._finished_source(tenant, req.video.id, "video.id")
+            model = resolve_model(self.registry, source.model)
+            p = source.params
+            width, height, fps, src_frames, source_id = (
+                p["width"],
+                p["height"],
+                p["fps"],
+                _source_frames(source),
+                source.id,
             )
-        total_frames = _source_frames(source) + new_frames - 1  # the new segment starts at the last frame
-        if total_frames / p["fps"] > s.max_total_seconds:
+        else:
             raise ApiError(
                 400,
-                f"Extending would make the video {total_frames / p['fps']:.0f} s long; the limit is "
+                'Missing required field `video`: pass {"id": ...} of a completed video or upload an MP4.',
+                "video",
+            )
+        seconds = parse_seconds(req.seconds, s) or model.native_seconds
+        # The extension pipeline works in chunks, so any length is possible; the total is what is capped.
+        new_frames = max(1, round(seconds * fps))
+        total_frames = src_frames + new_frames
+        if total_frames / fps > s.max_total_seconds:
+            self.storage.remove_job(job_id)
+            raise ApiError(
+                400,
+                f"Extending would make the video {total_frames / fps:.0f} s long; the limit is "
                 f"{s.max_total_seconds:g} s — extend by less or start a new video.",
                 "seconds",
             )
-        geo = Geometry(p["width"], p["height"], new_frames, p["fps"])
+        geo = Geometry(width, height, new_frames, fps)
         params = self._common_params(req, geo)
-        params["source_video_id"] = source.id
         params["total_frames"] = total_frames
-        shown = Geometry(p["width"], p["height"], total_frames, p["fps"])
+        if source_id:
+            params["source_video_id"] = source_id
+        else:
+            params["source_video"] = "source.mp4"
+        shown = Geometry(width, height, total_frames, fps)
         return self._submit(
             tenant,
             model.name,
@@ -136,9 +155,43 @@ class VideoService:
             params,
             {},
             req.callback_url,
-            extended_from=source.id,
+            extended_from=source_id,
             shown=shown,
+            job_id=job_id,
         )
+
+    def _save_source_video(self, upload: Upload, path: Path, model: Any) -> Any:
+        from kinema.io.video import probe_video
+
+        if len(upload.data) > self.settings.max_video_upload_bytes:
+            raise ApiError(
+                413,
+                f"`video` is larger than {self.settings.max_video_upload_bytes} bytes; upload a shorter clip.",
+                "video",
+                "file_too_large",
+            )
+        self.storage.write_bytes(path, upload.data)
+        try:
+            info = probe_video(path)
+        except Exception:
+            self.storage.remove_job(path.parent.name)
+            raise ApiError(
+                415,
+                "`video` is not a video this server can read; upload an MP4 (H.264).",
+                "video",
+                "unsupported_media_type",
+            ) from None
+        if info.num_frames < 1 or info.width < 1 or info.height < 1:
+            self.storage.remove_job(path.parent.name)
+            raise ApiError(400, "`video` has no frames; upload a video with at least one frame.", "video")
+        if info.num_frames / max(info.fps, 1e-6) > self.settings.max_total_seconds:
+            self.storage.remove_job(path.parent.name)
+            raise ApiError(
+                400,
+                f"`video` is longer than {self.settings.max_total_seconds:g} s; upload a shorter clip.",
+                "video",
+            )
+        return info
 
     def _common_params(self, req: Any, geo: Geometry) -> dict[str, Any]:
         return {
@@ -178,16 +231,22 @@ class VideoService:
         remixed_from: str | None = None,
         extended_from: str | None = None,
         shown: Geometry | None = None,
+        job_id: str | None = None,
     ) -> dict[str, Any]:
-        callback_url = check_callback_url(callback_url)
+        job_id = job_id or new_id("video")
+        try:
+            callback_url = check_callback_url(callback_url)
+        except ApiError:
+            self.storage.remove_job(job_id)
+            raise
         shown = shown or geo
-        job_id = new_id("video")
         # Inputs are on disk before the row commits: a worker that claims the job always finds them.
         for name, image in images.items():
             if image is not None:
                 params[name] = f"{name}.png"
                 self.storage.write_bytes(self.storage.input_path(job_id, f"{name}.png"), _png(image))
-        requested = float(geo.seconds)  # an extension counts only its new seconds
+        # An extension counts only its new seconds.
+        requested = geo.num_frames / geo.fps if task == "extend" else max(geo.num_frames - 1, 1) / geo.fps
         tier = tenant.tier
         now = time.time()
         try:
@@ -328,6 +387,14 @@ class VideoService:
                 for m in self.registry.models.values()
             ],
         }
+
+
+def _snap_size(width: int, height: int, model: Any, settings: ServeSettings) -> tuple[int, int]:
+    """An uploaded video's size on the model's grid (multiples of 16, at most the model's pixel budget)."""
+    max_area = model.max_pixels or settings.max_area_factor * model.width * model.height
+    scale = min(1.0, math.sqrt(max_area / (width * height)))
+    snap = lambda v: max(16, 16 * round(v * scale / 16))  # noqa: E731
+    return snap(width), snap(height)
 
 
 def _source_frames(job: Job) -> int:

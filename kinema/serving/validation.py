@@ -353,6 +353,11 @@ def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
                 f"(got {len(nonzero)} non-zero: {', '.join(nonzero) or 'none'}).",
                 "camera_control.config",
             )
+    elif camera.type == "custom":
+        if camera.config is None:
+            raise ApiError(
+                400, '`camera_control.config` is required when type is "custom".', "camera_control.config"
+            )
     elif camera.config is not None:
         raise ApiError(
             400,

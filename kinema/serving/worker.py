@@ -38,13 +38,7 @@ from kinema.serving.store import Claim, JobStore
 log = logging.getLogger("kinema.worker")
 
 # The server's modes → kinema.pipelines task names.
-PIPELINE_TASKS = {
-    "text": "text-to-video",
-    "image": "image-to-video",
-    "keyframes": "keyframes",
-    "extend": "extend",
-    "remix": "video-to-video",
-}
+PIPELINE_TASKS = {"text": "t2v", "image": "i2v", "keyframes": "keyframes", "extend": "extend", "remix": "v2v"}
 
 ProgressCallback = Callable[[int, int, str], bool]
 
@@ -64,7 +58,7 @@ class GenerationRequest:
     seed: int | None = None
     image: np.ndarray | None = None  # uint8 (H, W, 3)
     last_image: np.ndarray | None = None
-    video: np.ndarray | None = None  # uint8 (T, H, W, 3): the source of an extension or a remix
+    video_path: Path | None = None  # the MP4 of the video being extended or remixed
     strength: float | None = None
     camera: dict[str, Any] | None = None
     trajectories: list[list[list[float]]] | None = None
@@ -83,48 +77,74 @@ class Generator(Protocol):
 
 
 class PipelineGenerator:
-    """Runs kinema.pipelines; each (task, model) pipeline is loaded once and kept."""
+    """Runs kinema.pipelines. Each model is loaded once (as its text-to-video pipeline); the other tasks'
+    pipelines are built over the same components, so nothing is loaded twice."""
 
     def __init__(self) -> None:
         self._pipelines: dict[tuple[str, str], Any] = {}
 
     def pipeline(self, task: str, model: ModelInfo) -> Any:
-        key = (task, str(model.path))
-        if key not in self._pipelines:
-            from kinema.pipelines import load_pipeline
+        from kinema.pipelines import load_pipeline
 
-            self._pipelines[key] = load_pipeline(PIPELINE_TASKS[task], str(model.path))
-        return self._pipelines[key]
+        base_key = ("t2v", str(model.path))
+        if base_key not in self._pipelines:
+            self._pipelines[base_key] = load_pipeline("t2v", str(model.path))
+        name = PIPELINE_TASKS[task]
+        if (name, str(model.path)) not in self._pipelines:
+            self._pipelines[(name, str(model.path))] = load_pipeline(name, self._pipelines[base_key])
+        return self._pipelines[(name, str(model.path))]
 
     def generate(self, request: GenerationRequest, callback: ProgressCallback) -> GenerationResult:
-        import torch
-
         pipe = self.pipeline(request.task, request.model)
-        generator = None
-        if request.seed is not None:
-            generator = torch.Generator().manual_seed(int(request.seed))
-        kwargs: dict[str, Any] = {
-            "prompt": request.prompt,
+        options: dict[str, Any] = {
             "negative_prompt": request.negative_prompt,
             "width": request.width,
             "height": request.height,
             "num_frames": request.num_frames,
-            "generator": generator,
+            "fps": request.fps,
+            "seed": request.seed,
             "callback": callback,
+            "num_inference_steps": request.num_inference_steps,
+            "guidance_scale": request.guidance_scale,
+            "camera_control": request.camera,
+            "trajectories": _trajectory_paths(request),
         }
-        if request.num_inference_steps is not None:
-            kwargs["num_inference_steps"] = request.num_inference_steps
-        if request.guidance_scale is not None:
-            kwargs["guidance_scale"] = request.guidance_scale
-        for name in ("image", "last_image", "video", "strength", "camera", "trajectories"):
-            value = getattr(request, name)
-            if value is not None:
-                kwargs[name] = value
-        out = pipe(**kwargs)
+        options = {k: v for k, v in options.items() if v is not None}
+        task, prompt = request.task, request.prompt
+        if task == "text":
+            out = pipe(prompt, **options)
+        elif task == "image":
+            out = pipe(request.image, prompt, **options)
+        elif task == "keyframes":
+            out = pipe(request.image, request.last_image, prompt, **options)
+        elif task == "extend":  # num_frames = frames to add; the result includes the source
+            out = pipe(str(request.video_path), prompt, include_source=True, **options)
+        elif task == "remix":
+            out = pipe(str(request.video_path), prompt, strength=request.strength or 0.6, **options)
+        else:
+            raise KinemaError(f"Unknown task {task!r}.")
         frames = np.asarray(out.frames)
         if frames.ndim == 5:  # (B, T, H, W, 3) -> the first (only) video
             frames = frames[0]
-        return GenerationResult(frames=frames, fps=float(request.fps))
+        return GenerationResult(frames=frames, fps=float(out.fps))
+
+
+def _trajectory_paths(request: GenerationRequest) -> Any:
+    """Kling-style paths (points evenly spread over the clip) → kinema.pipelines TrajectoryPath objects."""
+    if not request.trajectories:
+        return None
+    from kinema.pipelines.trajectories import TrajectoryPath
+
+    duration = max(request.num_frames - 1, 1) / request.fps
+    paths = []
+    for points in request.trajectories:
+        n = len(points)
+        paths.append(
+            TrajectoryPath(
+                points=[(duration * i / (n - 1), float(x), float(y)) for i, (x, y) in enumerate(points)]
+            )
+        )
+    return paths
 
 
 def load_generator(spec: str | None) -> Generator:
@@ -293,20 +313,25 @@ class Worker:
                 self.storage.input_path(job.id, params["image_tail"]), request.width, request.height
             )
         if params.get("source_video_id"):
-            from kinema.io.video import read_video
-
-            frames, _ = read_video(self.storage.output_path(params["source_video_id"], "video"))
-            request.video = frames
+            request.video_path = self.storage.output_path(params["source_video_id"], "video")
+            if not request.video_path.is_file():
+                raise KinemaError(f"The source video {params['source_video_id']} is no longer stored.")
+        elif params.get("source_video"):  # an uploaded video to extend
+            request.video_path = self.storage.input_path(job.id, params["source_video"])
         return request
 
     def write_outputs(self, job_id: str, request: GenerationRequest, result: GenerationResult) -> None:
-        from kinema.io.video import write_spritesheet, write_thumbnail, write_video
+        from kinema.io.video import read_video, write_spritesheet, write_thumbnail, write_video
 
         frames = np.asarray(result.frames, dtype=np.uint8)
-        if request.task == "extend" and request.video is not None and frames.shape[0] <= request.num_frames:
-            # The pipeline returned only the continuation, whose first frame continues from the source's
-            # last one: stitch the rest after the source video.
-            frames = np.concatenate([request.video, frames[1:]], axis=0)  # (T_src + T_new - 1, H, W, 3)
+        if (
+            request.task == "extend"
+            and request.video_path is not None
+            and frames.shape[0] == request.num_frames
+        ):
+            # A generator that returned only the continuation: stitch it after the source video.
+            source, _ = read_video(request.video_path)
+            frames = np.concatenate([source, frames], axis=0)  # (T_src + T_new, H, W, 3)
         label = _label(job_id)
         s = self.storage
         s.write_with(

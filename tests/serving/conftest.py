@@ -208,3 +208,31 @@ def fresh_pg_database() -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def real_models_dir(tmp_path_factory) -> Path:
+    """A models folder holding one real tiny random Kinema model (kinema.pipelines builds it)."""
+    from kinema.pipelines.model_folder import create_random_model_folder
+
+    root = tmp_path_factory.mktemp("real-models")
+    create_random_model_folder(root / "kinema-tiny", preset="tiny")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_generator():
+    """The default generator (kinema.pipelines), shared so the model loads once per test session."""
+    from kinema.serving.worker import PipelineGenerator
+
+    return PipelineGenerator()
+
+
+@pytest.fixture
+def real_server(tmp_path, real_models_dir, real_generator) -> Iterator[Server]:
+    """A server and one in-thread worker running the real tiny model."""
+    settings = make_settings(tmp_path, models_dir=real_models_dir, lease_seconds=30.0, heartbeat_seconds=1.0)
+    server = Server(settings).start()
+    server.start_worker(real_generator)
+    yield server
+    server.stop()
