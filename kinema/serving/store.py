@@ -543,9 +543,20 @@ class JobStore:
         """Take one due delivery, hiding it from other senders for `hold_seconds`."""
         now = time.time()
         with self.writing() as conn:
+            # A job's events go out in order: a row waits while an earlier one of its job is still pending.
+            earlier = webhooks.alias("earlier")
+            blocked = (
+                select(earlier.c.seq)
+                .where(
+                    earlier.c.job_id == webhooks.c.job_id,
+                    earlier.c.status == "pending",
+                    earlier.c.seq < webhooks.c.seq,
+                )
+                .exists()
+            )
             query = (
                 select(webhooks)
-                .where(webhooks.c.status == "pending", webhooks.c.next_attempt_at <= now)
+                .where(webhooks.c.status == "pending", webhooks.c.next_attempt_at <= now, ~blocked)
                 .order_by(webhooks.c.seq)
                 .limit(1)
             )
