@@ -150,6 +150,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.info)
         torch.manual_seed(cfg.train.seed + self.info.rank)
+        if cfg.train.num_threads:
+            torch.set_num_threads(cfg.train.num_threads)
 
         task.setup(self)
         self.model = task.model.to(self.device)
