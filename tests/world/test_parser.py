@@ -116,3 +116,21 @@ def test_shape_aware_detection_and_tracking():
     sq = tracks["yellow square"]
     np.testing.assert_allclose(sq.centre_px, truth.pixels[:, 1], atol=0.3)
     assert sq.velocity_world[1, 1] == pytest.approx(2.0, abs=0.2)  # 0.2 units per 0.1 s, upward
+
+
+def test_soft_centre_removes_mask_quantisation():
+    p, states, frames = _paper_clip("uniform", seed=5, n=2)
+    errs = {}
+    for mode in ("mask", "soft"):
+        e = []
+        for i in range(2):
+            tr = parse_video(frames[i], centre=mode)["red"]
+            ok = tr.fully_visible & np.isfinite(tr.velocity_world).all(-1)
+            e.append(np.linalg.norm(tr.velocity_world[ok] - states[i, ok, 0, 2:4], axis=-1))
+            truth_px = np.stack([states[i, :, 0, 0] * 6.4 - 0.5, 63.5 - states[i, :, 0, 1] * 6.4], -1)
+            if mode == "soft":
+                assert np.abs(tr.centre_px[ok] - truth_px[ok]).max() < 0.03
+        errs[mode] = np.concatenate(e).mean()
+    assert errs["soft"] < 0.03 and errs["soft"] < errs["mask"] / 3
+    with pytest.raises(InvalidInputError, match="centre"):
+        parse_video(frames[0], centre="median")
