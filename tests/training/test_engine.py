@@ -79,15 +79,15 @@ def _close(a: dict, b: dict, **tol) -> None:
 
 def test_ddp_and_fsdp_two_processes_match_one_process_with_double_batch(tmp_path):
     # One launch of two ranks runs a DDP job, then an FSDP2 job, each with batch 4 per rank.
-    _run_ranks(tmp_path / "two", 2, "train.batch_size=4", env={"TOY_MODES": "ddp,fsdp"})
-    one = run_toy(tmp_path / "one", ["train.batch_size=8"])
+    _run_ranks(tmp_path / "two", 2, "train.batch_size=4", "train.steps=4", env={"TOY_MODES": "ddp,fsdp"})
+    one = run_toy(tmp_path / "one", ["train.batch_size=8", "train.steps=4"])
     ddp = torch.load(tmp_path / "two" / "ddp" / "final_params.pt")
     fsdp = torch.load(tmp_path / "two" / "fsdp" / "final_params.pt")
     _close(one, ddp, rtol=1e-5, atol=1e-6)
     _close(one, fsdp, rtol=1e-4, atol=1e-5)
     # Same global batches -> same (all-reduced) loss curve; and training moved the weights.
     assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two" / "ddp"), rel=1e-5)
-    assert ckpt.latest_checkpoint(tmp_path / "two" / "fsdp").name == "step_00000006"
+    assert ckpt.latest_checkpoint(tmp_path / "two" / "fsdp").name == "step_00000004"
     assert not torch.allclose(ToyNet().head.weight, one["head.weight"])
     # FSDP checkpoints and EMA exports hold full (unsharded) tensors.
     exported = torch.load(tmp_path / "two" / "fsdp" / "export" / "weights.pt")
