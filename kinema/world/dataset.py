@@ -45,12 +45,12 @@ from kinema.world.spec import (
 )
 
 ALL_SCENARIOS: tuple[str, ...] = ("uniform", "collision", "parabola", "general")
-# Texture colours: light greys, far from every object colour so the parser never mistakes them.
-TEXTURE_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 255, 255),
-    (235, 235, 235),
-    (215, 215, 215),
-    (195, 195, 195),
+# Texture colour pairs: light greys, far from every object colour so the parser never mistakes them, and
+# at least 40 levels apart so camera motion is visible.
+TEXTURE_PAIRS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
+    ((255, 255, 255), (210, 210, 210)),
+    ((255, 255, 255), (190, 190, 190)),
+    ((235, 235, 235), (190, 190, 190)),
 )
 
 
@@ -124,11 +124,12 @@ def _background(rng: np.random.Generator, cfg: WorldDataConfig, world_h: float) 
     if rng.random() >= cfg.texture_prob:
         return BackgroundSpec()
     kind = ("checker", "grid", "noise")[int(rng.integers(3))]
-    i, j = rng.choice(len(TEXTURE_COLORS), size=2, replace=False)
+    pair = TEXTURE_PAIRS[int(rng.integers(len(TEXTURE_PAIRS)))]
+    c1, c2 = pair if rng.random() < 0.5 else pair[::-1]
     return BackgroundSpec(
         kind=kind,
-        color=TEXTURE_COLORS[i],
-        color2=TEXTURE_COLORS[j],
+        color=c1,
+        color2=c2,
         cell=float(np.round(rng.uniform(0.06, 0.2) * world_h, 3)),
         seed=int(rng.integers(0, 2**31 - 1)),
     )
