@@ -21,7 +21,7 @@ parser floor at the same resolution: the smallest error this measurement can rep
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,9 @@ class PhysicsSettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PhysicsSettings:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        """Settings from a report's `settings` (other keys there, like pipeline options, are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
 
 
 @dataclass

@@ -90,7 +90,12 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
 
 
 def write_markdown(
-    path: Path, title: str, header: dict[str, Any], tables: Iterable[Table], images: Sequence[str] = ()
+    path: Path,
+    title: str,
+    header: dict[str, Any],
+    tables: Iterable[Table],
+    images: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> Path:
     lines = [
         f"# {title}",
@@ -100,6 +105,7 @@ def write_markdown(
         "- settings: " + ", ".join(f"{k}={v}" for k, v in header["settings"].items()),
         "",
     ]
+    lines += [f"> **Note:** {note}\n" for note in notes]
     for table in tables:
         lines += [table.markdown(), ""]
     for image in images:

@@ -183,6 +183,16 @@ def run_camera(
     return payload
 
 
+def _floor_notes(failed: bool, benchmark: str, size: str) -> list[str]:
+    """A warning when the ground truth itself does not score perfectly: the measurement is unreliable."""
+    if not failed:
+        return []
+    return [
+        f"the ground truth itself does not score 100% here, so the {benchmark} measurement is unreliable at "
+        f"these settings (too few pixels to parse); use --size {size} or more."
+    ]
+
+
 def _kind(record: dict[str, Any]) -> int:
     from kinema.eval.motion import MOTION_KINDS
 

@@ -143,3 +143,29 @@ def test_cli_errors_say_what_to_do(tmp_path, capsys):
     assert "not a Kinema model folder" in capsys.readouterr().err
     assert main(["eval", "adherence", "--from-json", str(tmp_path / "missing.json")]) == 2
     assert "cannot read the report" in capsys.readouterr().err
+
+
+def test_cli_writes_every_benchmark_report(tmp_path, capsys):
+    runs = {
+        "adherence": ["--n", "1", "--size", "64", "--frames", "5"],
+        "camera": ["--quick", "--size", "32", "--frames", "5"],
+        "continuity": ["--quick", "--size", "64", "--chunk-frames", "5"],
+    }
+    for bench, extra in runs.items():
+        out = tmp_path / bench
+        assert (
+            main(["eval", bench, "--model", "ground-truth", "--out", str(out), "--no-progress", *extra]) == 0
+        )
+        report = json.loads((out / f"{bench}.json").read_text())
+        assert report["benchmark"] == bench and report["settings"]["seed"] == 0
+        assert list(report["summary"]) == ["ground-truth"]
+        assert (out / f"{bench}.md").read_text().startswith("# ")
+        assert all(p.read_bytes().startswith(PNG_MAGIC) for p in out.glob("*.png")) and any(out.glob("*.png"))
+    assert (
+        json.loads((tmp_path / "camera" / "camera.json").read_text())["summary"]["ground-truth"][
+            "sign_accuracy"
+        ]
+        == 1.0
+    )
+    assert main(["eval"]) == 2  # no benchmark: the help, and a failing exit code
+    assert "physics" in capsys.readouterr().out
