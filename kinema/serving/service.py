@@ -359,6 +359,13 @@ class VideoService:
                 "video_id",
                 "video_not_ready",
             )
+        if job.expires_at is not None and time.time() > job.expires_at:
+            raise ApiError(
+                404,
+                f"Video {video_id} expired at {int(job.expires_at)}; generate it again.",
+                "video_id",
+                "expired",
+            )
         path = self.storage.output_path(video_id, variant)
         if not path.is_file():
             raise ApiError(
