@@ -8,6 +8,7 @@ A rerun with the same run directory continues from its latest checkpoint.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from kinema.errors import InvalidInputError
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from kinema.training.runner import run_training
 
     _, out = run_training(cfg)
-    if out is not None:
+    if out is not None and os.environ.get("RANK", "0") == "0":
         print(f"model written to {out}")
     return 0
 

@@ -148,3 +148,72 @@ class BucketStream:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
         self._batches = None
+
+
+class _IndexFn(torch.utils.data.Dataset):
+    def __init__(self, fn: Callable[[int], Any]):
+        self.fn = fn
+
+    def __getitem__(self, j: int) -> Any:
+        return self.fn(j)
+
+
+class _CountFrom(torch.utils.data.Sampler):
+    def __init__(self, start: int):
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        j = self.start
+        while True:
+            yield j
+            j += 1
+
+
+class LoaderStream:
+    """Sample j of this rank's endless stream is `item(j)`, made by `num_workers` DataLoader workers in
+    order; the position is the number of samples taken, so resuming starts exactly where the run stopped."""
+
+    def __init__(
+        self,
+        item: Callable[[int], Any],
+        batch_size: int,
+        collate: Callable[[list[Any]], Any],
+        num_workers: int,
+    ):
+        self.item, self.batch_size, self.collate, self.num_workers = item, batch_size, collate, num_workers
+        self.consumed = 0
+        self._it: Iterator[Any] | None = None
+
+    def next_batch(self) -> Any:
+        if self._it is None:
+            loader = torch.utils.data.DataLoader(
+                _IndexFn(self.item),
+                batch_size=self.batch_size,
+                sampler=_CountFrom(self.consumed),
+                num_workers=self.num_workers,
+                collate_fn=self.collate,
+                prefetch_factor=2,
+            )
+            self._it = iter(loader)
+        batch = next(self._it)
+        self.consumed += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"consumed": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.consumed = int(state["consumed"])
+        self._it = None
+
+
+class WorldItem:
+    """Sample j of rank r's world stream: clip `start + r + j * world_size` (the clips IterStream's
+    on-the-fly iteration gives this rank, in the same order)."""
+
+    def __init__(self, dataset: Any, rank: int, world_size: int):
+        self.dataset, self.rank, self.world_size = dataset, rank, world_size
+
+    def __call__(self, j: int) -> Any:
+        index = self.dataset.config.start + self.rank + j * self.world_size
+        return self.dataset.render([index])[0]

@@ -23,7 +23,7 @@ from kinema.training.conditioning import camera_per_latent_frame, sample_conditi
 from kinema.training.config import TrainingConfig
 from kinema.training.latent_cache import LatentCache
 from kinema.training.logging import dit_forward_flops
-from kinema.training.streams import BucketStream, IndexStream, IterStream
+from kinema.training.streams import BucketStream, IndexStream, IterStream, LoaderStream, WorldItem
 
 
 def load_frozen_vae(path: str | Path, device: torch.device) -> nn.Module:
@@ -123,6 +123,8 @@ class DiTTask:
                     cfg.train.seed,
                 )
             # On the fly: rank r takes clips r, r + R, r + 2R, ...; position p starts at clip index p * R + r.
+            if d.num_workers > 0:  # clips rendered in parallel worker processes, the same clips in order
+                return LoaderStream(WorldItem(self._world(), rank, world), bs, collate_clips, d.num_workers)
             return IterStream(
                 lambda pos: iter(self._world(start=pos * world, rank=rank, world_size=world)),
                 bs,

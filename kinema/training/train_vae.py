@@ -17,7 +17,7 @@ from torch import nn
 
 from kinema.errors import InvalidInputError
 from kinema.training.config import TrainingConfig
-from kinema.training.streams import BucketStream, IterStream
+from kinema.training.streams import BucketStream, IterStream, LoaderStream, WorldItem
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out clips come from another seed than the training stream
 
@@ -97,6 +97,8 @@ class VAETask:
         d, bs = self.cfg.data, self.cfg.train.batch_size
         rank, world = trainer.info.rank, trainer.info.world_size
         if d.source == "world":
+            if d.num_workers > 0:  # clips rendered in parallel worker processes, the same clips in order
+                return LoaderStream(WorldItem(self._world(), rank, world), bs, collate_clips, d.num_workers)
             return IterStream(
                 lambda pos: iter(self._world(start=pos * world, rank=rank, world_size=world)),
                 bs,

@@ -13,7 +13,7 @@ from kinema.training.conditioning import camera_per_latent_frame, sample_conditi
 from kinema.training.config import ConditioningSection, config_from_dict
 from kinema.training.engine import Trainer
 from kinema.training.logging import dit_forward_flops, read_metrics
-from kinema.training.streams import IterStream
+from kinema.training.streams import IterStream, LoaderStream, WorldItem
 from kinema.training.train_dit import DiTTask
 
 
@@ -130,6 +130,11 @@ def test_world_stream_resumes_at_its_position_without_replaying():
     b = IterStream(make, 2, collate_clips)
     b.load_state_dict({"consumed": 2})
     assert torch.equal(b.next_batch()["video"], second["video"])
+    # Worker processes (data.num_workers > 0) render the same clips in the same order, and resume too.
+    world = WorldClipDataset(width=16, height=16, num_frames=5, scenarios=["uniform"])
+    c = LoaderStream(WorldItem(world, 1, 2), 2, collate_clips, num_workers=2)
+    c.load_state_dict({"consumed": 2})
+    assert torch.equal(c.next_batch()["video"], second["video"])
 
 
 def test_task_mixing_masks():
