@@ -14,13 +14,15 @@ and its allowed range; building the models directly raises pydantic's `Validatio
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kinema.errors import InvalidInputError
 
 Shape = Literal["circle", "square", "triangle", "ring"]
+Coordinate = Annotated[float, Field(ge=-1e4, le=1e4)]  # world units
+Speed = Annotated[float, Field(ge=-1e3, le=1e3)]  # world units per second
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "ring")
 
 # Named colours (RGB). Red and blue are the paper's pure (255,0,0) / (0,0,255). The others are chosen far
@@ -51,8 +53,8 @@ class ObjectSpec(_Model):
     shape: Shape = "circle"
     color: str = Field(default="red", description="a name from COLORS")
     size: float = Field(default=1.0, gt=0.05, le=5.0)
-    position: tuple[float, float] = (5.0, 5.0)
-    velocity: tuple[float, float] = (0.0, 0.0)
+    position: tuple[Coordinate, Coordinate] = (5.0, 5.0)
+    velocity: tuple[Speed, Speed] = (0.0, 0.0)
     angle: float = Field(default=0.0, ge=-100.0, le=100.0, description="radians, counter-clockwise")
     angular_velocity: float = Field(default=0.0, ge=-50.0, le=50.0, description="radians per second")
     density: float = Field(default=1.0, gt=0.0, le=100.0, description="mass per unit area")

@@ -31,6 +31,7 @@ from kinema.world.spec import CAMERA_AXES, COLORS, SceneSpec
         ({"objects": [{"restitution": 1.5}]}, "objects.0.restitution", "less than or equal to 1"),
         ({"gravity": [0, -500]}, "scene", "-100..100"),
         ({"colour": "red"}, "colour", "Extra inputs"),
+        ({"objects": [{"velocity": [0, 5000]}]}, "objects.0.velocity.1", "less than or equal to 1000"),
     ],
 )
 def test_bad_specs_raise_errors_naming_field_and_range(data, field, hint):
