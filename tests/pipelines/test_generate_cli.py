@@ -1,0 +1,124 @@
+"""`kinema generate` end to end (in process, through kinema.cli.main): files written, read back."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kinema.cli import main
+from kinema.io import probe_video, read_aigc_label, read_video, write_video
+
+
+@pytest.fixture()
+def run_cli(tiny_model_dir, base_pipe, capsys):
+    def run(*args: str) -> tuple[int, str]:
+        code = main(["generate", *args, "--model", str(tiny_model_dir), "--quiet", "--steps", "1"])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
+
+
+def test_text_to_video_writes_a_labelled_mp4_and_thumbnail(run_cli, tmp_path):
+    out, thumb = tmp_path / "ball.mp4", tmp_path / "ball.png"
+    code, text = run_cli(
+        "a red ball bounces", "--out", str(out), "--thumbnail", str(thumb), "--camera", "zoom=-4"
+    )
+    assert code == 0, text
+    frames, fps = read_video(out)
+    assert frames.shape == (9, 32, 32, 3) and fps == 8
+    assert read_aigc_label(out).ContentProducer == "Kinema"
+    assert Image.open(thumb).size == (32, 32) and read_aigc_label(thumb) is not None
+    assert "wrote" in text
+
+
+def test_text_to_image_by_file_suffix(run_cli, tmp_path):
+    code, text = run_cli("a red ball", "--out", str(tmp_path / "ball.png"), "--aspect", "16:9")
+    assert code == 0, text
+    assert Image.open(tmp_path / "ball.png").size == (40, 24)
+
+
+def test_image_keyframes_remix_and_extend(run_cli, tmp_path, make_frames):
+    first, last = make_frames(2, 32, 32, seed=1)
+    Image.fromarray(first).save(tmp_path / "first.png")
+    Image.fromarray(last).save(tmp_path / "last.png")
+    code, text = run_cli(
+        "--image",
+        str(tmp_path / "first.png"),
+        "--last-image",
+        str(tmp_path / "last.png"),
+        "--out",
+        str(tmp_path / "kf.mp4"),
+    )
+    assert code == 0, text
+    assert probe_video(tmp_path / "kf.mp4").num_frames == 9
+
+    paths = {"trajectories": [{"point": [8, 8], "path": [[1.0, 24, 8]]}]}
+    (tmp_path / "drag.json").write_text(json.dumps(paths))
+    code, text = run_cli(
+        "it rolls",
+        "--image",
+        str(tmp_path / "first.png"),
+        "--trajectory",
+        str(tmp_path / "drag.json"),
+        "--out",
+        str(tmp_path / "i2v.mp4"),
+    )
+    assert code == 0, text
+
+    write_video(tmp_path / "src.mp4", make_frames(9, 32, 32, seed=2), fps=8)
+    code, text = run_cli(
+        "in watercolour",
+        "--video",
+        str(tmp_path / "src.mp4"),
+        "--strength",
+        "0.5",
+        "--out",
+        str(tmp_path / "v2v.mp4"),
+    )
+    assert code == 0, text
+    assert probe_video(tmp_path / "v2v.mp4").num_frames == 9
+
+    code, text = run_cli(
+        "--extend", str(tmp_path / "src.mp4"), "--frames", "8", "--out", str(tmp_path / "ext.mp4")
+    )
+    assert code == 0, text
+    frames, _ = read_video(tmp_path / "ext.mp4")
+    source, _ = read_video(tmp_path / "src.mp4")
+    assert frames.shape == (17, 32, 32, 3)
+    assert np.abs(frames[:9].astype(int) - source.astype(int)).mean() < 8  # the source (H.264 re-encoded)
+    assert np.abs(frames[9:].astype(int) - source[:8].astype(int)).mean() > 8  # then new frames
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "x.mp4"], "needs a prompt"),
+        (["a", "--image", "a.png", "--video", "b.mp4", "--out", "x.mp4"], "different modes"),
+        (["a", "--last-image", "b.png", "--out", "x.mp4"], "need --image"),
+        (["a", "--camera", "zoom=5", "--out", "x.png"], "image file"),
+        (["a", "--out", "x.gif"], "use an .mp4"),
+        (["a", "--camera", "zoom=50", "--out", "x.mp4"], "outside"),
+        (["a", "--frames", "10", "--out", "x.mp4"], r"1 \+ 4k"),
+        (["a", "--width", "30", "--height", "32", "--out", "x.mp4"], "multiples of 8"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_clear_message(run_cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, text = run_cli(*args)
+    assert code == 2
+    assert re.search(message, text), text
+
+
+def test_missing_default_model_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KINEMA_MODEL", raising=False)
+    import kinema.commands.generate as generate
+
+    monkeypatch.setattr(generate, "__file__", str(tmp_path / "kinema" / "commands" / "generate.py"))
+    assert main(["generate", "a ball", "--out", str(tmp_path / "a.mp4")]) == 2
+    assert "--model PATH" in capsys.readouterr().err

@@ -1,0 +1,89 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from kinema.errors import InvalidInputError
+from kinema.pipelines.trajectories import (
+    TrajectoryPath,
+    load_trajectories,
+    paths_to_tracks,
+    rasterize_trajectories,
+)
+
+
+def test_paths_interpolate_linearly_over_frames():
+    path = TrajectoryPath(start=(4, 8), points=[(1.0, 12, 8)], unit="seconds")
+    tracks = paths_to_tracks([path], num_frames=9, fps=4, width=32, height=32)  # (K, T, 3)
+    assert tracks.shape == (1, 9, 3)
+    assert torch.allclose(tracks[0, :5, 0], torch.tensor([4.0, 6.0, 8.0, 10.0, 12.0]))
+    assert torch.all(tracks[0, 4:, 0] == 12)  # holds after the last point
+    assert torch.all(tracks[0, :, 1] == 8) and torch.all(tracks[0, :, 2] == 1)
+
+
+def test_map_has_blob_at_position_and_displacement_in_frame_units():
+    # one object moving 8 px right per latent frame (every 4 frames) on a 64x32 frame, 8x latent
+    frames = torch.arange(9, dtype=torch.float32)
+    tracks = torch.stack([11.5 + 2 * frames, torch.full((9,), 11.5), torch.ones(9)], dim=-1)[
+        None
+    ]  # (1, 9, 3)
+    out = rasterize_trajectories(tracks, num_frames=9, height=32, width=64)  # (B, 3, t, h, w)
+    assert out.shape == (1, 3, 3, 4, 8)
+    # latent frame 0: x = 11.5 px → cell 1 (centre (1 + ½)·8 − ½ = 11.5); y cell 1
+    assert out[0, 0, 0, 1, 1] == pytest.approx(1.0)
+    assert out[0, 0, 1, 1, 2] == pytest.approx(1.0)  # 8 px later → cell 2
+    assert out[0, 0].amax() == pytest.approx(1.0)
+    assert out[0, 1, 0, 1, 1] == pytest.approx(8 / 64)  # dx to the next latent frame, frame widths
+    assert out[0, 2, 0, 1, 1] == pytest.approx(0.0)
+    assert torch.all(out[0, 1:, 2] == 0)  # last latent frame: no next frame, no displacement
+    far = out[0, 1, 0, 3, 7]
+    assert far == 0  # displacement only where the blob is
+
+
+def test_user_paths_and_ground_truth_tracks_rasterise_the_same():
+    path = TrajectoryPath(start=(5, 6), points=[(8, 20, 26)], unit="frames")
+    from_paths = rasterize_trajectories([path], 9, 32, 32, fps=8)
+    tracks = paths_to_tracks([path], 9, 8, 32, 32)
+    assert torch.equal(from_paths, rasterize_trajectories(tracks, 9, 32, 32))
+    batched = rasterize_trajectories(torch.stack([tracks, tracks]), 9, 32, 32)  # (B, K, T, 3)
+    assert batched.shape == (2, 3, 3, 4, 4) and torch.equal(batched[1], from_paths[0])
+
+
+def test_invisible_frames_have_no_blob_and_tracks_may_leave_the_frame():
+    tracks = torch.tensor([[[10.0, 10.0, 1.0]] * 5 + [[100.0, 10.0, 1.0]] * 4])  # (1, 9, 3)
+    tracks[0, 4, 2] = 0  # hidden at frame 4 = latent frame 1
+    out = rasterize_trajectories(tracks, 9, 32, 32)
+    assert out[0, 0, 1].max() == 0
+    assert out[0, 0, 2].max() < 1e-3  # far outside: clipped away, no error for ground truth
+    assert out[0, 1, 0].abs().max() == 0  # no motion written into a hidden next frame
+
+
+def test_points_outside_the_frame_are_user_errors():
+    with pytest.raises(InvalidInputError, match="outside the 32x32 frame"):
+        paths_to_tracks([TrajectoryPath(start=(5, 5), points=[(0.5, 40, 5)])], 9, 8, 32, 32)
+    with pytest.raises(InvalidInputError, match="outside the video"):
+        paths_to_tracks([TrajectoryPath(start=(5, 5), points=[(3.0, 6, 5)])], 9, 8, 32, 32)
+
+
+def test_json_file_with_point_and_mask(tmp_path):
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:14, 20:24] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    spec = {
+        "trajectories": [
+            {"point": [4, 4], "path": [[0.5, 8, 4], [1.0, 12, 4]]},
+            {"mask": "mask.png", "path": [{"frame": 8, "x": 10, "y": 12}]},
+        ]
+    }
+    (tmp_path / "paths.json").write_text(json.dumps(spec))
+    paths = load_trajectories(tmp_path / "paths.json")
+    tracks = paths_to_tracks(paths, 9, 8, 32, 32)
+    assert tracks[0, 4, 0] == 8 and tracks[0, 8, 0] == 12
+    assert tracks[1, 0, 0] == pytest.approx(21.5) and tracks[1, 0, 1] == pytest.approx(11.5)  # mask centre
+    assert tracks[1, 8, 0] == 10
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        load_trajectories("{nope")
+    with pytest.raises(InvalidInputError, match="Cannot read the trajectory file"):
+        load_trajectories(tmp_path / "missing.json")
