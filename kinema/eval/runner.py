@@ -223,11 +223,13 @@ def run_continuity(
     plot_frame_strip(
         out_dir / "continuity_samples.png", [(name, v[0], None) for name, v in videos.items()], frame_ids
     )
+    notes = _floor_notes(summaries.get(FLOOR, {}).get("all_present_at_end", 1.0) < 1.0, "continuity", "64")
     write_markdown(
         out_dir / "continuity.md",
         "Extension continuity",
         header,
         [continuity.summary_table(summaries)],
         ["continuity_samples.png"],
+        notes,
     )
     return payload
