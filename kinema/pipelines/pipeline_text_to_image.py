@@ -16,9 +16,10 @@ class TextToImagePipeline(KinemaPipeline):
 
     def __call__(self, prompt: str | Sequence[str], **options: Any) -> VideoPipelineOutput:
         # 1. request: an image is the 1-frame video; motion controls have nothing to move
-        for name in ("num_frames", "seconds", "camera_control", "trajectories"):
-            if options.get(name) not in (None, 1) or (name != "num_frames" and options.get(name) is not None):
-                raise InvalidInputError(f"Text-to-image makes one frame; remove {name} or generate a video.")
+        motion = [n for n in ("seconds", "camera_control", "trajectories") if options.get(n) is not None]
+        if options.get("num_frames") not in (None, 1) or motion:
+            what = motion[0] if motion else "num_frames"
+            raise InvalidInputError(f"Text-to-image makes one frame; remove {what} or generate a video.")
         request = self.make_request(prompt, {**options, "num_frames": 1})
         # 2–6. prompt, conditions, latents, denoise, decode
         return self.generate(request)
