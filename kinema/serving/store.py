@@ -183,6 +183,8 @@ class JobStore:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             self.read_engine = self.write_engine = engine
         self._last_sweep = 0.0
+        # Seconds between dead-worker sweeps in claim(); it only has to keep up with lease expiry.
+        self.sweep_interval = 1.0
         self._mean_cache: tuple[float, float] | None = None  # (computed at, value)
         if create:
             self.create_tables()
@@ -385,9 +387,9 @@ class JobStore:
         """Take the best queued job for `owner` under a lease, or None when the queue is empty."""
         now = time.time()
         with self.writing() as conn:
-            # The dead-worker sweep runs at most once a second (a quarter lease if shorter) per process: it
-            # only has to keep up with lease expiry, and skipping it makes a claim three statements cheaper.
-            if now - self._last_sweep >= min(1.0, lease_seconds / 4):
+            # The dead-worker sweep runs at most once per sweep_interval per process: a requeue may wait that
+            # long after a lease expires, and a claim without it is three statements cheaper.
+            if now - self._last_sweep >= self.sweep_interval:
                 self.recover_expired(conn, now)
                 self._last_sweep = now
             query = (

@@ -18,6 +18,7 @@ def store(request, tmp_path):
     else:
         url = fresh_pg_database()
     s = JobStore(url)
+    s.sweep_interval = 0.0  # sweep on every claim, so lease expiry shows without waiting
     yield s
     s.dispose()
 
