@@ -383,8 +383,9 @@ class JobStore:
                 self._enqueue_webhook(conn, job, "video.failed")
         return [r.id for r in (*cancelled, *failed, *requeued)]
 
-    def claim(self, owner: str, lease_seconds: float) -> Claim | None:
-        """Take the best queued job for `owner` under a lease, or None when the queue is empty."""
+    def claim(self, owner: str, lease_seconds: float, models: list[str] | None = None) -> Claim | None:
+        """Take the best queued job for `owner` under a lease, or None when the queue is empty.
+        `models`: only jobs for these models (a worker takes only what it can run)."""
         now = time.time()
         with self.writing() as conn:
             # The dead-worker sweep runs at most once per sweep_interval per process: a requeue may wait that
@@ -398,6 +399,8 @@ class JobStore:
                 .order_by(jobs.c.priority.desc(), jobs.c.seq.asc())
                 .limit(1)
             )
+            if models is not None:
+                query = query.where(jobs.c.model.in_(models))
             if self.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             row = conn.execute(query).first()

@@ -194,7 +194,7 @@ class Worker:
                 self.stop_event.wait(self.settings.poll_seconds)
 
     def run_once(self) -> bool:
-        claim = self.store.claim(self.owner, self.settings.lease_seconds)
+        claim = self.store.claim(self.owner, self.settings.lease_seconds, list(self.registry.models))
         if claim is None:
             return False
         self.run_claim(claim)

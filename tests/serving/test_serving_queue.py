@@ -60,6 +60,12 @@ def test_expired_lease_requeues_then_fails_after_max_attempts(store):
     )
 
 
+def test_a_worker_claims_only_jobs_for_models_it_has(store):
+    vid = submit(store)  # model "m"
+    assert store.claim("w", 30, models=["other"]) is None
+    assert store.claim("w", 30, models=["other", "m"]).job.id == vid
+
+
 def test_heartbeat_reports_cancel_after_delete(store):
     vid = submit(store)
     store.claim("w", 30)
