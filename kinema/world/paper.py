@@ -20,7 +20,8 @@ size as `ood_level`. Pass `ood_params=` to fix the subset.
 
 Placement (our choice, the paper does not state it): uniform starts at x ∈ [1.5, 4] (mirrored when moving
 left), y ∈ [3, 7]; collision happens at x_c ∈ [4, 6] at a time t_c ∈ [0.5, 1.5] s, earlier when needed so
-both balls start inside the frame (never before 0.3 s, i.e. after the 3 conditioning frames; fast OOD balls
+both balls start inside the frame (never before 0.35 s: after the 3 conditioning frames and between two
+frames, so no frame sits on the contact instant, where the velocity is ambiguous; fast OOD balls
 may then start partly outside); parabola starts at x ∈ [1, 3] (mirrored when moving left), 0 to 1.5 units
 below the top edge.
 """
@@ -45,6 +46,7 @@ GRAVITY = -2.5
 RED = (1.0, 0.0, 0.0)
 BLUE = (0.0, 0.0, 1.0)
 
+EARLIEST_CONTACT = 0.35  # s
 ID_RADIUS = ((0.7, 1.5),)
 ID_SPEED = ((1.0, 4.0),)
 OOD_RADIUS = ((0.3, 0.6), (1.5, 2.0))
@@ -182,7 +184,7 @@ def sample_paper_params(
     wanted = rng.uniform(0.5, 1.5, n)
     with np.errstate(divide="ignore"):
         fit = np.minimum((xc - 2 * r1) / v1, (WORLD_SIZE[0] - xc - 2 * r2) / v2)
-    tc = np.minimum(wanted, np.maximum(fit, 0.3))
+    tc = np.minimum(wanted, np.maximum(fit, EARLIEST_CONTACT))
     y = np.full(n, WORLD_SIZE[1] / 2)
     pos = np.stack([np.stack([xc - r1 - v1 * tc, y], -1), np.stack([xc + r2 + v2 * tc, y], -1)], 1)
     vel = np.stack([np.stack([v1, 0 * y], -1), np.stack([-v2, 0 * y], -1)], 1)

@@ -40,7 +40,7 @@ def test_collision_touches_at_contact_time_and_never_overlaps():
     x1 = p.position[:, 0, 0] + p.velocity[:, 0, 0] * tc
     x2 = p.position[:, 1, 0] + p.velocity[:, 1, 0] * tc
     np.testing.assert_allclose(x2 - x1, p.radius.sum(1), atol=1e-9)
-    assert np.all(tc >= 0.3 - 1e-12)  # after the three conditioning frames
+    assert np.all(tc >= 0.35 - 1e-12)  # after the three conditioning frames
 
 
 def test_parabola_fitted_acceleration_is_gravity():
@@ -107,12 +107,15 @@ def test_sampling_is_deterministic():
 
 
 @pytest.mark.parametrize("scenario", paper.SCENARIOS)
-def test_closed_form_agrees_with_pymunk(scenario):
-    p = paper.sample_paper_params(scenario, "id", 3, generator=11)
+@pytest.mark.parametrize("split", ["id", "ood"])
+def test_closed_form_agrees_with_pymunk(scenario, split):
+    p = paper.sample_paper_params(scenario, split, 3, generator=11 if split == "id" else 3)
     closed = paper.simulate_paper(p)
     for i in range(3):
         result = simulate(paper.paper_spec(p, i))
-        np.testing.assert_allclose(result.states[..., :2], closed[i, ..., :2], atol=0.02)
+        # pymunk finds the contact up to one 1/600-s substep late: closing speed (≤ 12 units/s OOD) × step
+        atol = 0.02 if split == "id" else 0.05
+        np.testing.assert_allclose(result.states[..., :2], closed[i, ..., :2], atol=atol)
         np.testing.assert_allclose(result.states[..., 2:4], closed[i, ..., 2:4], atol=0.02)
         if scenario == "collision":
             assert [e.kind for e in result.events] == ["collision"]
