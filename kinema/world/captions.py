@@ -75,7 +75,7 @@ PRESET_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "left_turn_forward": ("the camera turns left and moves forward", "the camera pans left while pushing in"),
 }
-COLOR_WORDS: dict[str, str] = {"white": "white", "black": "black", "gray": "gray"}
+COUNT_WORDS: tuple[str, ...] = ("No", "One", "Two", "Three", "Four", "Five", "Six")
 
 
 def _choice(rng: np.random.Generator, options: Sequence[str]) -> str:
@@ -213,20 +213,31 @@ def caption(spec: SceneSpec, rng: np.random.Generator | int | None = None, event
         body = _choice(rng, ("An empty scene", "Nothing moves")) + f" {bg_phrase}"
         sentences = [body]
     else:
-        template = int(rng.integers(3))
+        template = int(rng.integers(5))
+        listed = [f"{_article(n)} {m}" for n, m in clauses]
         if template == 0:  # "A small red ball moves to the right on a white background."
-            first = f"{_article(clauses[0][0])} {clauses[0][1]} {bg_phrase}"
-            rest = [f"{_article(n)} {m}" for n, m in clauses[1:]]
-            sentences = [first[0].upper() + first[1:]] + [r[0].upper() + r[1:] for r in rest]
+            first = f"{listed[0]} {bg_phrase}"
+            sentences = [first[0].upper() + first[1:]] + [r[0].upper() + r[1:] for r in listed[1:]]
         elif template == 1:  # "On a white background, a small red ball moves to the right."
             lead = bg_phrase.removeprefix("on ").removeprefix("over ")
-            body = ", and ".join(f"{_article(n)} {m}" for n, m in clauses)
-            sentences = [f"{'On' if bg_phrase.startswith('on') else 'Over'} {lead}, {body}"]
-        else:  # "A video of a small red ball that moves to the right, on a white background."
+            sentences = [f"{'On' if bg_phrase.startswith('on') else 'Over'} {lead}, {', and '.join(listed)}"]
+        elif template == 2:  # "A video of a small red ball that moves to the right, on a white background."
             objs = "; ".join(f"{_article(n)} that {m}" for n, m in clauses)
             sentences = [
                 f"{_choice(rng, ('A video of', 'A clip showing', 'Footage of'))} {objs}, {bg_phrase}"
             ]
+        elif template == 3:  # "Two objects on a white background: a small red ball moves ..., and ..."
+            count = COUNT_WORDS[len(clauses)] if len(clauses) < len(COUNT_WORDS) else str(len(clauses))
+            noun = "object" if len(clauses) == 1 else "objects"
+            sentences = [f"{count} {noun} {bg_phrase}: {'; '.join(listed)}"]
+        else:  # "Watch as a small red ball moves to the right on a white background."
+            sentences = [
+                f"{_choice(rng, ('Watch as', 'Here,', 'In this scene,'))} {', and '.join(listed)} {bg_phrase}"
+            ]
+        if cam and template == 0 and rng.random() < 0.5:  # "While the camera pans left, a red ball ..."
+            first = sentences[0]
+            sentences[0] = f"While {cam}, {first[0].lower() + first[1:]}"
+            cam = None
     for phrase in events_txt:
         sentences.append(phrase[0].upper() + phrase[1:])
     if cam:
