@@ -33,6 +33,8 @@ from kinema.training.config import TrainingConfig
 from kinema.training.ema import EMA
 from kinema.training.logging import MetricsLogger, measure_matmul_peak
 
+MAX_BAD_STEPS = 20  # consecutive non-finite steps before training stops with an error
+
 # --------------------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------------------
@@ -142,6 +144,7 @@ class Trainer:
         self.run_dir = Path(cfg.train.run_dir)
         self.step = 0
         self._stop_requested = False
+        self._bad_steps = 0  # consecutive optimizer steps skipped for non-finite gradients
         use_bf16 = cfg.train.precision == "bf16" or (
             cfg.train.precision == "auto" and self.device.type == "cuda"
         )
@@ -265,15 +268,28 @@ class Trainer:
                     loss_sum += float(loss.detach())
                     for k, v in metrics.items():
                         extra[k] = extra.get(k, 0.0) + float(v) / cfg.grad_accum
-                if self.cfg.optim.grad_clip > 0:
-                    gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
-                    gnorm = gnorm.full_tensor() if hasattr(gnorm, "full_tensor") else gnorm
-                    extra["grad_norm"] = float(gnorm)
+                # The global grad norm (all-reduced grads under DDP / FSDP, so every rank sees the same
+                # value) doubles as the NaN guard: a non-finite step is skipped on all ranks together.
+                clip = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else float("inf")
+                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                gnorm = float(gnorm.full_tensor() if hasattr(gnorm, "full_tensor") else gnorm)
+                extra["grad_norm"] = gnorm
                 lr = self.optimizer.param_groups[0]["lr"]
-                self.optimizer.step()
+                if not math.isfinite(gnorm):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self._bad_steps += 1
+                    self.logger.info(f"step {step + 1}: non-finite gradients, optimizer step skipped")
+                    if self._bad_steps >= MAX_BAD_STEPS:
+                        raise FloatingPointError(
+                            f"{MAX_BAD_STEPS} optimizer steps in a row had non-finite gradients; lower optim.lr "
+                            "or set train.precision=fp32, then rerun (training resumes from the last checkpoint)"
+                        )
+                else:
+                    self._bad_steps = 0
+                    self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
-                if self.ema is not None:
+                if self.ema is not None and self._bad_steps == 0:
                     self.ema.update(self.model)
                 self.step = step + 1
                 window_loss += loss_sum / cfg.grad_accum

@@ -155,6 +155,27 @@ def test_sigterm_saves_checkpoint_and_stops(tmp_path):
     assert ckpt.latest_checkpoint(tmp_path / "term").name == "step_00000008"
 
 
+def test_non_finite_step_is_skipped_and_a_run_of_them_stops_with_advice(tmp_path):
+    from toy_train import ToyTask, toy_config
+
+    from kinema.training.engine import MAX_BAD_STEPS, Trainer
+
+    task = ToyTask()
+    task.nan_steps = {2}
+    trainer = Trainer(toy_config(tmp_path / "a", train={"steps": 3, "ckpt_every": 0}), task)
+    trainer.fit()
+    first = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert all(torch.isfinite(v).all() for v in first.values())
+    assert trainer.ema.num_updates == 2  # the skipped step left weights and EMA alone
+
+    task = ToyTask()
+    task.nan_steps = set(range(100))
+    trainer = Trainer(toy_config(tmp_path / "b", train={"steps": 50, "ckpt_every": 0}), task)
+    with pytest.raises(FloatingPointError, match="lower optim.lr"):
+        trainer.fit()
+    assert trainer.step == MAX_BAD_STEPS - 1
+
+
 def test_lr_schedule_warmup_then_cosine_to_floor():
     f = [lr_factor(s, 10, 2, "cosine", 0.1) for s in range(10)]
     assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0)

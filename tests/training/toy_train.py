@@ -43,6 +43,7 @@ class ToyTask:
         self, size: int = 64, noise: bool = False, sleep: float = 0.0, term_at_step: int | None = None
     ):
         self.term_at_step = term_at_step
+        self.nan_steps: set[int] = set()
         g = torch.Generator().manual_seed(123)
         self.x = torch.randn(size, 8, generator=g)
         self.y = torch.sin(self.x.sum(-1))
@@ -72,7 +73,10 @@ class ToyTask:
         if step == self.term_at_step:
             os.kill(os.getpid(), signal.SIGTERM)
         pred = model(x)
-        return ((pred - y) ** 2).mean(), {}
+        loss = ((pred - y) ** 2).mean()
+        if step in self.nan_steps:
+            loss = loss * float("nan")
+        return loss, {}
 
     def samples_in(self, batch):
         return len(batch[0])
