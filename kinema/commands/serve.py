@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +39,8 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
         sys.executable,
         "-m",
         "kinema.serving.worker",
+        "--parent-pid",
+        str(os.getpid()),
         "--database",
         settings.database_url(),
         "--data-dir",
@@ -58,6 +62,10 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
     return cmd
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -73,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, **extra)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` stops the
+    # workers instead of the process dying with them orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     workers = [subprocess.Popen(worker_command(args, settings)) for _ in range(settings.workers)]
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -364,7 +364,7 @@ def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
             f"`camera_control.config` must be left out for the preset type {camera.type!r}.",
             "camera_control.config",
         )
-    return camera.model_dump()
+    return camera.model_dump(exclude_none=True)
 
 
 def check_trajectories(

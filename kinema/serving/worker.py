@@ -181,10 +181,14 @@ class Worker:
         self.settings = settings
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
+        self.parent_pid: int | None = None  # stop when this process is gone (a worker of `kinema serve`)
 
     def run_forever(self) -> None:
         log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
         while not self.stop_event.is_set():
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                log.info("the server (pid %d) is gone; worker %s exits", self.parent_pid, self.owner)
+                return
             try:
                 worked = self.run_once()
             except Exception:  # the database went away for a moment: wait and retry, never die
@@ -379,6 +383,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--heartbeat-seconds", type=float, help="how often a running job renews its lease")
     parser.add_argument("--max-attempts", type=int, help="claims per job before it fails as worker_lost")
+    parser.add_argument(
+        "--parent-pid", type=int, help=argparse.SUPPRESS
+    )  # set by `kinema serve`: exit with it
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
@@ -410,6 +417,7 @@ def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = settings_from_args(args)
     worker = build_worker(settings, load_generator(getattr(args, "generator", None)))
+    worker.parent_pid = getattr(args, "parent_pid", None)
 
     def stop(signum: int, frame: Any) -> None:
         worker.stop_event.set()

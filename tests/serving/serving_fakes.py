@@ -28,11 +28,13 @@ class FakeGenerator:
             else float(os.environ.get("KINEMA_FAKE_STEP_SECONDS", "0.01"))
         )
         self.calls: list[str] = []
+        self.requests: list = []
 
     def generate(self, request, callback):
         from kinema.serving.worker import GenerationResult
 
         self.calls.append(request.job_id)
+        self.requests.append(request)
         log = os.environ.get("KINEMA_FAKE_LOG")
         if log:
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

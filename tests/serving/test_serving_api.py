@@ -139,3 +139,39 @@ def test_remix_and_extend_over_json(server):
     assert frames.shape[0] == 17 and src_frames.shape[0] == 9
     # the extension starts with the source video, frame for frame (up to H.264 error)
     assert np.abs(frames[:9].astype(int) - src_frames.astype(int)).mean() < 3
+
+
+def test_keyframes_upload_reaches_the_generator_at_the_output_size(server_factory):
+    import io
+
+    from PIL import Image
+    from serving_fakes import FakeGenerator
+
+    server = server_factory(start_webhooks=False)
+    gen = FakeGenerator(steps=1)
+    server.start_worker(gen)
+
+    def png(color, size=(64, 40)):
+        buf = io.BytesIO()
+        Image.new("RGB", size, color).save(buf, format="PNG")
+        return buf.getvalue()
+
+    with server.client() as c:
+        r = c.post(
+            "/v1/videos",
+            data={
+                "prompt": "from red to blue",
+                "aspect_ratio": "16:9",
+                "camera_control": '{"type": "down_back"}',
+            },
+            files={"input_reference": ("a.png", png((255, 0, 0))), "image_tail": ("b.png", png((0, 0, 255)))},
+        )
+        assert r.status_code == 200, r.text
+        video = r.json()
+        assert video["mode"] == "keyframes" and video["size"] == "48x32"  # 16:9 at the 32x32 model's area
+        server.wait_for(video["id"])
+    req = gen.requests[-1]
+    assert req.task == "keyframes" and (req.width, req.height) == (48, 32)
+    assert req.image.shape == (32, 48, 3) and req.last_image.shape == (32, 48, 3)
+    assert tuple(req.image[16, 24]) == (255, 0, 0) and tuple(req.last_image[16, 24]) == (0, 0, 255)
+    assert req.camera == {"type": "down_back"}

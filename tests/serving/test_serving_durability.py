@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from conftest import REPO, free_port, fresh_pg_database, kill_hard, spawn_worker, worker_env
@@ -99,8 +100,29 @@ def test_kill_9_server_and_its_worker_then_restart_keeps_every_job(tmp_path):
                     break
                 time.sleep(0.2)
             assert statuses == ["completed"] * 6
+        # a plain SIGTERM to the server stops it cleanly, and its worker with it
+        assert len(_children_of(proc.pid)) == 1
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+        deadline = time.time() + 15
+        while time.time() < deadline and _children_of(proc.pid):
+            time.sleep(0.1)
+        assert _children_of(proc.pid) == []
     finally:
         kill_hard(proc)
+
+
+def _children_of(pid: int) -> list[str]:
+    """Worker processes started by the `kinema serve` with this pid (their command line has --parent-pid)."""
+    needle = f"--parent-pid\0{pid}\0".encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if needle in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            pass
+    return found
 
 
 def test_two_worker_processes_on_postgres_never_run_a_job_twice(server_factory, tmp_path):
