@@ -37,6 +37,9 @@ class Background:
     cell: torch.Tensor  # (B,)
     seed: torch.Tensor  # (B,) long
 
+    def to(self, device: torch.device | str) -> Background:
+        return Background(*(getattr(self, f).to(device) for f in ("kind", "color", "color2", "cell", "seed")))
+
     @classmethod
     def from_specs(cls, specs: list[BackgroundSpec]) -> Background:
         return cls(
@@ -129,7 +132,9 @@ def _pixel_to_world_matrices(
     `|det|` `(B, T)` of the pixel → world map. Centring keeps float32 precise to well under a millipixel."""
     inv = torch.linalg.inv(homographies)  # (B, T, 3, 3) float64
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    shift = torch.tensor([[1.0, 0.0, cx], [0.0, 1.0, cy], [0.0, 0.0, 1.0]], dtype=inv.dtype)
+    shift = torch.tensor(
+        [[1.0, 0.0, cx], [0.0, 1.0, cy], [0.0, 0.0, 1.0]], dtype=inv.dtype, device=inv.device
+    )
     return (inv @ shift).float(), torch.linalg.det(inv).abs().float()
 
 
@@ -159,8 +164,9 @@ def pixel_grid_to_world(homographies: torch.Tensor, width: int, height: int) -> 
     """World coordinates of every pixel centre: `homographies (B, T, 3, 3)` world→pixel →
     `(x, y, upp, valid)` each `(B, T, H, W)`; `upp` = world units per pixel, `valid` = the ray meets the plane."""
     m, det = _pixel_to_world_matrices(homographies, width, height)
-    ys = torch.arange(height, dtype=torch.float32).view(1, 1, height, 1) - (height - 1) / 2
-    xs = torch.arange(width, dtype=torch.float32).view(1, 1, 1, width) - (width - 1) / 2
+    dev = homographies.device
+    ys = torch.arange(height, dtype=torch.float32, device=dev).view(1, 1, height, 1) - (height - 1) / 2
+    xs = torch.arange(width, dtype=torch.float32, device=dev).view(1, 1, 1, width) - (width - 1) / 2
     return _world_at(m, det, xs, ys)
 
 
@@ -203,9 +209,10 @@ def render_batch(
     """
     b, t = centers.shape[:2]
     hw = height * width
+    dev = homographies.device  # every input on one device (CPU or GPU); the output is there too
     homographies = homographies.double()
     # one spare pixel per frame receives every window pixel that falls outside the frame
-    canvas = torch.empty(b, t, hw + 1, 3)
+    canvas = torch.empty(b, t, hw + 1, 3, device=dev)
     if bool((background.kind == 0).all()):
         # flat: every pixel is the first colour (rays that miss the plane show it too)
         canvas[:, :, :hw] = background.color.view(b, 1, 1, 3)
@@ -223,7 +230,7 @@ def render_batch(
             continue
         n = len(idx)
         origin, side = _object_window(homographies[idx], centers[idx, :, k].double(), sizes[idx, k])
-        steps = torch.arange(side)
+        steps = torch.arange(side, device=dev)
         px = origin[..., 0].view(n, t, 1, 1) + steps.view(1, 1, 1, side)  # (n, T, 1, S) absolute
         py = origin[..., 1].view(n, t, 1, 1) + steps.view(1, 1, side, 1)  # (n, T, S, 1)
         x, y, upp, valid = _world_at(
@@ -240,7 +247,7 @@ def render_batch(
         alpha = ((0.5 - sdf / upp).clamp(0, 1) * valid).reshape(-1, 1)  # (n * T * S * S, 1)
         inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)  # (n, T, S, S)
         lin = torch.where(inside, py * width + px, torch.full_like(py * px, hw))
-        frame = (idx.view(n, 1) * t + torch.arange(t).view(1, t)).view(n, t, 1, 1)  # (n, T, 1, 1)
+        frame = (idx.view(n, 1) * t + torch.arange(t, device=dev).view(1, t)).view(n, t, 1, 1)  # (n, T, 1, 1)
         rows = (frame * (hw + 1) + lin).reshape(-1)  # (n * T * S * S,)
         color = colors[idx, k].view(n, 1, 3).expand(n, t * side * side, 3).reshape(-1, 3)
         old = canvas.index_select(0, rows)
@@ -270,8 +277,11 @@ class GroundTruth:
         }
 
 
-def specs_to_tensors(specs: list[SceneSpec], states: list[np.ndarray]) -> dict[str, torch.Tensor]:
-    """Stack several same-size specs + their simulated states `(T, K_i, 6)` into render_batch inputs."""
+def specs_to_tensors(
+    specs: list[SceneSpec], states: list[np.ndarray], device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Stack several same-size specs + their simulated states `(T, K_i, 6)` into render_batch inputs
+    (on `device`: rendering on a GPU is the same code)."""
     b, t = len(specs), specs[0].num_frames
     k = max(1, max(len(s.objects) for s in specs))
     centers = torch.zeros(b, t, k, 2, dtype=torch.float64)
@@ -293,7 +303,7 @@ def specs_to_tensors(specs: list[SceneSpec], states: list[np.ndarray]) -> dict[s
             present[i, j] = True
         h = camera_homographies(spec.camera, t, spec.fps, spec.world_size, spec.width, spec.height)
         homs[i] = torch.from_numpy(h)
-    return {
+    out = {
         "centers": centers,
         "angles": angles,
         "sizes": sizes,
@@ -303,6 +313,7 @@ def specs_to_tensors(specs: list[SceneSpec], states: list[np.ndarray]) -> dict[s
         "background": Background.from_specs([s.background for s in specs]),
         "homographies": homs,
     }
+    return {k: v.to(device) for k, v in out.items()}
 
 
 def render_scene(
