@@ -432,3 +432,53 @@ def track_objects(
         objects[name] = build_track(name, tr["color"], shape, tr["masks"], fps, world_size)
         shapes[name] = shape
     return Tracks(objects, fps, tuple(world_size), w, h, t, shapes)
+
+
+@dataclass
+class AlignedTracks:
+    """Parser output lined up with a spec's objects (row k = `spec.objects[k]`); NaN / False where missing."""
+
+    centre_world: np.ndarray  # (K, T, 2)
+    velocity_world: np.ndarray  # (K, T, 2)
+    radius_world: np.ndarray  # (K, T)
+    visible: np.ndarray  # (K, T) found
+    fully_visible: np.ndarray  # (K, T)
+    names: list[str | None]  # the track each object was matched to (None = never found)
+
+
+def align_to_spec(tracks: Tracks, spec) -> AlignedTracks:
+    """Match each spec object to a track of its colour (and shape, when the track has one): the closest
+    initial position wins; each track serves one object. `spec` is a `SceneSpec`."""
+    k, t = len(spec.objects), tracks.num_frames
+    out = AlignedTracks(
+        centre_world=np.full((k, t, 2), np.nan),
+        velocity_world=np.full((k, t, 2), np.nan),
+        radius_world=np.full((k, t), np.nan),
+        visible=np.zeros((k, t), dtype=bool),
+        fully_visible=np.zeros((k, t), dtype=bool),
+        names=[None] * k,
+    )
+    used: set[str] = set()
+    for j, obj in enumerate(spec.objects):
+        best, best_d = None, np.inf
+        for name, tr in tracks.objects.items():
+            if name in used or tr.color != obj.color or (tr.shape not in (None, "unknown", obj.shape)):
+                continue
+            seen = np.flatnonzero(tr.visible)
+            if len(seen) == 0:
+                continue
+            d = float(np.hypot(*(tr.centre_world[seen[0]] - np.asarray(obj.position))))
+            if d < best_d:
+                best, best_d = name, d
+        if best is None:
+            continue
+        used.add(best)
+        tr = tracks.objects[best]
+        out.names[j] = best
+        out.centre_world[j], out.velocity_world[j], out.radius_world[j] = (
+            tr.centre_world,
+            tr.velocity_world,
+            tr.radius_world,
+        )
+        out.visible[j], out.fully_visible[j] = tr.visible, tr.fully_visible
+    return out

@@ -7,6 +7,7 @@ import torch
 from kinema.errors import InvalidInputError
 from kinema.world import paper
 from kinema.world.parser import (
+    align_to_spec,
     classify_shape,
     connected_components,
     detect_objects,
@@ -134,3 +135,16 @@ def test_soft_centre_removes_mask_quantisation():
     assert errs["soft"] < 0.03 and errs["soft"] < errs["mask"] / 3
     with pytest.raises(InvalidInputError, match="centre"):
         parse_video(frames[0], centre="median")
+
+
+def test_align_to_spec_matches_objects_by_colour():
+    p, states, frames = _paper_clip("collision", seed=2, n=1)
+    spec = paper.paper_spec(p, 0, 64, 64)
+    aligned = align_to_spec(parse_video(frames[0]), spec)
+    assert aligned.names == ["red", "blue"]
+    ok = aligned.fully_visible
+    np.testing.assert_allclose(aligned.centre_world[ok], states[0].transpose(1, 0, 2)[ok][:, :2], atol=0.05)
+    # a spec object whose colour is not in the video stays missing
+    spec2 = spec.model_copy(update={"objects": [spec.objects[0].model_copy(update={"color": "green"})]})
+    missing = align_to_spec(parse_video(frames[0]), spec2)
+    assert missing.names == [None] and not missing.visible.any() and np.isnan(missing.centre_world).all()
