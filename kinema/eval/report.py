@@ -142,9 +142,9 @@ def plot_error_vs_velocity(
         ax.set_ylabel(ylabel)
         ax.set_yscale("log")
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -155,31 +155,47 @@ def plot_frame_strip(
     frame_ids: Sequence[int],
 ) -> Path:
     """A strip of sample frames per row (label, video (T,H,W,3), tracks (K,T,3) [x_px, y_px, visible] or
-    None), with each object's parsed track up to that frame drawn on it."""
+    None), with each object's parsed track up to that frame drawn on it.
+
+    The frames are tiled into one mosaic image on one axes (many small axes make matplotlib slow)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(
-        len(rows), len(frame_ids), figsize=(1.6 * len(frame_ids), 1.7 * len(rows)), squeeze=False
-    )
-    for r, (label, video, tracks) in enumerate(rows):
+    h = max(v.shape[1] for _, v, _ in rows)
+    w = max(v.shape[2] for _, v, _ in rows)
+    gap = max(2, h // 16)
+    mosaic = np.full((len(rows) * (h + gap), len(frame_ids) * (w + gap), 3), 160, dtype=np.uint8)  # grey gaps
+    for r, (_, video, _) in enumerate(rows):
         for c, t in enumerate(frame_ids):
-            ax = axes[r][c]
-            ax.imshow(video[min(t, len(video) - 1)])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(label, fontsize=7)
-            if r == 0:
-                ax.set_title(f"t={t}", fontsize=7)
-            if tracks is None:
-                continue
+            frame = video[min(t, len(video) - 1)]
+            y0, x0 = r * (h + gap), c * (w + gap)
+            mosaic[y0 : y0 + frame.shape[0], x0 : x0 + frame.shape[1]] = frame
+    fig, ax = plt.subplots(figsize=(len(frame_ids) * 1.4 + 1.2, len(rows) * 1.4 + 0.4))
+    fig.subplots_adjust(left=0.13, right=0.99, top=0.93, bottom=0.01)
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_xticks(
+        [(w + gap) * c + w / 2 for c in range(len(frame_ids))], [f"t={t}" for t in frame_ids], fontsize=7
+    )
+    ax.xaxis.tick_top()
+    ax.set_yticks(
+        [(h + gap) * r + h / 2 for r in range(len(rows))], [label for label, _, _ in rows], fontsize=7
+    )
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for r, (_, _, tracks) in enumerate(rows):
+        if tracks is None:
+            continue
+        for c, t in enumerate(frame_ids):
+            y0, x0 = r * (h + gap), c * (w + gap)
             for k in range(tracks.shape[0]):
                 seen = tracks[k, : t + 1, 2] > 0
-                ax.plot(tracks[k, : t + 1, 0][seen], tracks[k, : t + 1, 1][seen], "-", lw=0.8, color="black")
+                xs, ys = tracks[k, : t + 1, 0][seen] + x0, tracks[k, : t + 1, 1][seen] + y0
+                ax.plot(xs, ys, "-", lw=0.8, color="black")
                 if seen.size and seen[-1]:
-                    ax.plot(tracks[k, t, 0], tracks[k, t, 1], "x", ms=4, color="black")
-    fig.tight_layout()
+                    ax.plot(tracks[k, t, 0] + x0, tracks[k, t, 1] + y0, "x", ms=4, color="black")
+    ax.set_xlim(-0.5, mosaic.shape[1] - 0.5)
+    ax.set_ylim(mosaic.shape[0] - 0.5, -0.5)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
