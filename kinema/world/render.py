@@ -25,6 +25,7 @@ SHAPE_IDS: dict[str, int] = {name: i for i, name in enumerate(SHAPES)}
 RING_INNER = 0.55  # a ring's inner radius as a fraction of its outer radius
 BG_KINDS: dict[str, int] = {"flat": 0, "checker": 1, "grid": 2, "noise": 3}
 GRID_LINE = 0.08  # grid line width as a fraction of the cell
+WALL_COLOR = (90, 90, 90)  # far from every object colour (kinema.world.spec.COLORS) and from the textures
 
 
 @dataclass
@@ -36,18 +37,41 @@ class Background:
     color2: torch.Tensor  # (B, 3)
     cell: torch.Tensor  # (B,)
     seed: torch.Tensor  # (B,) long
+    walls: torch.Tensor | None = None  # (B, 4) bool: floor, ceiling, left, right (drawn outside the world)
+    world: torch.Tensor | None = None  # (B, 2) world width, height
+
+    @property
+    def has_walls(self) -> bool:
+        return self.walls is not None and bool(self.walls.any())
 
     def to(self, device: torch.device | str) -> Background:
-        return Background(*(getattr(self, f).to(device) for f in ("kind", "color", "color2", "cell", "seed")))
+        fields = ("kind", "color", "color2", "cell", "seed", "walls", "world")
+        return Background(
+            *(None if getattr(self, f) is None else getattr(self, f).to(device) for f in fields)
+        )
 
     @classmethod
-    def from_specs(cls, specs: list[BackgroundSpec]) -> Background:
+    def from_specs(cls, specs: list[BackgroundSpec], scenes: list[SceneSpec] | None = None) -> Background:
+        """From background specs; with `scenes`, the walls of scenes whose camera moves are drawn (with a
+        camera at rest the walls lie exactly on the frame border, out of view)."""
+        walls = world = None
+        if scenes is not None:
+            flags = [
+                [s.walls.floor, s.walls.ceiling, s.walls.left, s.walls.right]
+                if not s.camera.is_static
+                else [False] * 4
+                for s in scenes
+            ]
+            walls = torch.tensor(flags, dtype=torch.bool)
+            world = torch.tensor([s.world_size for s in scenes], dtype=torch.float32)
         return cls(
             kind=torch.tensor([BG_KINDS[s.kind] for s in specs], dtype=torch.long),
             color=torch.tensor([s.color for s in specs], dtype=torch.float32) / 255.0,
             color2=torch.tensor([s.color2 for s in specs], dtype=torch.float32) / 255.0,
             cell=torch.tensor([s.cell for s in specs], dtype=torch.float32),
             seed=torch.tensor([s.seed for s in specs], dtype=torch.long),
+            walls=walls,
+            world=world,
         )
 
 
@@ -93,6 +117,18 @@ def _background(bg: Background, x: torch.Tensor, y: torch.Tensor, upp: torch.Ten
         seed = bg.seed[idx].view(-1, 1, 1, 1)
         mix = _texture(kind, x[idx], y[idx], upp[idx], cell, seed).unsqueeze(-1)
         img[idx] = c1[idx] + (c2[idx] - c1[idx]) * mix
+    if bg.has_walls:  # solid walls beyond the world's borders, anti-aliased over one pixel
+        idx = bg.walls.any(1).nonzero().flatten()
+        ww = bg.world[idx, 0].view(-1, 1, 1, 1)
+        wh = bg.world[idx, 1].view(-1, 1, 1, 1)
+        xs, ys = x[idx], y[idx]
+        beyond = torch.stack(
+            [-ys, ys - wh, -xs, xs - ww], dim=-1
+        )  # (n, T, H, W, 4) world units past each wall
+        flags = bg.walls[idx].view(-1, 1, 1, 1, 4)
+        cover = ((0.5 + beyond / upp[idx].unsqueeze(-1)).clamp(0, 1) * flags).amax(-1, keepdim=True)
+        wall = torch.tensor(WALL_COLOR, dtype=img.dtype, device=img.device) / 255.0
+        img[idx] = img[idx] + (wall - img[idx]) * cover
     return img  # (B, T, H, W, 3)
 
 
@@ -213,7 +249,7 @@ def render_batch(
     homographies = homographies.double()
     # one spare pixel per frame receives every window pixel that falls outside the frame
     canvas = torch.empty(b, t, hw + 1, 3, device=dev)
-    if bool((background.kind == 0).all()):
+    if bool((background.kind == 0).all()) and not background.has_walls:
         # flat: every pixel is the first colour (rays that miss the plane show it too)
         canvas[:, :, :hw] = background.color.view(b, 1, 1, 3)
     else:
@@ -310,7 +346,7 @@ def specs_to_tensors(
         "shapes": shapes,
         "colors": colors,
         "present": present,
-        "background": Background.from_specs([s.background for s in specs]),
+        "background": Background.from_specs([s.background for s in specs], specs),
         "homographies": homs,
     }
     return {k: v.to(device) for k, v in out.items()}

@@ -5,7 +5,15 @@ import pytest
 
 from kinema.world import camera as cam
 from kinema.world.render import render_scene
-from kinema.world.spec import CAMERA_AXES, CAMERA_PRESETS, BackgroundSpec, CameraSpec, ObjectSpec, SceneSpec
+from kinema.world.spec import (
+    CAMERA_AXES,
+    CAMERA_PRESETS,
+    BackgroundSpec,
+    CameraSpec,
+    ObjectSpec,
+    SceneSpec,
+    WallsSpec,
+)
 
 
 def _static_states(spec):
@@ -180,3 +188,24 @@ def test_render_is_deterministic_and_textures_differ_by_kind():
     for i in range(4):
         for j in range(i + 1, 4):
             assert not np.array_equal(outs[kinds[i]], outs[kinds[j]])
+
+
+def test_walls_come_into_view_when_the_camera_moves():
+    walls = WallsSpec(floor=True, left=True)
+    spec = SceneSpec(
+        num_frames=6,
+        fps=2.0,
+        width=32,
+        height=32,
+        walls=walls,
+        camera=CameraSpec(vertical=-10, horizontal=-10),
+    )
+    frames, _ = render_scene(spec, np.zeros((6, 0, 6)))
+    assert (frames[0] == 255).all()  # at rest the walls lie on the frame border, out of view
+    last = frames[-1]
+    assert (last[-1, :, 0] == 90).all() and (
+        last[:, 0, 0] == 90
+    ).all()  # floor at the bottom, left wall at the left
+    assert (last[0, -1] == 255).all()  # the world is still white
+    still, _ = render_scene(spec.model_copy(update={"camera": CameraSpec()}), np.zeros((6, 0, 6)))
+    assert (still == 255).all()
