@@ -271,7 +271,12 @@ def _shard() -> tuple[int, int]:
 
 class WorldClipDataset(IterableDataset):
     """On-the-fly physics clips (see the module docstring). Keyword arguments are `WorldDataConfig`'s;
-    `size=(W, H)` is accepted for `width`/`height`, and `rank`/`world_size` override torch.distributed."""
+    `size=(W, H)` is accepted for `width`/`height`, and `rank`/`world_size` override torch.distributed.
+
+    Batch with `DataLoader(ds, batch_size=B, collate_fn=WorldClipDataset.collate_fn)`: torch's default
+    collate cannot stack specs with different numbers of objects."""
+
+    collate_fn = staticmethod(collate_clips)
 
     def __init__(
         self,

@@ -79,3 +79,11 @@ def test_bad_options_are_rejected():
         WorldClipDataset(camera_prob=2.0)
     with pytest.raises(InvalidInputError, match="unknown WorldClipDataset option"):
         WorldClipDataset(frames=5)
+
+
+def test_dataloader_batches_with_the_dataset_collate():
+    loader = DataLoader(_small(num_clips=4), batch_size=2, collate_fn=WorldClipDataset.collate_fn)
+    batches = list(loader)
+    assert (
+        len(batches) == 2 and batches[0]["video"].shape == (2, 3, 5, 16, 24) and len(batches[1]["spec"]) == 2
+    )
