@@ -67,6 +67,13 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     mode.add_argument(
         "--extend", type=Path, metavar="VIDEO", help="continue this MP4 by --seconds / --frames"
     )
+    mode.add_argument(
+        "--crossfade",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --extend: fade N frames across each chunk seam",
+    )
     mode.add_argument("--video", type=Path, metavar="VIDEO", help="remix this MP4 (video → video)")
     mode.add_argument("--strength", type=float, default=0.7, help="remix strength, (0, 1] (default 0.7)")
     motion = parser.add_argument_group("motion")
@@ -219,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
         elif task == "v2v":
             out = pipe(args.video, args.prompt, strength=args.strength, **options)
         else:  # extend: streamed straight into the file, however long
-            out = pipe(args.extend, args.prompt, output_path=args.out, **options)
+            out = pipe(
+                args.extend, args.prompt, output_path=args.out, crossfade_frames=args.crossfade, **options
+            )
     finally:
         close_bar()
     if task == "t2i":

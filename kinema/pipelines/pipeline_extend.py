@@ -48,6 +48,7 @@ class ExtendPipeline(KinemaPipeline):
         include_source: bool = True,
         chunk_frames: int | None = None,
         context_frames: int | None = None,
+        crossfade_frames: int = 0,
         **options: Any,
     ) -> VideoPipelineOutput:
         if output_path is not None and writer is not None:
@@ -60,6 +61,10 @@ class ExtendPipeline(KinemaPipeline):
         if request.batch_size != 1:
             raise InvalidInputError("Extension continues one video; give one prompt.")
         context = self.context_length(request, context_frames)
+        if not 0 <= crossfade_frames <= context:
+            raise InvalidInputError(
+                f"crossfade_frames={crossfade_frames} must be within 0 … {context} (the context)."
+            )
         # 2. the prompt, once for all chunks
         text = self.encode_prompt(request)
         new_per_chunk = request.size.num_frames - context
@@ -68,23 +73,27 @@ class ExtendPipeline(KinemaPipeline):
             request.callback, num_chunks * (request.num_inference_steps + self.decode_units(request))
         )
         with self.open_output(output_path, writer, request) as sink:
+            out = CrossFade(sink, crossfade_frames)
             # 3. the source: streamed through (if kept), its tail remembered
             tail: deque[np.ndarray] = deque(maxlen=context)
             for frame in source:
                 frame = self.fit_frames(frame[None], request.size)
                 if include_source:
-                    sink(frame)
+                    out.write(frame)
                 tail.append(frame[0].copy())  # own memory: the tail costs the same from the first chunk on
             if not tail:
                 raise InvalidInputError("The video to extend has no frames.")
             # 4. chunks: condition on the tail, generate, drop the overlap, stream the rest
             added = 0
             while added < add:
-                new = self.next_chunk(request, tail, text, progress)[: add - added]
-                sink(new)
+                overlap, new = self.next_chunk(request, tail, text, progress)
+                new = new[: add - added]
+                out.blend(overlap)
+                out.write(new)
                 tail.extend(f.copy() for f in new)  # frame by frame: no view keeps a chunk alive
                 added += len(new)
-                del new  # not held while the next chunk is made
+                del new, overlap  # not held while the next chunk is made
+            out.flush()
         frames = np.concatenate(sink.kept)[None] if sink.write is None else None  # (1, T, H, W, 3)
         return VideoPipelineOutput(frames=frames, fps=request.fps, num_frames=sink.count)
 
@@ -113,8 +122,9 @@ class ExtendPipeline(KinemaPipeline):
 
     def next_chunk(
         self, request: Request, tail: deque[np.ndarray], text: Any, progress: Progress
-    ) -> np.ndarray:
-        """One chunk conditioned on the tail; returns its new frames uint8 (n, H, W, 3)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One chunk conditioned on the tail → (its decoding of the tail, its new frames), uint8
+        (n, H, W, 3) and (T − n, H, W, 3)."""
         c = self.vae.config.temporal_compression
         usable = 1 + c * ((len(tail) - 1) // c)  # a short source gives a shorter (1 + 4k) context
         prefix = np.stack(list(tail)[-usable:])  # (n, H, W, 3)
@@ -122,9 +132,10 @@ class ExtendPipeline(KinemaPipeline):
         self.generate(
             request, GivenFrames(start=prefix, paste=False), text=text, progress=progress, sink=parts.append
         )
-        # A copy, not a view: a view would keep the whole chunk alive in the tail (measured: peak memory
-        # of 10 chunks 1.8× that of one with views, flat with copies).
-        return np.concatenate(parts)[len(prefix) :].copy()  # (T − n, H, W, 3)
+        chunk = np.concatenate(parts)  # (T, H, W, 3)
+        # Copies, not views: a view would keep the whole chunk alive in the tail (measured: peak memory
+        # of 10 chunks 1.8x that of one with views, flat with copies).
+        return chunk[: len(prefix)].copy(), chunk[len(prefix) :].copy()
 
     @contextlib.contextmanager
     def open_output(
@@ -151,3 +162,37 @@ class FrameOutput:
             self.write(frames)
         else:
             self.kept.append(frames)
+
+
+class CrossFade:
+    """Holds back the last `frames` frames written; `blend(overlap)` fades them toward the next chunk's
+    decoding of those same frames, so the step between the real frames and the chunk's reconstruction of
+    them (the VAE's error, which the new frames continue from) is spread over `frames` frames."""
+
+    def __init__(self, sink: Any, frames: int) -> None:
+        self.sink, self.frames, self.pending = sink, frames, None
+
+    def write(self, frames: np.ndarray) -> None:  # uint8 (n, H, W, 3)
+        if self.frames == 0:
+            self.sink(frames)
+            return
+        held = frames if self.pending is None else np.concatenate([self.pending, frames])
+        if len(held) > self.frames:
+            self.sink(held[: -self.frames])
+        self.pending = held[-self.frames :].copy()
+
+    def blend(self, overlap: np.ndarray) -> None:
+        """`overlap` (m, H, W, 3): the new chunk's decoding of the last m frames written (m >= held)."""
+        if self.pending is None:
+            return
+        k = len(self.pending)
+        weight = (np.arange(1, k + 1, dtype=np.float32) / (k + 1))[
+            :, None, None, None
+        ]  # (k, 1, 1, 1) → chunk
+        mixed = (1 - weight) * self.pending + weight * overlap[-k:]
+        self.pending = np.round(mixed).astype(np.uint8)
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            self.sink(self.pending)
+            self.pending = None

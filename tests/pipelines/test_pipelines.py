@@ -178,6 +178,30 @@ def test_extend_keeps_the_source_and_conditions_each_chunk_on_the_tail(pipes):
     torch.testing.assert_close(second["cond_latents"][:, :, :2], pipe.encode_frames(out.frames[0, 8:13]))
 
 
+def test_crossfade_changes_only_the_faded_frames(pipes):
+    pipe, source = pipes("extend"), random_frames(9, seed=5)
+    plain = pipe(source, num_frames=8, **FAST).frames[0]
+    overlaps = []
+    next_chunk = pipe.next_chunk
+
+    def recording(*args):
+        overlap, new = next_chunk(*args)
+        overlaps.append(overlap)
+        return overlap, new
+
+    pipe.next_chunk = recording
+    faded = pipe(source, num_frames=8, crossfade_frames=2, **FAST).frames[0]
+    assert faded.shape == plain.shape == (17, 32, 32, 3)
+    changed = [i for i in range(17) if not np.array_equal(faded[i], plain[i])]
+    assert changed == [7, 8, 11, 12]  # the last 2 frames before each of the two seams
+    # a linear fade from the real frames toward the next chunk's decoding of them: weights 1/3, 2/3
+    recon, real = overlaps[0][-2:].astype(np.float32), plain[7:9].astype(np.float32)
+    expected = np.round([real[0] * 2 / 3 + recon[0] / 3, real[1] / 3 + recon[1] * 2 / 3])
+    assert np.abs(faded[7:9].astype(np.float32) - expected).max() <= 1
+    with pytest.raises(InvalidInputError, match="crossfade_frames"):
+        pipe(source, num_frames=8, crossfade_frames=9, **FAST)
+
+
 def test_extend_streams_an_mp4_into_an_mp4(pipes, tmp_path):
     source = random_frames(9, 24, 40, seed=6)
     write_video(tmp_path / "src.mp4", source, fps=8)
