@@ -165,6 +165,7 @@ def evaluate_adherence(
         records.append(
             {
                 "index": case.index,
+                "seed": case.seed,
                 "prompt": case.prompt,
                 "asked": [f"{o.color} {o.shape} {d}" for o, d in zip(case.spec.objects, case.directions)],
                 **check_video(video, case),

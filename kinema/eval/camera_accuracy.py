@@ -142,7 +142,15 @@ def evaluate_camera(
         scores = score_motion(
             video_motion(video, stride=settings.stride), expected_motion(case.spec, settings.stride)
         )
-        records.append({"case": case.name, "prompt": case.prompt, "camera": case.request.as_dict(), **scores})
+        records.append(
+            {
+                "case": case.name,
+                "seed": settings.seed + i,
+                "prompt": case.prompt,
+                "camera": case.request.as_dict(),
+                **scores,
+            }
+        )
     return records
 
 

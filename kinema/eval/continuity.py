@@ -167,7 +167,9 @@ def evaluate_continuity(
     records, videos = [], []
     for case in tqdm(cases, desc=f"continuity [{model.name}]", disable=not progress):
         video = extend_many(model, case, settings)
-        records.append({"index": case.index, "caption": case.caption, **score(video, case, settings)})
+        records.append(
+            {"index": case.index, "seed": case.seed, "caption": case.caption, **score(video, case, settings)}
+        )
         videos.append(video)
     return records, videos
 

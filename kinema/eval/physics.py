@@ -267,8 +267,10 @@ def evaluate_physics(
         prefix = case.video[: settings.cond_frames]
         video = model.continue_video(prefix, settings.num_frames, case.caption, seed=case.seed)
         if video.shape != case.video.shape:
+            t, h, w, _ = video.shape
             raise InvalidInputError(
-                f"model {model.name!r} returned a video of shape {video.shape}, expected {case.video.shape}"
+                f"model {model.name!r} made {t} frames of {w}x{h} where {case.video.shape[0]} frames of "
+                f"{settings.size}x{settings.size} were asked; run with --size {w} if that is the size it makes"
             )
         parsed = parse_tracks(video, case.spec)
         records.append(
@@ -278,6 +280,7 @@ def evaluate_physics(
                 "split": case.split,
                 "ood_level": case.ood_level,
                 "initial_speed": case.initial_speed,
+                "seed": case.seed,
                 "params": case.params,
                 **case_metrics(case, parsed, settings.cond_frames),
             }
