@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     )
     bench = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
 
-    def common(p: argparse.ArgumentParser, size: int, n: int | None) -> None:
+    def common(p: argparse.ArgumentParser, size: int, n: int | None, what: str = "clips") -> None:
         p.add_argument("--model", help="model folder, or ground-truth | frozen | reversed | wrong-colour")
         p.add_argument(
             "--size", type=int, default=None, help=f"frame width and height in pixels (default {size})"
@@ -58,10 +58,16 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = bench.add_parser("physics", help="physical-law benchmark (phyworld protocol) with the parser floor")
-    common(p, 128, 32)
+    common(p, 128, 32, "clips per scenario and split")
     p.add_argument("--scenario", default="all", help="uniform | collision | parabola | all (default all)")
     p.add_argument("--split", default="all", help="id | ood | all (default all)")
-    p.add_argument("--cond-frames", type=int, default=None, help="frames given to the model (default 3)")
+    p.add_argument(
+        "--cond-frames",
+        type=int,
+        default=None,
+        help="frames given to the model (default 3, the paper's; a Kinema model conditions on the last 1 + 4k "
+        "of them, so 5 gives it motion to continue)",
+    )
     p = bench.add_parser("adherence", help="prompt adherence: colour, shape, count, direction")
     common(p, 64, 24)
     p.add_argument("--frames", type=int, default=None, help="frames per clip (default 17)")
