@@ -8,7 +8,11 @@ levels). The model sees the first 3 frames (and the caption, if it reads text) a
 Metrics per clip (world units; `fully visible` = the whole ball inside the frame, in the truth *and* in the
 parse; only generated frames, `t >= 3`; for collisions only after the collision, so that the finite
 difference at frame t does not straddle it):
-- `velocity_error`: mean |v − v̂| (Euclidean) over balls and valid frames — the paper's metric;
+- `velocity_error`: mean |v − v̂| (Euclidean) over balls and valid frames — the paper's metric. v̂ is the
+  parser's finite difference (central, or three-point one-sided at track ends), v the simulator's exact
+  velocity. (The paper's code compares forward differences of parsed and true x positions; on our renders
+  that rule gives a ~1.3x larger floor, so the gap to the paper's floor is the renderer/parser's centroid
+  noise, not this formula.)
 - `position_error`: mean |p − p̂| over the same frames;
 - `detected`: share of (ball, frame) pairs truly fully visible where the parse found that ball;
 - collisions: `momentum_error` = mean |Σ m v̂ − Σ m v| / Σ m |v| and `energy_error` = mean |Ê − E| / E over
