@@ -249,6 +249,8 @@ class Trainer:
         old_handlers = self._install_signal_handlers()
         last: dict[str, float] = {}
         window_loss, window_n, window_samples = 0.0, 0, 0
+        pending: dict[str, float] = {}
+        hook_time = 0.0
         window_t0 = time.perf_counter()
         self.model.train()
         try:
@@ -295,13 +297,18 @@ class Trainer:
                 window_loss += loss_sum / cfg.grad_accum
                 window_n += 1
                 window_samples += samples
-                extra.update(self.task.after_step(self, self.step) or {})
+                # Evaluation / sample videos: their metrics wait for the next logged row, their time is not
+                # counted in the throughput.
+                t_hook = time.perf_counter()
+                pending.update(self.task.after_step(self, self.step) or {})
+                hook_time += time.perf_counter() - t_hook
 
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    elapsed = time.perf_counter() - window_t0
+                    elapsed = time.perf_counter() - window_t0 - hook_time
                     mean_loss = self._all_mean(window_loss / window_n)
                     global_samples = window_samples * self.info.world_size
-                    row = {"loss": mean_loss, "lr": lr, **extra}
+                    row = {"loss": mean_loss, "lr": lr, **extra, **pending}
+                    pending, hook_time = {}, 0.0
                     row["samples_per_s"] = global_samples / max(elapsed, 1e-9)
                     if tokens:
                         row["tokens_per_s"] = row["samples_per_s"] * tokens
