@@ -36,6 +36,17 @@ VAE_PRESETS: dict[str, dict[str, Any]] = {
         "spatial_compression": 8,
         "temporal_compression": 4,
     },
+    # The shipped world model's VAE: a 2x2 space-to-depth stem, then convs at 32x32 and below for 64x64
+    # clips, so it trains on a 2-core CPU (the plain "small" preset's full-resolution 3D convs dominate).
+    "world": {
+        "latent_channels": 8,
+        "base_channels": 24,
+        "channel_multipliers": (1, 2, 4),
+        "num_res_blocks": 1,
+        "spatial_compression": 8,
+        "temporal_compression": 4,
+        "patch_size": 2,
+    },
     "base": {
         "latent_channels": 16,
         "base_channels": 64,

@@ -149,3 +149,26 @@ def test_bad_latents_and_config_raise(vae):
         next(vae.iter_decode(torch.zeros(1, 4, 2, 4, 4), 0))
     with pytest.raises(InvalidInputError, match="spatial_compression"):
         AutoencoderKinema(channel_multipliers=(1, 2), spatial_compression=8)
+
+
+@torch.no_grad()
+def test_space_to_depth_stem_keeps_shapes_causality_and_chunking():
+    torch.manual_seed(0)
+    vae = AutoencoderKinema(**vae_config("tiny", patch_size=2)).eval()
+    x = _video(9, 16)
+    z = vae.encode(x).mean
+    assert z.shape == (1, 4, 3, 4, 4)  # spatial 4 = stem 2 x one conv halving
+    y = x.clone()
+    y[:, :, 5] = -y[:, :, 5]
+    assert torch.equal(z[:, :, :2], vae.encode(y).mean[:, :, :2])
+    assert vae.decode(z).shape == x.shape
+    torch.testing.assert_close(vae.decode(z, chunk_frames=1), vae.decode(z), atol=1e-5, rtol=0)
+    # The stem is an exact space-to-depth: unfold(fold(x)) is the identity.
+    torch.testing.assert_close(vae._unfold(vae._fold(x)), x, atol=0, rtol=0)
+
+
+def test_world_preset_is_64x64_friendly_and_stem_must_divide_compression():
+    vae = AutoencoderKinema(**vae_config("world"))
+    assert vae.latent_shape(33, 64, 64) == (8, 9, 8, 8)
+    with pytest.raises(InvalidInputError, match="patch_size=3"):
+        AutoencoderKinema(**vae_config("world", patch_size=3))
