@@ -181,7 +181,7 @@ def main() -> int:
                 "fresh process each, peak RSS (ru_maxrss).\n"
             )
             print(
-                "| added | new frames | RSS after load (MB) | peak RSS (MB) | growth (MB) | wall s | s per s of video |"
+                "| added | frames written (source + new) | RSS after load (MB) | peak RSS (MB) | growth (MB) | wall s | s per s of video |"
             )
             print("|---|---|---|---|---|---|---|")
             for r in memory_table(model_dir, args.extend_minutes, args.threads):

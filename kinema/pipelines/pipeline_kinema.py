@@ -38,7 +38,7 @@ from kinema.models.text_encoder import TextEncoder
 from kinema.models.transformer_kinema import KinemaTransformer3DModel
 from kinema.pipelines.camera import camera_vector
 from kinema.pipelines.model_folder import ModelFolderConfig, load_model_folder
-from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size, size_for_aspect
+from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size
 from kinema.pipelines.trajectories import load_trajectories, rasterize_trajectories
 
 ProgressCallback = Callable[[int, int, str], "bool | None"]
@@ -238,7 +238,6 @@ class KinemaPipeline:
         options: Mapping[str, Any],
         like: tuple[int, int] | None = None,
         fps: float | None = None,
-        batch_size: int | None = None,
     ) -> Request:
         """Check the options and fill in the model's defaults. `like` = (width, height) of a given image or
         video: its size is kept when the model can make it, else the closest aspect preset is used."""
@@ -248,7 +247,7 @@ class KinemaPipeline:
             known = ", ".join(f.name for f in fields(GenerationOptions))
             unknown = sorted(set(options) - {f.name for f in fields(GenerationOptions)})
             raise InvalidInputError(f"Unknown option(s) {unknown} for {self.task}; known: {known}.") from None
-        prompts = self._prompts(prompt, batch_size)
+        prompts = self._prompts(prompt)
         negative = opts.negative_prompt if opts.negative_prompt is not None else self.config.negative_prompt
         negatives = [negative] * len(prompts) if isinstance(negative, str) else list(negative)
         if len(negatives) != len(prompts):
@@ -287,18 +286,12 @@ class KinemaPipeline:
             return_latents=opts.return_latents,
         )
 
-    def _prompts(self, prompt: str | Sequence[str] | None, batch_size: int | None) -> list[str]:
+    def _prompts(self, prompt: str | Sequence[str] | None) -> list[str]:
         prompts = [prompt or ""] if prompt is None or isinstance(prompt, str) else [p or "" for p in prompt]
         if not prompts:
             raise InvalidInputError("The prompt list is empty; give at least one prompt.")
         if self.requires_prompt and not all(p.strip() for p in prompts):
             raise InvalidInputError(f"{self.task} needs a prompt: describe the video to make.")
-        if batch_size is not None and len(prompts) != batch_size:
-            if len(prompts) != 1:
-                raise InvalidInputError(
-                    f"Got {len(prompts)} prompts for {batch_size} inputs; give one or one each."
-                )
-            prompts = prompts * batch_size
         return prompts
 
     def _size_like(self, width: int, height: int) -> tuple[int | None, int | None, str | None]:
@@ -561,8 +554,3 @@ class TextToVideoPipeline(KinemaPipeline):
     """Text → video: `KinemaPipeline` under its task name."""
 
     task = "t2v"
-
-
-def size_for_preset(aspect_ratio: str, rules: SizeRules) -> tuple[int, int]:
-    """(width, height) of an aspect preset on a model's grid at its native area."""
-    return size_for_aspect(aspect_ratio, rules.native_area, rules.multiple)
