@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import REPO, free_port, fresh_pg_database, kill_hard, spawn_worker, worker_env
+from serving_helpers import REPO, free_port, fresh_pg_database, kill_hard, spawn_worker, worker_env
 
 
 def test_kill_9_worker_mid_job_then_a_new_worker_finishes_it(server_factory, tmp_path):
@@ -71,7 +71,7 @@ def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def test_kill_9_server_and_its_worker_then_restart_keeps_every_job(tmp_path):
-    from conftest import write_fake_model
+    from serving_helpers import write_fake_model
 
     write_fake_model(tmp_path / "models")
     port = free_port()

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import fresh_pg_database
+from serving_helpers import fresh_pg_database
 
 from kinema.serving.store import JobStore
 

@@ -67,7 +67,7 @@ JSON_CASES = [
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One server for the whole table keeps it fast (nothing is ever stored by these requests)."""
-    from conftest import Server, make_settings
+    from serving_helpers import Server, make_settings
 
     server = Server(make_settings(tmp_path_factory.mktemp("validation")), start_webhooks=False).start()
     yield server

@@ -1,0 +1,191 @@
+"""Helpers for the server's tests: a real uvicorn server on 127.0.0.1, workers in threads or processes.
+
+(A module of its own, not conftest.py: several test folders have a conftest, so importing from "conftest"
+would be ambiguous.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from kinema.serving.app import create_app
+from kinema.serving.registry import ModelRegistry
+from kinema.serving.settings import ServeSettings
+from kinema.serving.storage import Storage
+from kinema.serving.store import JobStore
+from kinema.serving.worker import Worker
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from serving_fakes import FakeGenerator  # noqa: E402
+
+PG_URL = os.environ.get("KINEMA_TEST_POSTGRES_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_fake_model(root: Path, name: str = "fake-tiny") -> Path:
+    """A model folder with only kinema.json: enough for the API; the fake generator needs no weights."""
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    config = {"name": name, "width": 32, "height": 32, "num_frames": 9, "max_frames": 33, "fps": 8.0}
+    (path / "kinema.json").write_text(json.dumps(config))
+    return path
+
+
+class Server:
+    """A real server on a loopback port, run by uvicorn in a thread of this process."""
+
+    def __init__(self, settings: ServeSettings, start_webhooks: bool = True) -> None:
+        self.settings = settings
+        self.store = JobStore(settings.database_url())
+        self.registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
+        self.app = create_app(settings, self.store, self.registry, start_webhooks=start_webhooks)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.workers: list[tuple[Worker, threading.Thread]] = []
+
+    def start(self) -> Server:
+        self.thread.start()
+        deadline = time.time() + 10
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def start_worker(self, generator=None) -> Worker:
+        worker = Worker(
+            self.store,
+            Storage(self.settings.data_dir),
+            self.registry,
+            generator or FakeGenerator(),
+            self.settings,
+        )
+        thread = threading.Thread(target=worker.run_forever, daemon=True)
+        thread.start()
+        self.workers.append((worker, thread))
+        return worker
+
+    def stop_workers(self) -> None:
+        for worker, _ in self.workers:
+            worker.stop_event.set()
+        for _, thread in self.workers:
+            thread.join(timeout=10)
+        self.workers = []
+
+    def stop(self) -> None:
+        self.stop_workers()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.store.dispose()
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def wait_for(
+        self, video_id: str, statuses=("completed", "failed"), key: str | None = None, timeout: float = 30
+    ):
+        with self.client(key) as c:
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                body = c.get(f"/v1/videos/{video_id}").json()
+                if body.get("status") in statuses:
+                    return body
+                time.sleep(0.05)
+        raise AssertionError(f"{video_id} did not reach {statuses}: {body}")
+
+
+def make_settings(tmp_path: Path, database: str | None = None, **over) -> ServeSettings:
+    models_dir = tmp_path / "models"
+    if not models_dir.exists():
+        write_fake_model(models_dir)
+    values = dict(
+        data_dir=tmp_path / "data",
+        database=database,
+        models_dir=models_dir,
+        auth="auto",
+        lease_seconds=2.0,
+        heartbeat_seconds=0.3,
+        poll_seconds=0.05,
+        webhook_backoff_seconds=0.2,
+    )
+    values.update(over)
+    return ServeSettings(**values)
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def spawn_worker(settings: ServeSettings, **env: str) -> subprocess.Popen:
+    """`python -m kinema.serving.worker` with the fake generator, as its own process (so it can be killed)."""
+    cmd = [
+        sys.executable, "-m", "kinema.serving.worker",
+        "--database", settings.database_url(),
+        "--data-dir", str(settings.data_dir),
+        "--models-dir", str(settings.models_dir),
+        "--generator", "serving_fakes:make_generator",
+        "--lease-seconds", str(settings.lease_seconds),
+        "--heartbeat-seconds", str(settings.heartbeat_seconds),
+        "--max-attempts", str(settings.max_attempts),
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, env=worker_env(**env), cwd=REPO, start_new_session=True)
+
+
+def kill_hard(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def pg_url_or_skip() -> str:
+    if not PG_URL:
+        pytest.skip(
+            "PostgreSQL tests need KINEMA_TEST_POSTGRES_URL (the CI script starts a throwaway cluster)"
+        )
+    return PG_URL
+
+
+def fresh_pg_database() -> str:
+    """A fresh database on the test cluster for one test (so tests never share tables)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    url = pg_url_or_skip()
+    name = f"kt_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
