@@ -127,12 +127,14 @@ def run_adherence(
         {name: [s[c] for c in adherence.CHECKS] for name, s in summaries.items()},
         "share of videos",
     )
+    notes = _floor_notes(summaries.get(FLOOR, {}).get("all_ok", 1.0) < 1.0, "adherence", "64")
     write_markdown(
         out_dir / "adherence.md",
         "Prompt adherence",
         header,
         [adherence.summary_table(summaries)],
         ["adherence.png"],
+        notes,
     )
     return payload
 
@@ -173,12 +175,14 @@ def run_camera(
         values,
         "edge displacement / frame",
     )
+    notes = _floor_notes(summary.get(FLOOR, {}).get("sign_accuracy", 1.0) < 1.0, "camera", "48")
     write_markdown(
         out_dir / "camera.md",
         "Camera accuracy",
         header,
         [camera_accuracy.summary_table(records)],
         ["camera.png"],
+        notes,
     )
     return payload
 

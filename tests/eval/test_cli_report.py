@@ -165,5 +165,10 @@ def test_cli_writes_every_benchmark_report(tmp_path, capsys):
         ]
         == 1.0
     )
+    assert "Note" not in (tmp_path / "adherence" / "adherence.md").read_text()
+    # too few pixels for the parser: the ground truth fails, and the report says the measurement can't be trusted
+    small = ["eval", "adherence", "--model", "ground-truth", "--n", "1", "--size", "32", "--frames", "5"]
+    assert main([*small, "--seed", "3", "--out", str(tmp_path / "small"), "--no-progress"]) == 0
+    assert "measurement is unreliable" in (tmp_path / "small" / "adherence.md").read_text()
     assert main(["eval"]) == 2  # no benchmark: the help, and a failing exit code
     assert "physics" in capsys.readouterr().out
