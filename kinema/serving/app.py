@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,7 +62,18 @@ def create_app(
 
             sender = WebhookSender(store, settings)
             sender.start()
+            where = (
+                "KINEMA_WEBHOOK_SECRET"
+                if settings.webhook_secret
+                else Path(settings.data_dir) / "webhook_secret"
+            )
+            log.info("webhooks are signed with the secret in %s", where)
+        janitor_stop = threading.Event()
+        threading.Thread(
+            target=_janitor, args=(service, janitor_stop), name="kinema-janitor", daemon=True
+        ).start()
         yield
+        janitor_stop.set()
         if sender is not None:
             sender.stop_event.set()
 
@@ -146,6 +158,21 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _janitor(service: VideoService, stop: threading.Event, every: float = 600.0) -> None:
+    """Delete expired outputs every 10 minutes (the first pass looks at everything that ever expired)."""
+    since = 0.0
+    while not stop.is_set():
+        now = time.time()
+        try:
+            removed = service.remove_expired_outputs(since, now)
+            if removed:
+                log.info("removed the files of %d expired videos", removed)
+            since = now
+        except Exception:
+            log.exception("janitor pass failed")
+        stop.wait(every)
 
 
 class _Auth:

@@ -82,6 +82,9 @@ class VideoService:
         params["trajectories"] = check_trajectories(req.trajectories, geo.width, geo.height)
         if req.strength is not None:
             params["strength"] = req.strength
+        if req.mode == "pro" and req.num_inference_steps is None:
+            # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
+            params["num_inference_steps"] = 2 * int(model.extra.get("num_inference_steps", 30))
         images = {"image": image, "image_tail": tail}
         return self._submit(tenant, model.name, task, prompt, geo, params, images, req.callback_url)
 
@@ -375,6 +378,13 @@ class VideoService:
                 "not_found",
             )
         return path, VARIANTS[variant][1]
+
+    def remove_expired_outputs(self, since: float, until: float) -> int:
+        """Delete the files of videos whose downloads expired in [since, until); returns how many."""
+        ids = self.store.expired_ids(since, until)
+        for video_id in ids:
+            self.storage.remove_job(video_id)
+        return len(ids)
 
     def models(self) -> dict[str, Any]:
         return {

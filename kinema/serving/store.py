@@ -322,6 +322,13 @@ class JobStore:
         spans = [r.completed_at - r.started_at for r in rows if r.completed_at and r.started_at]
         return sum(spans) / len(spans) if spans else default
 
+    def expired_ids(self, since: float, until: float) -> list[str]:
+        with self.reading() as conn:
+            rows = conn.execute(
+                select(jobs.c.id).where(jobs.c.expires_at >= since, jobs.c.expires_at < until)
+            ).all()
+        return [r.id for r in rows]
+
     def running_count(self) -> int:
         with self.reading() as conn:
             return int(

@@ -175,3 +175,22 @@ def test_keyframes_upload_reaches_the_generator_at_the_output_size(server_factor
     assert req.image.shape == (32, 48, 3) and req.last_image.shape == (32, 48, 3)
     assert tuple(req.image[16, 24]) == (255, 0, 0) and tuple(req.last_image[16, 24]) == (0, 0, 255)
     assert req.camera == {"type": "down_back"}
+
+
+def test_expired_outputs_are_gone(server):
+    with server.client() as c:
+        vid = c.post("/v1/videos", json={"prompt": "short-lived"}).json()["id"]
+        done = server.wait_for(vid)
+        service = server.app.state.service
+        # nothing expires before expires_at ...
+        assert service.remove_expired_outputs(0, done["expires_at"] - 1) == 0
+        assert c.get(f"/v1/videos/{vid}/content").status_code == 200
+        # ... and after it the janitor removes the files and downloads say so
+        assert service.remove_expired_outputs(0, done["expires_at"] + 1) == 1
+        assert not (server.settings.data_dir / "videos" / vid).exists()
+        from kinema.serving.store import jobs
+
+        with server.store.writing() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == vid).values(expires_at=1.0))
+        r = c.get(f"/v1/videos/{vid}/content")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "expired"
