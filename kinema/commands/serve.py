@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
-    from kinema.serving.worker import add_worker_arguments
+    from kinema.serving.cli_args import add_worker_arguments
 
     parser = subparsers.add_parser("serve", help=help_text, description=__doc__)
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")

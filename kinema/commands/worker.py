@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
-    from kinema.serving.worker import add_worker_arguments
+    from kinema.serving.cli_args import add_worker_arguments
 
     parser = subparsers.add_parser("worker", help=help_text, description=help_text)
     add_worker_arguments(parser)

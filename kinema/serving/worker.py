@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kinema.errors import Interrupted, KinemaError
+from kinema.serving.cli_args import add_worker_arguments
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import Storage
@@ -365,27 +366,6 @@ def build_worker(settings: ServeSettings, generator: Generator | None = None) ->
     storage = Storage(settings.data_dir)
     registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
     return Worker(store, storage, registry, generator or PipelineGenerator(), settings)
-
-
-def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database", help="SQLAlchemy URL of the job database (default: SQLite in --data-dir)"
-    )
-    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite database, uploads and outputs")
-    parser.add_argument("--models-dir", type=Path, help="folder of model folders (each with kinema.json)")
-    parser.add_argument("--model", action="append", type=Path, default=[], help="a model folder (repeatable)")
-    parser.add_argument("--default-model", help="model used when a request names none")
-    parser.add_argument(
-        "--generator", help="module:factory making a custom Generator (default: kinema pipelines)"
-    )
-    parser.add_argument(
-        "--lease-seconds", type=float, help="how long a job stays claimed without a heartbeat"
-    )
-    parser.add_argument("--heartbeat-seconds", type=float, help="how often a running job renews its lease")
-    parser.add_argument("--max-attempts", type=int, help="claims per job before it fails as worker_lost")
-    parser.add_argument(
-        "--parent-pid", type=int, help=argparse.SUPPRESS
-    )  # set by `kinema serve`: exit with it
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:

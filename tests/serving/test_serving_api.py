@@ -99,7 +99,7 @@ def test_sse_stream_reports_progress_until_completed(server_factory):
     from serving_fakes import FakeGenerator
 
     server = server_factory()
-    server.start_worker(FakeGenerator(steps=10, step_seconds=0.05))
+    server.start_worker(FakeGenerator(steps=20, step_seconds=0.05))
     with server.client() as c:
         vid = c.post("/v1/videos", json={"prompt": "stream me"}).json()["id"]
         events = []
