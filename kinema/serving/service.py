@@ -103,9 +103,18 @@ class VideoService:
 
     def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
+        job_id = new_id("video")
+        try:
+            return self._extend(tenant, req, upload, job_id)
+        except ApiError:
+            self.storage.remove_job(job_id)  # an uploaded source saved before the refusal
+            raise
+
+    def _extend(
+        self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str
+    ) -> dict[str, Any]:
         s = self.settings
         prompt = check_prompt(req.prompt, s)
-        job_id = new_id("video")
         if upload is not None:
             model = resolve_model(self.registry, None)
             src_path = self.storage.input_path(job_id, "source.mp4")
@@ -134,7 +143,6 @@ class VideoService:
         new_frames = max(1, round(seconds * fps))
         total_frames = src_frames + new_frames
         if total_frames / fps > s.max_total_seconds:
-            self.storage.remove_job(job_id)
             raise ApiError(
                 400,
                 f"Extending would make the video {total_frames / fps:.0f} s long; the limit is "

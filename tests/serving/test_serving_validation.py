@@ -165,5 +165,15 @@ def test_bad_bodies_and_uploads(server_factory):
         assert e["param"] == "size" and "Unknown field" in e["message"]
         e = err(c.post("/v1/videos/extensions", json={"prompt": "y"}), 400)
         assert e["param"] == "video"
+        # extending an upload: it must be a readable video, and a refused upload leaves no file behind
+        e = err(
+            c.post("/v1/videos/extensions", data={"prompt": "y"}, files={"video": ("v.mp4", b"not a video")}),
+            415,
+        )
+        assert e["param"] == "video" and "MP4" in e["message"]
+        inputs = server.settings.data_dir / "inputs"
+        assert sorted(p.name for p in inputs.iterdir()) == sorted(
+            v["id"] for v in c.get("/v1/videos", params={"limit": 100}).json()["data"]
+        )  # only the accepted jobs' reference images
         assert "No route" in err(c.get("/v1/nothing"), 404)["message"]
         assert err(c.put("/v1/videos"), 405)["type"] == "invalid_request_error"
