@@ -60,6 +60,11 @@ def test_invisible_frames_have_no_blob_and_tracks_may_leave_the_frame():
     assert out[0, 1, 0].abs().max() == 0  # no motion written into a hidden next frame
 
 
+def test_no_objects_give_an_empty_map():
+    assert rasterize_trajectories(torch.zeros(2, 0, 9, 3), 9, 32, 32).shape == (2, 3, 3, 4, 4)
+    assert rasterize_trajectories(torch.zeros(0, 9, 3), 9, 32, 32).abs().sum() == 0
+
+
 def test_points_outside_the_frame_are_user_errors():
     with pytest.raises(InvalidInputError, match="outside the 32x32 frame"):
         paths_to_tracks([TrajectoryPath(start=(5, 5), points=[(0.5, 40, 5)])], 9, 8, 32, 32)
