@@ -172,3 +172,15 @@ def test_world_preset_is_64x64_friendly_and_stem_must_divide_compression():
     assert vae.latent_shape(33, 64, 64) == (8, 9, 8, 8)
     with pytest.raises(InvalidInputError, match="patch_size=3"):
         AutoencoderKinema(**vae_config("world", patch_size=3))
+
+
+@torch.no_grad()
+def test_reference_slice():
+    # Pins the tiny VAE's architecture and initialisation (diffusers-style expected slice).
+    torch.manual_seed(0)
+    vae = AutoencoderKinema(**vae_config("tiny")).eval()
+    y = vae.decode(torch.randn(1, 4, 2, 4, 4, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(y[0, :, 4, 5, 6], torch.tensor([0.1796, -0.5320, -0.3420]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        y[0, 0, 0, 0, :3], torch.tensor([-0.1771, -0.2797, -0.2335]), atol=1e-4, rtol=0
+    )
