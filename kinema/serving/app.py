@@ -86,7 +86,7 @@ def create_app(
 
     @app.post("/v1/videos")
     async def create_video(request: Request, tenant: Tenant = tenant_dep) -> JSONResponse:
-        fields, uploads = await _read_body(request, settings)
+        fields, uploads = await _read_body(request, settings, files=("input_reference", "image_tail"))
         req = _validate(VideoCreateRequest, fields)
         return JSONResponse(await run_in_threadpool(service.create, tenant, req, uploads))
 
@@ -101,7 +101,9 @@ def create_app(
 
     @app.post("/v1/videos/extensions")
     async def extend_video(request: Request, tenant: Tenant = tenant_dep) -> JSONResponse:
-        fields, uploads = await _read_body(request, settings, max_file_bytes=settings.max_video_upload_bytes)
+        fields, uploads = await _read_body(
+            request, settings, files=("video",), max_file_bytes=settings.max_video_upload_bytes
+        )
         req = _validate(VideoExtendRequest, fields)
         return JSONResponse(await run_in_threadpool(service.extend, tenant, req, uploads.get("video")))
 
@@ -214,9 +216,12 @@ class _Auth:
 
 
 async def _read_body(
-    request: Request, settings: ServeSettings, max_file_bytes: int | None = None
+    request: Request,
+    settings: ServeSettings,
+    files: tuple[str, ...] = (),
+    max_file_bytes: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Upload]]:
-    """JSON or multipart/form-data → (fields, uploaded files)."""
+    """JSON or multipart/form-data → (fields, uploaded files); `files` = the fields that may be uploads."""
     max_file = max_file_bytes or settings.max_upload_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
@@ -239,6 +244,13 @@ async def _read_body(
         uploads: dict[str, Upload] = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
+                if key not in files:
+                    allowed = (
+                        f"only {', '.join(files)} may be uploaded" if files else "this route takes no files"
+                    )
+                    raise ApiError(
+                        400, f"Unexpected file field `{key}`; {allowed}.", key, "unknown_parameter"
+                    )
                 data = await value.read(max_file + 1)
                 uploads[key] = Upload(data, value.content_type, value.filename)
                 if len(data) > max_file:
@@ -259,6 +271,10 @@ async def _read_body(
             )
         try:
             body = json.loads(raw)
+        except RecursionError:
+            raise ApiError(
+                400, "The request body is nested too deeply; send a flat JSON object.", None
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiError(
                 400, f"The request body is not valid JSON ({exc.args[0] if exc.args else exc}).", None

@@ -118,8 +118,20 @@ def test_bad_bodies_and_uploads(server_factory):
             ]
         )
         # multipart: unknown fields are named too
-        e = err(c.post("/v1/videos", data={"prompt": "x", "promt": "y"}, files={"z": ("", b"")}), 400)
+        e = err(
+            c.post(
+                "/v1/videos",
+                data={"prompt": "x", "promt": "y"},
+                files={"input_reference": ("a.png", png_bytes(), "image/png")},
+            ),
+            400,
+        )
         assert e["param"] == "promt" and "Unknown field" in e["message"]
+        e = err(c.post("/v1/videos", data={"prompt": "x"}, files={"picture": ("a.png", png_bytes())}), 400)
+        assert e["param"] == "picture" and "only input_reference, image_tail may be uploaded" in e["message"]
+        deep = b'{"prompt": "x", "trajectories": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        e = err(c.post("/v1/videos", content=deep, headers={"content-type": "application/json"}), 400)
+        assert "nested too deeply" in e["message"]
 
         def upload(data, name="input_reference", content_type="image/png"):
             return c.post("/v1/videos", data={"prompt": "x"}, files={name: ("ref.png", data, content_type)})
