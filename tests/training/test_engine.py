@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,9 +20,7 @@ from kinema.training.engine import lr_factor
 
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_train import ToyNet, run_toy  # noqa: E402
-
-HERE = Path(__file__).parent
-SCRIPT = HERE / "toy_train.py"
+from toy_train import main as toy_main  # noqa: E402
 
 
 def _free_port() -> int:
@@ -31,40 +29,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **extra}
-    env["PYTHONPATH"] = str(HERE) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+def _rank_main(rank: int, world_size: int, port: int, argv: list[str], env: dict[str, str]) -> None:
+    os.environ.update(env)
+    if world_size > 1:
+        os.environ.update(
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE=str(world_size),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+        )
+    toy_main(argv)
 
 
 def _run_ranks(
     run_dir: Path, world_size: int, *overrides: str, env: dict | None = None, timeout: float = 120
 ) -> None:
-    """Start `world_size` processes the way torchrun does (RANK / WORLD_SIZE / MASTER_* in the env)."""
+    """Start `world_size` processes the way torchrun does (RANK / WORLD_SIZE / MASTER_* in the env).
+
+    Forked from the test process (torch is already imported there: a fresh interpreter spends ~10 s
+    importing torch on a loaded CPU); each rank sets the torchrun variables, then joins the group."""
+    ctx = multiprocessing.get_context("fork")
     port = _free_port()
-    procs = []
-    for rank in range(world_size):
-        e = _env(**(env or {}))
-        if world_size > 1:
-            e.update(
-                RANK=str(rank),
-                LOCAL_RANK=str(rank),
-                WORLD_SIZE=str(world_size),
-                MASTER_ADDR="127.0.0.1",
-                MASTER_PORT=str(port),
-            )
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(SCRIPT), str(run_dir), *overrides],
-                env=e,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    outs = [p.communicate(timeout=timeout)[0] for p in procs]
-    for p, out in zip(procs, outs):
-        assert p.returncode == 0, out
+    procs = [
+        ctx.Process(target=_rank_main, args=(r, world_size, port, [str(run_dir), *overrides], env or {}))
+        for r in range(world_size)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+        assert p.exitcode == 0, f"rank exited with {p.exitcode}"
 
 
 def _losses(run_dir: Path) -> list[float]:
@@ -120,10 +118,12 @@ def test_resume_reproduces_uninterrupted_loss_curve_exactly(tmp_path):
 
 def test_sigkill_mid_run_then_resume_finishes(tmp_path):
     run_dir = tmp_path / "killed"
-    args = [sys.executable, str(SCRIPT), str(run_dir), "train.steps=40", "train.ckpt_every=2"]
-    proc = subprocess.Popen(
-        args, env=_env(TOY_SLEEP="0.05"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(
+        target=_rank_main,
+        args=(0, 1, 0, [str(run_dir), "train.steps=40", "train.ckpt_every=2"], {"TOY_SLEEP": "0.05"}),
     )
+    proc.start()
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -131,11 +131,12 @@ def test_sigkill_mid_run_then_resume_finishes(tmp_path):
             if found and found[-1][0] >= 4:
                 break
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(10)
     finally:
-        if proc.poll() is None:
+        if proc.is_alive():
             proc.kill()
+    assert proc.exitcode == -signal.SIGKILL
     killed_at = ckpt.list_checkpoints(run_dir)[-1][0]
     assert 4 <= killed_at < 40
     run_toy(run_dir, ["train.steps=40", "train.ckpt_every=2"])
