@@ -202,3 +202,39 @@ def test_analytic_flops_match_counted_forward():
     # analytic share (self 4N^2 D + cross 4NLD per block) to the counted FLOPs.
     attention = 2 * (4 * 48 * 48 * 64 + 4 * 48 * 12 * 64)
     assert abs(analytic - (counted + attention)) / analytic < 0.02, (analytic, counted, attention)
+
+
+def test_kinema_train_dit_cli_trains_resumes_and_exports(tmp_path, vae_dir, capsys):
+    from pathlib import Path
+
+    from kinema.cli import main
+    from kinema.training import checkpoint as ckpt
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny_dit.yaml"
+    args = [
+        "train",
+        "dit",
+        "--config",
+        str(recipe),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--set",
+        f"vae.path={vae_dir}",
+        "data.width=16",
+        "data.height=16",
+        "data.num_frames=5",
+        "data.pool_size=8",
+        "train.batch_size=2",
+        "train.ckpt_every=2",
+        "train.log_every=1",
+        "train.num_threads=1",
+    ]
+    assert main([*args, "train.steps=2"]) == 0
+    assert "model written to" in capsys.readouterr().out
+    # Asking for more steps continues from the step-2 checkpoint instead of starting over.
+    assert main([*args, "train.steps=4"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "step 3 " in out and "step 1 " not in out
+    assert ckpt.latest_checkpoint(tmp_path / "run").name == "step_00000004"
+    assert (tmp_path / "run" / "export" / "transformer" / "config.json").is_file()
+    assert "steps: 4" in (tmp_path / "run" / "export" / "training_config.yaml").read_text()
