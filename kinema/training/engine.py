@@ -415,11 +415,15 @@ class Trainer:
         return final
 
     def _maybe_resume(self) -> Path | None:
-        if self.cfg.train.resume == "never":
-            return None
         path = ckpt.latest_checkpoint(self.run_dir)
         if path is None:
             return None
+        if self.cfg.train.resume == "never":
+            # A fresh run among an old run's checkpoints would be pruned by them and later "resume" them.
+            raise InvalidInputError(
+                f"{self.run_dir} already holds checkpoints (latest {path.name}) and resume is off; pick a new "
+                "train.run_dir (--run-dir) or delete the old checkpoints"
+            )
         self.load_checkpoint(path)
         return path
 

@@ -177,6 +177,14 @@ def test_non_finite_step_is_skipped_and_a_run_of_them_stops_with_advice(tmp_path
     assert trainer.step == MAX_BAD_STEPS - 1
 
 
+def test_fresh_run_refuses_a_run_dir_with_checkpoints(tmp_path):
+    from kinema.errors import InvalidInputError
+
+    run_toy(tmp_path / "r", ["train.steps=2"])
+    with pytest.raises(InvalidInputError, match="already holds checkpoints"):
+        run_toy(tmp_path / "r", ["train.steps=2", "train.resume=never"])
+
+
 def test_lr_schedule_warmup_then_cosine_to_floor():
     f = [lr_factor(s, 10, 2, "cosine", 0.1) for s in range(10)]
     assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0)
