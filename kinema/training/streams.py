@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from kinema.errors import InvalidInputError
+
 
 class IndexStream:
     def __init__(
@@ -29,7 +31,10 @@ class IndexStream:
     ):
         global_batch = batch_size * world_size
         if size < global_batch:
-            raise ValueError(f"data source has {size} samples, fewer than one global batch ({global_batch})")
+            raise InvalidInputError(
+                f"the data has {size} samples, fewer than one global batch ({global_batch} = batch_size x "
+                "processes); raise data.pool_size or lower train.batch_size"
+            )
         self.size, self.batch_size, self.fetch = size, batch_size, fetch
         self.rank, self.world_size, self.seed, self.shuffle = rank, world_size, seed, shuffle
         self.epoch = 0
@@ -126,7 +131,9 @@ class BucketStream:
                 self.dataset.set_epoch(self.epoch)
             self._batches = list(iter(self.sampler))
             if not self._batches:
-                raise ValueError("the folder dataset has no full batch in any bucket; lower train.batch_size")
+                raise InvalidInputError(
+                    "the folder dataset has no full batch in any bucket; lower train.batch_size"
+                )
         return self._batches
 
     def next_batch(self) -> Any:
