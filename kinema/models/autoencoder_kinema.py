@@ -267,7 +267,7 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
             )
         # A patch_size > 1 stem folds p x p pixels into channels (space-to-depth) before the first conv, so
         # the full-resolution convs - most of a video VAE's cost - run on p^2 fewer positions. Measured on
-        # this shared 2-core CPU: fwd+bwd at 64x64x9, batch 4, 36 s for "small" vs 16 s for "world" (p=2).
+        # this shared 2-core CPU: fwd+bwd at 64x64x9, batch 4, 36 s for "small" vs 16 s for "world" (p=2, base 24).
         conv_spatial = spatial_compression // patch_size
         for name, factor in (("spatial", conv_spatial), ("temporal", temporal_compression)):
             if factor < 1 or factor & (factor - 1) or factor > 2**num_stages:

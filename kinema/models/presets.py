@@ -40,7 +40,7 @@ VAE_PRESETS: dict[str, dict[str, Any]] = {
     # clips, so it trains on a 2-core CPU (the plain "small" preset's full-resolution 3D convs dominate).
     "world": {
         "latent_channels": 8,
-        "base_channels": 24,
+        "base_channels": 16,
         "channel_multipliers": (1, 2, 4),
         "num_res_blocks": 1,
         "spatial_compression": 8,
