@@ -7,22 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from kinema.pipelines.loading import load_pipeline
 from kinema.pipelines.model_folder import create_random_model_folder
 from kinema.pipelines.pipeline_kinema import KinemaPipeline
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny models are far too small to gain from threads; on a shared 2-core machine threads only
-    contend (measured: one tiny t2v call 1.9 s with 2 threads under load, 0.2 s with 1). Restored after
-    each module so other folders' tests keep their threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
