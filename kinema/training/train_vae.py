@@ -133,10 +133,12 @@ class VAETask:
         lw = self.cfg.vae_loss
         video = batch["video"].to(self.device)  # (B, 3, T, H, W)
         recon, posterior = model(video, sample_posterior=True, generator=generator)  # (B, 3, T, H, W)
-        l1 = (recon.float() - video).abs().mean()
+        err = recon.float() - video
+        l1 = err.abs().mean()
+        l2 = err.pow(2).mean()
         kl = posterior.kl().mean() / video[0].numel()  # per pixel value, so the weight is size-independent
-        loss = lw.l1_weight * l1 + lw.kl_weight * kl
-        metrics = {"l1": float(l1.detach()), "kl": float(kl.detach())}
+        loss = lw.l1_weight * l1 + lw.l2_weight * l2 + lw.kl_weight * kl
+        metrics = {"l1": float(l1.detach()), "l2": float(l2.detach()), "kl": float(kl.detach())}
         if self.disc is not None and step >= lw.adv_start_step:
             # Generator side of the hinge GAN: raise the critic's score of reconstructions. Through the
             # unwrapped critic, so its (discarded) gradients here trigger no all-reduce.
