@@ -13,31 +13,13 @@ The result is an H.264 MP4 (or PNG/JPEG for an image) carrying the AIGC label.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from kinema.errors import InvalidInputError, ModelNotFoundError
+from kinema.errors import InvalidInputError
 
-DEFAULT_MODEL = "kinema-world"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def default_model_path() -> Path:
-    """The shipped model: $KINEMA_MODEL, ./models/kinema-world, or models/kinema-world of the source tree."""
-    candidates = []
-    if os.environ.get("KINEMA_MODEL"):
-        candidates.append(Path(os.environ["KINEMA_MODEL"]))
-    candidates.append(Path.cwd() / "models" / DEFAULT_MODEL)
-    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL)
-    for path in candidates:
-        if (path / "kinema.json").is_file():
-            return path
-    raise ModelNotFoundError(
-        f"No model given and the shipped model (models/{DEFAULT_MODEL}) is not in this installation; "
-        "pass --model PATH to a Kinema model folder (or set KINEMA_MODEL)."
-    )
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
@@ -48,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         "prompt", nargs="?", default=None, help="what to show (optional for --image / --extend)"
     )
     parser.add_argument(
-        "--model", type=Path, help=f"model folder (default: the shipped models/{DEFAULT_MODEL})"
+        "--model", type=Path, help="model folder (default: the shipped models/kinema-world, or $KINEMA_MODEL)"
     )
     parser.add_argument(
         "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"
@@ -186,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from kinema.io.label import default_label, save_labelled_image
     from kinema.pipelines.camera import camera_control_from_args
     from kinema.pipelines.loading import load_pipeline
+    from kinema.pipelines.model_folder import default_model_path
     from kinema.pipelines.trajectories import load_trajectories
 
     task = choose_task(args)

@@ -12,6 +12,7 @@ folder stays a few tens of MB and nothing is ever downloaded.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,25 @@ def create_random_model_folder(path: str | Path, preset: str = "tiny", seed: int
     """Write a seeded random-weight model folder (for tests, the server's tests and the README)."""
     vae, transformer, config = build_random_components(preset, seed)
     return save_model_folder(path, vae, transformer, config)
+
+
+SHIPPED_MODEL = "kinema-world"
+
+
+def default_model_path() -> Path:
+    """The shipped model: $KINEMA_MODEL, ./models/kinema-world, or models/kinema-world of the source tree.
+
+    The CLI and the server fall back to it when no model is named, so a fresh checkout works offline.
+    """
+    candidates = []
+    if os.environ.get("KINEMA_MODEL"):
+        candidates.append(Path(os.environ["KINEMA_MODEL"]))
+    candidates.append(Path.cwd() / "models" / SHIPPED_MODEL)
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / SHIPPED_MODEL)
+    for path in candidates:
+        if (path / CONFIG_NAME).is_file():
+            return path
+    raise ModelNotFoundError(
+        f"No model given and the shipped model (models/{SHIPPED_MODEL}) is not in this installation; "
+        "pass --model PATH to a Kinema model folder (or set KINEMA_MODEL)."
+    )

@@ -95,6 +95,14 @@ class ModelRegistry:
                 found.append(read_model_info(root))
             for sub in sorted(p for p in root.iterdir() if (p / CONFIG_NAME).is_file()):
                 found.append(read_model_info(sub))
+        if not models and models_dir is None:
+            # Nothing named: serve the shipped model, so `kinema serve` works out of the box, offline.
+            from kinema.pipelines.model_folder import default_model_path  # torch-heavy; only here
+
+            try:
+                found.append(read_model_info(default_model_path()))
+            except ModelNotFoundError:
+                pass
         return cls(found, default)
 
     def get(self, name: str | None) -> ModelInfo | None:
