@@ -134,6 +134,7 @@ class VAELossSection:
     # per-pixel median, the background - measured: the kinema-world VAE drew empty white frames after 500
     # steps of L1 (held-out PSNR stuck at 14 dB). L2's gradient grows with the error, so objects come back.
     l2_weight: float = 0.0
+    foreground_weight: float = 0.0  # extra loss weight on pixels unlike their frame's median (objects)
     kl_weight: float = 1e-6
     adv_weight: float = 0.0  # 0 = no discriminator
     adv_start_step: int = 0

@@ -22,6 +22,20 @@ from kinema.training.streams import BucketStream, IterStream, LoaderStream, Worl
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out clips come from another seed than the training stream
 
 
+
+def foreground_weights(video: torch.Tensor, weight: float, threshold: float = 0.25) -> torch.Tensor:
+    """Per-pixel loss weights (B, 1, T, H, W): 1 + ``weight`` where a pixel differs from its frame's median
+    colour (the background of a sparse scene) by more than ``threshold`` in any channel, else 1.
+
+    Small objects on a flat background are a few % of the pixels, so an unweighted loss first learns the
+    background alone (measured on kinema-world clips: held-out PSNR flat at 14 dB, empty frames, for 500+
+    steps); weighting the objects shortens that plateau.
+    """
+    b, c, t, h, w = video.shape
+    median = video.flatten(3).median(dim=3).values[..., None, None]  # (B, C, T, 1, 1)
+    fg = ((video - median).abs().amax(dim=1, keepdim=True) > threshold).to(video.dtype)  # (B, 1, T, H, W)
+    return 1.0 + weight * fg
+
 class PatchDiscriminator3D(nn.Module):
     """A small 3D PatchGAN (Isola et al. arXiv 1611.07004, made spatio-temporal as in MAGVIT / Open-Sora's
     VAE): strided 3D convolutions to a grid of real/fake logits, one per space-time patch."""
@@ -134,6 +148,8 @@ class VAETask:
         video = batch["video"].to(self.device)  # (B, 3, T, H, W)
         recon, posterior = model(video, sample_posterior=True, generator=generator)  # (B, 3, T, H, W)
         err = recon.float() - video
+        if lw.foreground_weight > 0:
+            err = err * foreground_weights(video, lw.foreground_weight)
         l1 = err.abs().mean()
         l2 = err.pow(2).mean()
         kl = posterior.kl().mean() / video[0].numel()  # per pixel value, so the weight is size-independent

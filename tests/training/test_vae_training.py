@@ -98,3 +98,14 @@ def test_adversarial_term_trains_and_its_state_resumes(tmp_path):
 def test_patch_discriminator_gives_a_grid_of_logits():
     d = PatchDiscriminator3D(3, 8)
     assert d(torch.randn(2, 3, 5, 16, 16)).shape == (2, 1, 2, 2, 2)
+
+
+def test_foreground_weights_mark_objects_not_background():
+    from kinema.training.train_vae import foreground_weights
+
+    video = torch.ones(2, 3, 3, 8, 8)  # white frames
+    video[0, :, 1, 2:4, 2:4] = torch.tensor([1.0, -1.0, -1.0])[:, None, None]  # a red square in one frame
+    w = foreground_weights(video, 9.0)
+    assert w.shape == (2, 1, 3, 8, 8)
+    assert torch.all(w[1] == 1) and torch.all(w[0, :, 0] == 1)  # flat frames: no extra weight
+    assert w[0, 0, 1].sum() == 60 * 1 + 4 * 10  # the 4 object pixels weigh 1 + 9
