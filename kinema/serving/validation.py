@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from kinema.errors import KinemaError
+from kinema.pipelines.sizes import ASPECT_RATIOS
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import CameraControl, ReferenceObject, TrajectoryPoint
 from kinema.serving.settings import ServeSettings
@@ -24,14 +25,6 @@ from kinema.serving.settings import ServeSettings
 # Sizes must survive the VAE (×8) and the DiT's 2×2 patches.
 SIZE_MULTIPLE = 16
 MIN_SIDE = 16
-ASPECT_RATIOS = {
-    "16:9": (16, 9),
-    "9:16": (9, 16),
-    "1:1": (1, 1),
-    "4:3": (4, 3),
-    "3:4": (3, 4),
-    "21:9": (21, 9),
-}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
 
 

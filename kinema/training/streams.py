@@ -18,6 +18,20 @@ import torch
 from kinema.errors import InvalidInputError
 
 
+def world_dataset(cfg: Any, **overrides: Any):
+    """The on-the-fly WorldClipDataset of a recipe's data section (VAE and DiT jobs draw clips the same way)."""
+    from kinema.world.dataset import WorldClipDataset
+
+    d = cfg.data
+    return WorldClipDataset(
+        width=d.width,
+        height=d.height,
+        num_frames=d.num_frames,
+        fps=d.fps,
+        **{"seed": cfg.train.seed, **d.world, **overrides},
+    )
+
+
 class IndexStream:
     def __init__(
         self,

@@ -23,7 +23,14 @@ from kinema.training.conditioning import camera_per_latent_frame, sample_conditi
 from kinema.training.config import TrainingConfig
 from kinema.training.latent_cache import LatentCache
 from kinema.training.logging import dit_forward_flops
-from kinema.training.streams import BucketStream, IndexStream, IterStream, LoaderStream, WorldItem
+from kinema.training.streams import (
+    BucketStream,
+    IndexStream,
+    IterStream,
+    LoaderStream,
+    WorldItem,
+    world_dataset,
+)
 
 
 def load_frozen_vae(path: str | Path, device: torch.device) -> nn.Module:
@@ -94,16 +101,7 @@ class DiTTask:
 
     # ---- data ----------------------------------------------------------------------------------------
     def _world(self, **kw: Any):
-        from kinema.world.dataset import WorldClipDataset
-
-        d = self.cfg.data
-        return WorldClipDataset(
-            width=d.width,
-            height=d.height,
-            num_frames=d.num_frames,
-            fps=d.fps,
-            **{"seed": self.cfg.train.seed, **d.world, **kw},
-        )
+        return world_dataset(self.cfg, **kw)
 
     def make_stream(self, trainer):
         from kinema.world.dataset import collate_clips

@@ -17,10 +17,9 @@ from torch import nn
 
 from kinema.errors import InvalidInputError
 from kinema.training.config import TrainingConfig
-from kinema.training.streams import BucketStream, IterStream, LoaderStream, WorldItem
+from kinema.training.streams import BucketStream, IterStream, LoaderStream, WorldItem, world_dataset
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out clips come from another seed than the training stream
-
 
 
 def foreground_weights(video: torch.Tensor, weight: float, threshold: float = 0.25) -> torch.Tensor:
@@ -35,6 +34,7 @@ def foreground_weights(video: torch.Tensor, weight: float, threshold: float = 0.
     median = video.flatten(3).median(dim=3).values[..., None, None]  # (B, C, T, 1, 1)
     fg = ((video - median).abs().amax(dim=1, keepdim=True) > threshold).to(video.dtype)  # (B, 1, T, H, W)
     return 1.0 + weight * fg
+
 
 class PatchDiscriminator3D(nn.Module):
     """A small 3D PatchGAN (Isola et al. arXiv 1611.07004, made spatio-temporal as in MAGVIT / Open-Sora's
@@ -94,16 +94,7 @@ class VAETask:
         self._heldout: torch.Tensor | None = None
 
     def _world(self, **kw: Any):
-        from kinema.world.dataset import WorldClipDataset
-
-        d = self.cfg.data
-        return WorldClipDataset(
-            width=d.width,
-            height=d.height,
-            num_frames=d.num_frames,
-            fps=d.fps,
-            **{"seed": self.cfg.train.seed, **d.world, **kw},
-        )
+        return world_dataset(self.cfg, **kw)
 
     def make_stream(self, trainer):
         from kinema.world.dataset import collate_clips
