@@ -238,3 +238,20 @@ class WorldItem:
     def __call__(self, j: int) -> Any:
         index = self.dataset.config.start + self.rank + j * self.world_size
         return self.dataset.render([index])[0]
+
+
+def world_stream(cfg: Any, batch_size: int, rank: int, world_size: int):
+    """Batches of on-the-fly world clips for one rank: rank r takes clips r, r + R, r + 2R, ..., so position
+    p starts at clip index p * R + r; with data workers the same clips are rendered in parallel processes."""
+    from kinema.world.dataset import collate_clips
+
+    workers = cfg.data.num_workers
+    if workers > 0:
+        return LoaderStream(
+            WorldItem(world_dataset(cfg), rank, world_size), batch_size, collate_clips, workers
+        )
+    return IterStream(
+        lambda pos: iter(world_dataset(cfg, start=pos * world_size, rank=rank, world_size=world_size)),
+        batch_size,
+        collate_clips,
+    )

@@ -26,10 +26,8 @@ from kinema.training.logging import dit_forward_flops
 from kinema.training.streams import (
     BucketStream,
     IndexStream,
-    IterStream,
-    LoaderStream,
-    WorldItem,
     world_dataset,
+    world_stream,
 )
 
 
@@ -104,7 +102,6 @@ class DiTTask:
         return world_dataset(self.cfg, **kw)
 
     def make_stream(self, trainer):
-        from kinema.world.dataset import collate_clips
 
         cfg, d = self.cfg, self.cfg.data
         rank, world = trainer.info.rank, trainer.info.world_size
@@ -120,14 +117,7 @@ class DiTTask:
                     world,
                     cfg.train.seed,
                 )
-            # On the fly: rank r takes clips r, r + R, r + 2R, ...; position p starts at clip index p * R + r.
-            if d.num_workers > 0:  # clips rendered in parallel worker processes, the same clips in order
-                return LoaderStream(WorldItem(self._world(), rank, world), bs, collate_clips, d.num_workers)
-            return IterStream(
-                lambda pos: iter(self._world(start=pos * world, rank=rank, world_size=world)),
-                bs,
-                collate_clips,
-            )
+            return world_stream(cfg, bs, rank, world)
         from kinema.data import VideoFolderDataset
         from kinema.data.buckets import BucketConfig
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from kinema.errors import InvalidInputError
 from kinema.training.config import TrainingConfig
-from kinema.training.streams import BucketStream, IterStream, LoaderStream, WorldItem, world_dataset
+from kinema.training.streams import BucketStream, world_dataset, world_stream
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out clips come from another seed than the training stream
 
@@ -97,18 +97,11 @@ class VAETask:
         return world_dataset(self.cfg, **kw)
 
     def make_stream(self, trainer):
-        from kinema.world.dataset import collate_clips
 
         d, bs = self.cfg.data, self.cfg.train.batch_size
         rank, world = trainer.info.rank, trainer.info.world_size
         if d.source == "world":
-            if d.num_workers > 0:  # clips rendered in parallel worker processes, the same clips in order
-                return LoaderStream(WorldItem(self._world(), rank, world), bs, collate_clips, d.num_workers)
-            return IterStream(
-                lambda pos: iter(self._world(start=pos * world, rank=rank, world_size=world)),
-                bs,
-                collate_clips,
-            )
+            return world_stream(self.cfg, bs, rank, world)
         from kinema.data import VideoFolderDataset
         from kinema.data.buckets import BucketConfig
 
