@@ -36,7 +36,9 @@ def _not_available(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kinema", description="Kinema: open, self-hostable video generation.")
+    parser = argparse.ArgumentParser(
+        prog="kinema", description="Kinema: open, self-hostable video generation."
+    )
     parser.add_argument("--version", action="version", version=f"kinema {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():

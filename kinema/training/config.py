@@ -40,6 +40,11 @@ class TrainSection:
     sample_every: int = 0  # DiT: write a sample video through kinema.io; 0 = never
     sample_prompt: str = "a red ball moves to the right"
     resume: Literal["auto", "never"] = "auto"  # auto: continue from the latest checkpoint in run_dir
+    # Start a new run from trained weights (fine-tuning, or a second stage with a new schedule or data):
+    # a trainer checkpoint dir (its model.safetensors) or an exported model folder (its transformer/ for
+    # DiT jobs, the folder itself for VAE jobs). Only the weights: step, optimizer and LR start fresh.
+    # Ignored once run_dir holds a checkpoint (the run then resumes from that).
+    init_from: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # CPU threads per process; 0 = torch's default. On a shared CPU, 1 can be many times faster than
     # oversubscribed OpenMP threads (measured: tiny DiT step 0.05 s with 1 thread vs 2.4 s with 2).

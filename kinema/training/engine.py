@@ -114,6 +114,43 @@ class TrainTask(Protocol):
     def export(self, trainer: Trainer, weights: dict[str, torch.Tensor], out_dir: Path) -> None: ...
 
 
+def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = "") -> Path:
+    """Load trained weights into `model` for `train.init_from`; returns the folder they came from.
+
+    `source` is a trainer checkpoint (a folder with model.safetensors) or an exported model folder (its
+    `subfolder`, e.g. transformer/, holds diffusers safetensors shards). Every key must match: a weight
+    file for another architecture is an error that names the differing keys, not a silent partial load.
+    """
+    from safetensors.torch import load_file
+
+    root = Path(source)
+    candidates = [root / "model.safetensors"]
+    folder = root / subfolder if subfolder and (root / subfolder).is_dir() else root
+    candidates += sorted(folder.glob("*.safetensors"))
+    files = [p for p in candidates if p.is_file()]
+    if not files:
+        raise InvalidInputError(
+            f"train.init_from={source}: no weights there; give a checkpoint folder (with model.safetensors) "
+            f"or an exported model folder{f' (with {subfolder}/)' if subfolder else ''}"
+        )
+    if files[0].name == "model.safetensors" and files[0].parent == root:
+        files = files[:1]  # a trainer checkpoint: its model weights, not ema.safetensors beside them
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise InvalidInputError(
+            f"train.init_from={source}: the weights do not fit this model (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}, other shapes {wrong[:3]}); use weights trained with the same "
+            "transformer/vae settings"
+        )
+    model.load_state_dict(state)
+    return files[0].parent
+
+
 def step_seed(seed: int, rank: int, step: int, micro: int) -> int:
     """A distinct, reproducible seed per (run seed, rank, step, micro-step)."""
     return ((((seed * 1_000_003) + rank) * 1_000_033 + step) * 131 + micro) % (2**63 - 1)
@@ -157,6 +194,8 @@ class Trainer:
             torch.set_num_threads(cfg.train.num_threads)
 
         task.setup(self)
+        if cfg.train.init_from and ckpt.latest_checkpoint(self.run_dir) is None:
+            load_initial_weights(task.model, cfg.train.init_from, getattr(task, "weights_subfolder", ""))
         self.model = task.model.to(self.device)
         if cfg.train.activation_checkpointing:
             _enable_activation_checkpointing(self.model)

@@ -45,6 +45,8 @@ def load_frozen_vae(path: str | Path, device: torch.device) -> nn.Module:
 
 
 class DiTTask:
+    weights_subfolder = "transformer"  # where an exported model folder keeps this job's weights (init_from)
+
     def __init__(self, cfg: TrainingConfig):
         self.cfg = cfg
         self._text_memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -299,3 +299,46 @@ def test_activation_checkpointing_keeps_gradients():
     assert plain.keys() == checked.keys() and len(plain) > 20
     for n in plain:
         torch.testing.assert_close(plain[n], checked[n], rtol=1e-5, atol=1e-6)
+
+
+def test_init_from_an_export_or_a_checkpoint_starts_a_new_run_from_those_weights(tmp_path, vae_dir):
+    from kinema.errors import InvalidInputError
+
+    first = _cfg(tmp_path / "a", vae_dir, train={"steps": 3, "ckpt_every": 3})
+    trainer = Trainer(first, DiTTask(first))
+    trainer.fit()
+    trainer.cfg.export.max_shard_size = "200KB"  # sharded exports load too
+    export = trainer.export()
+    trained = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    ema = trainer.ema.full_state_dict()
+    trainer.close()
+    checkpoint = next((tmp_path / "a" / "checkpoints").iterdir())
+
+    for source, expected in ((export, ema), (checkpoint, trained)):
+        cfg = _cfg(tmp_path / f"b_{source.name}", vae_dir, train={"steps": 3, "init_from": str(source)})
+        second = Trainer(cfg, DiTTask(cfg))
+        assert second.step == 0  # weights only: a new schedule from step 0
+        for name, param in second.model.state_dict().items():
+            assert torch.equal(param, expected[name]), name
+        assert any(not torch.equal(trained[k], ema[k]) for k in trained)  # the two sources differ
+        second.close()
+
+    # A run that already has checkpoints resumes them; init_from does not overwrite its progress.
+    again = _cfg(tmp_path / "a", vae_dir, train={"steps": 3, "ckpt_every": 3, "init_from": str(export)})
+    resumed = Trainer(again, DiTTask(again))
+    assert resumed.step == 3 and all(
+        torch.equal(p, trained[k]) for k, p in resumed.model.state_dict().items()
+    )
+    resumed.close()
+
+    with pytest.raises(InvalidInputError, match="no weights there"):
+        cfg = _cfg(tmp_path / "c", vae_dir, train={"init_from": str(tmp_path / "nowhere")})
+        Trainer(cfg, DiTTask(cfg))
+    bigger = _cfg(
+        tmp_path / "d",
+        vae_dir,
+        train={"init_from": str(export)},
+        transformer={"overrides": {"hidden_size": 32, "num_heads": 2}},
+    )
+    with pytest.raises(InvalidInputError, match="do not fit this model"):
+        Trainer(bigger, DiTTask(bigger))
