@@ -454,38 +454,23 @@ class JobStore:
 
     def complete(self, job_id: str, owner: str, ttl_seconds: float) -> bool:
         now = time.time()
-        with self.writing() as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.status == "in_progress")
-                .values(
-                    status="completed",
-                    progress=100,
-                    completed_at=now,
-                    expires_at=now + ttl_seconds,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-            if result.rowcount != 1:
-                return False
-            job = self._get(conn, job_id)
-            assert job is not None
-            self._enqueue_webhook(conn, job, "video.completed")
-            return True
+        values = {"status": "completed", "progress": 100, "expires_at": now + ttl_seconds}
+        return self._finish(job_id, owner, now, values, "video.completed")
 
     def fail(self, job_id: str, owner: str, code: str, message: str) -> bool:
-        now = time.time()
+        values = {"status": "failed", "error_code": code, "error_message": message}
+        return self._finish(job_id, owner, time.time(), values, "video.failed")
+
+    def _finish(self, job_id: str, owner: str, now: float, values: dict, event: str) -> bool:
+        """End a job this worker still leases (a lost lease means another worker owns it now) and queue
+        its webhook in the same transaction."""
         with self.writing() as conn:
             result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.lease_owner == owner, jobs.c.status == "in_progress")
                 .values(
-                    status="failed",
+                    **values,
                     completed_at=now,
-                    error_code=code,
-                    error_message=message,
                     lease_owner=None,
                     lease_expires_at=None,
                     updated_at=now,
@@ -495,7 +480,7 @@ class JobStore:
                 return False
             job = self._get(conn, job_id)
             assert job is not None
-            self._enqueue_webhook(conn, job, "video.failed")
+            self._enqueue_webhook(conn, job, event)
             return True
 
     def mark_cancelled(self, job_id: str, owner: str) -> bool:

@@ -207,11 +207,15 @@ def pixel_grid_to_world(homographies: torch.Tensor, width: int, height: int) -> 
 
 
 def _object_window(
-    homographies: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor
+    homographies: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, width: int, height: int
 ) -> tuple[torch.Tensor, int]:
     """Top-left pixel `(n, T, 2)` long and side S of a square window that holds each object in every frame.
 
-    homographies (n, T, 3, 3) float64, centers (n, T, 2) float64 world, sizes (n,) circumradius."""
+    homographies (n, T, 3, 3) float64, centers (n, T, 2) float64 world, sizes (n,) circumradius.
+    An object that would cover more than the frame (a strong zoom, or a tilted camera that puts it near
+    the horizon, where pixels per world unit grow without bound) gets the frame itself as its window:
+    only pixels inside the frame are drawn, so a bigger window would cost memory and draw nothing more.
+    """
     ph = torch.cat([centers, torch.ones_like(centers[..., :1])], -1)  # (n, T, 3)
     q = torch.einsum("ntij,ntj->nti", homographies, ph)
     pc = q[..., :2] / q[..., 2:3]  # (n, T, 2) pixel centre
@@ -219,6 +223,9 @@ def _object_window(
     radius = (sizes.double().view(-1, 1) * ppu).max().item()
     perspective = bool((homographies[..., 2, :2].abs() > 1e-12).any())
     margin = 1.3 if perspective else 1.0  # a tilted plane stretches objects away from the centre
+    frame = max(width, height)
+    if not math.isfinite(radius) or margin * radius + 2 >= frame:
+        return torch.zeros_like(pc, dtype=torch.long), frame
     side = 2 * math.ceil(margin * radius + 2) + 1  # + 2 px for the 1-px edge ramp and rounding
     origin = torch.round(pc).long() - side // 2
     return origin, side
@@ -265,7 +272,9 @@ def render_batch(
         if len(idx) == 0:
             continue
         n = len(idx)
-        origin, side = _object_window(homographies[idx], centers[idx, :, k].double(), sizes[idx, k])
+        origin, side = _object_window(
+            homographies[idx], centers[idx, :, k].double(), sizes[idx, k], width, height
+        )
         steps = torch.arange(side, device=dev)
         px = origin[..., 0].view(n, t, 1, 1) + steps.view(1, 1, 1, side)  # (n, T, 1, S) absolute
         py = origin[..., 1].view(n, t, 1, 1) + steps.view(1, 1, side, 1)  # (n, T, S, 1)

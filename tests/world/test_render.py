@@ -209,3 +209,38 @@ def test_walls_come_into_view_when_the_camera_moves():
     assert (last[0, -1] == 255).all()  # the world is still white
     still, _ = render_scene(spec.model_copy(update={"camera": CameraSpec()}), np.zeros((6, 0, 6)))
     assert (still == 255).all()
+
+
+@pytest.mark.parametrize("position", [(2.5, 2.5), (0.5, 0.5)])
+def test_objects_bigger_than_the_frame_are_drawn_through_a_frame_sized_window(position):
+    # radius 5 in a 5x5 world = 64 px: a centred disc covers the whole frame; one near a corner leaves
+    # the far corner white.
+    spec = SceneSpec(
+        objects=[ObjectSpec(size=5.0, position=position)],
+        num_frames=2,
+        width=64,
+        height=64,
+        world_size=(5.0, 5.0),
+    )
+    frames, truth = render_scene(spec, _static_states(spec))
+    ys, xs = np.mgrid[:64, :64]
+    cx, cy = truth.pixels[0, 0]
+    dist = np.hypot(xs - cx, ys - cy) / 12.8  # world units from the disc's centre
+    red = frames[0, ..., 1] < 128
+    assert red[dist < 4.9].all() and not red[dist > 5.1].any()
+    assert red.all() if position == (2.5, 2.5) else not red.all()
+
+
+def test_an_object_near_the_horizon_gets_a_bounded_window():
+    import torch
+
+    from kinema.world.render import _object_window
+
+    # A homography whose third row nearly vanishes at the object: pixels per world unit blow up there
+    # (a tilted camera looking toward the horizon). The window must stay the frame, not thousands of px.
+    h = torch.eye(3, dtype=torch.float64)
+    h[2] = torch.tensor([1.0, 0.0, -4.999999], dtype=torch.float64)
+    origin, side = _object_window(
+        h.view(1, 1, 3, 3), torch.tensor([[[5.0, 5.0]]], dtype=torch.float64), torch.ones(1), 64, 48
+    )
+    assert side == 64 and origin.abs().max() == 0
