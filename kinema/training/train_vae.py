@@ -67,6 +67,8 @@ def psnr(recon: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class VAETask:
+    weights_subfolder = "vae"  # in a model folder (init_from); a VAE export is the folder itself
+
     def __init__(self, cfg: TrainingConfig):
         self.cfg = cfg
         self.disc: nn.Module | None = None

@@ -109,3 +109,16 @@ def test_foreground_weights_mark_objects_not_background():
     assert w.shape == (2, 1, 3, 8, 8)
     assert torch.all(w[1] == 1) and torch.all(w[0, :, 0] == 1)  # flat frames: no extra weight
     assert w[0, 0, 1].sum() == 60 * 1 + 4 * 10  # the 4 object pixels weigh 1 + 9
+
+
+def test_init_from_a_model_folder_takes_its_vae(tmp_path):
+    from kinema.models import vae_config
+
+    torch.manual_seed(3)
+    source = AutoencoderKinema(**vae_config("tiny"))
+    source.save_pretrained(tmp_path / "model" / "vae")  # the layout of a model folder (vae/ + transformer/)
+    cfg = _cfg(tmp_path / "run", train={"init_from": str(tmp_path / "model")})
+    trainer = Trainer(cfg, VAETask(cfg))
+    for name, param in trainer.model.state_dict().items():
+        assert torch.equal(param, source.state_dict()[name]), name
+    trainer.close()
