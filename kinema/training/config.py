@@ -152,6 +152,9 @@ class ExportSection:
     dir: str | None = None  # default: <run_dir>/export
     max_shard_size: str = "10MB"  # safetensors shards stay small (device boxes return files < 16 MiB)
     use_ema: bool = True
+    # Storage dtype of the exported DiT weights (DiT jobs; the VAE stays fp32). fp16/bf16 halve the folder;
+    # loading casts them back to the pipeline's dtype (fp32 on a CPU).
+    transformer_dtype: Literal["fp32", "fp16", "bf16"] = "fp32"
     # Pipeline defaults written into kinema.json
     num_inference_steps: int = 30
     guidance_scale: float = 5.0

@@ -10,6 +10,7 @@ Data: `data.source=world` renders physics clips on the fly (encoded every batch,
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
@@ -320,6 +321,11 @@ class DiTTask:
         tmp.mkdir(parents=True)
         shard = self.cfg.export.max_shard_size
         self.vae.save_pretrained(tmp / "vae", max_shard_size=shard)
+        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
+            self.cfg.export.transformer_dtype
+        ]
+        if dtype != torch.float32:
+            transformer = copy.deepcopy(transformer).to(dtype)
         transformer.save_pretrained(tmp / "transformer", max_shard_size=shard)
         (tmp / "kinema.json").write_text(self._folder_config().to_json())
         if out.exists():

@@ -342,3 +342,22 @@ def test_init_from_an_export_or_a_checkpoint_starts_a_new_run_from_those_weights
     )
     with pytest.raises(InvalidInputError, match="do not fit this model"):
         Trainer(bigger, DiTTask(bigger))
+
+
+def test_export_can_store_the_transformer_in_half_precision(tmp_path, vae_dir):
+    from safetensors import safe_open
+
+    cfg = _cfg(tmp_path / "run", vae_dir, export={"transformer_dtype": "fp16"})
+    trainer = Trainer(cfg, DiTTask(cfg))
+    out = trainer.export()
+    ema = trainer.ema.full_state_dict()
+    trainer.close()
+    for shard in (out / "transformer").glob("*.safetensors"):
+        with safe_open(str(shard), "pt") as f:
+            assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    with safe_open(str(next((out / "vae").glob("*.safetensors"))), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}  # the VAE stays fp32
+    loaded = KinemaTransformer3DModel.from_pretrained(out / "transformer")
+    for name, param in loaded.state_dict().items():
+        assert param.dtype == torch.float32  # loading casts back for CPU inference
+        assert torch.equal(param, ema[name].half().float()), name
