@@ -114,27 +114,27 @@ class TrainTask(Protocol):
     def export(self, trainer: Trainer, weights: dict[str, torch.Tensor], out_dir: Path) -> None: ...
 
 
-def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = "") -> Path:
-    """Load trained weights into `model` for `train.init_from`; returns the folder they came from.
+def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = "") -> None:
+    """Load trained weights into `model` for `train.init_from`.
 
-    `source` is a trainer checkpoint (a folder with model.safetensors) or an exported model folder (its
-    `subfolder`, e.g. transformer/, holds diffusers safetensors shards). Every key must match: a weight
-    file for another architecture is an error that names the differing keys, not a silent partial load.
+    `source` is a trainer checkpoint (a folder with model.safetensors: its model weights, not the
+    ema.safetensors beside them) or an exported model folder (its `subfolder`, e.g. transformer/, holds
+    diffusers safetensors shards). Every key must match: a weight file for another architecture is an
+    error that names the differing keys, not a silent partial load.
     """
     from safetensors.torch import load_file
 
     root = Path(source)
-    candidates = [root / "model.safetensors"]
-    folder = root / subfolder if subfolder and (root / subfolder).is_dir() else root
-    candidates += sorted(folder.glob("*.safetensors"))
-    files = [p for p in candidates if p.is_file()]
+    if (root / "model.safetensors").is_file():
+        files = [root / "model.safetensors"]
+    else:
+        folder = root / subfolder if subfolder and (root / subfolder).is_dir() else root
+        files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise InvalidInputError(
             f"train.init_from={source}: no weights there; give a checkpoint folder (with model.safetensors) "
             f"or an exported model folder{f' (with {subfolder}/)' if subfolder else ''}"
         )
-    if files[0].name == "model.safetensors" and files[0].parent == root:
-        files = files[:1]  # a trainer checkpoint: its model weights, not ema.safetensors beside them
     state: dict[str, torch.Tensor] = {}
     for f in files:
         state.update(load_file(str(f)))
@@ -148,7 +148,6 @@ def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = 
             "transformer/vae settings"
         )
     model.load_state_dict(state)
-    return files[0].parent
 
 
 def step_seed(seed: int, rank: int, step: int, micro: int) -> int:

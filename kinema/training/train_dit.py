@@ -101,17 +101,13 @@ class DiTTask:
             )
 
     # ---- data ----------------------------------------------------------------------------------------
-    def _world(self, **kw: Any):
-        return world_dataset(self.cfg, **kw)
-
     def make_stream(self, trainer):
-
         cfg, d = self.cfg, self.cfg.data
         rank, world = trainer.info.rank, trainer.info.world_size
         bs = cfg.train.batch_size
         if d.source == "world":
             if self.cache is not None:
-                pool = self._world(num_clips=d.pool_size)
+                pool = world_dataset(cfg, num_clips=d.pool_size)
                 return IndexStream(
                     d.pool_size,
                     bs,

@@ -95,11 +95,7 @@ class VAETask:
             )
         self._heldout: torch.Tensor | None = None
 
-    def _world(self, **kw: Any):
-        return world_dataset(self.cfg, **kw)
-
     def make_stream(self, trainer):
-
         d, bs = self.cfg.data, self.cfg.train.batch_size
         rank, world = trainer.info.rank, trainer.info.world_size
         if d.source == "world":
@@ -125,7 +121,7 @@ class VAETask:
         """(N, 3, T, H, W) world clips never drawn by training (another seed)."""
         if self._heldout is None:
             n = self.cfg.data.heldout_clips
-            ds = self._world(seed=self.cfg.train.seed + HELDOUT_SEED_OFFSET)
+            ds = world_dataset(self.cfg, seed=self.cfg.train.seed + HELDOUT_SEED_OFFSET)
             self._heldout = torch.stack([item["video"] for item in ds.render(list(range(n)))])
         return self._heldout
 
