@@ -114,10 +114,18 @@ def test_streaming_writer_equals_write_video(tmp_path):
         for start in range(0, 13, 3):  # chunks of 3,3,3,3,1
             writer.write(frames[start : start + 3])
     assert writer.frames_written == 13
-    # x264 is deterministic for the same input and settings, so chunking must not change a single pixel.
+    # The encoder runs one thread (EncodeSettings.threads), which makes x264 deterministic for the same input
+    # and settings even under CPU load, so chunking must not change a single pixel.
     np.testing.assert_array_equal(
         read_video(tmp_path / "chunks.mp4")[0], read_video(tmp_path / "whole.mp4")[0]
     )
+
+
+def test_same_frames_encode_to_identical_bytes(tmp_path):
+    # With FFmpeg's default frame threads this held only on an idle CPU (issue 18); one thread makes it hold.
+    frames = smooth_video(13, 24, 40)
+    files = {write_video(tmp_path / f"{i}.mp4", frames, fps=10, label=None).read_bytes() for i in range(6)}
+    assert len(files) == 1
 
 
 def test_writer_accepts_single_frames(tmp_path):
