@@ -90,6 +90,11 @@ class DataSection:
     cache_dir: str | None = None  # default: <run_dir>/cache
     heldout_clips: int = 8  # VAE: clips with a separate seed for PSNR
     num_workers: int = 0
+    # World data in aspect buckets (e.g. ["1:1", "16:9", "9:16"]): each at about width x height pixels on the
+    # model grid (`size_multiple` = VAE spatial compression x DiT patch), batches taking turns. Empty = one
+    # bucket of width x height.
+    aspect_ratios: list[str] = field(default_factory=list)
+    size_multiple: int = 16
 
 
 @dataclass

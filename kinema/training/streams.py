@@ -19,17 +19,25 @@ from kinema.errors import InvalidInputError
 
 
 def world_dataset(cfg: Any, **overrides: Any):
-    """The on-the-fly WorldClipDataset of a recipe's data section (VAE and DiT jobs draw clips the same way)."""
+    """The on-the-fly WorldClipDataset of a recipe's data section (VAE and DiT jobs draw clips the same way);
+    `overrides` (e.g. another bucket's width/height and seed) win over the recipe."""
     from kinema.world.dataset import WorldClipDataset
 
     d = cfg.data
-    return WorldClipDataset(
-        width=d.width,
-        height=d.height,
-        num_frames=d.num_frames,
-        fps=d.fps,
-        **{"seed": cfg.train.seed, **d.world, **overrides},
-    )
+    options = {"width": d.width, "height": d.height, "num_frames": d.num_frames, "fps": d.fps}
+    return WorldClipDataset(**{**options, "seed": cfg.train.seed, **d.world, **overrides})
+
+
+def aspect_buckets(cfg: Any) -> list[tuple[int, int]]:
+    """(width, height) of each of the recipe's aspect buckets: `data.aspect_ratios` at about the native
+    area, on the model grid (`kinema.pipelines.sizes`, the same sizes `--aspect` asks for); the recipe's own
+    size alone when no ratios are given."""
+    from kinema.pipelines.sizes import size_for_aspect
+
+    d = cfg.data
+    if not d.aspect_ratios:
+        return [(d.width, d.height)]
+    return [size_for_aspect(r, d.width * d.height, d.size_multiple) for r in d.aspect_ratios]
 
 
 class IndexStream:
@@ -240,18 +248,52 @@ class WorldItem:
         return self.dataset.render([index])[0]
 
 
+class RoundRobinStream:
+    """Batch k comes from stream k mod n: one shape per batch (aspect buckets), every bucket equally often,
+    and a saveable position (the turn and each stream's own position)."""
+
+    def __init__(self, streams: list[Any]):
+        self.streams = streams
+        self.turn = 0
+
+    def next_batch(self) -> Any:
+        batch = self.streams[self.turn % len(self.streams)].next_batch()
+        self.turn += 1
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"turn": self.turn, "streams": [s.state_dict() for s in self.streams]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.turn = int(state["turn"])
+        for stream, sub in zip(self.streams, state["streams"], strict=True):
+            stream.load_state_dict(sub)
+
+
 def world_stream(cfg: Any, batch_size: int, rank: int, world_size: int):
     """Batches of on-the-fly world clips for one rank: rank r takes clips r, r + R, r + 2R, ..., so position
-    p starts at clip index p * R + r; with data workers the same clips are rendered in parallel processes."""
+    p starts at clip index p * R + r; with data workers the same clips are rendered in parallel processes.
+    With several aspect buckets, batches take turns among them; bucket b > 0 draws its scenes with seed
+    `train.seed + 1000 b`, so the buckets do not repeat one another's scenes."""
     from kinema.world.dataset import collate_clips
 
     workers = cfg.data.num_workers
-    if workers > 0:
-        return LoaderStream(
-            WorldItem(world_dataset(cfg), rank, world_size), batch_size, collate_clips, workers
-        )
-    return IterStream(
-        lambda pos: iter(world_dataset(cfg, start=pos * world_size, rank=rank, world_size=world_size)),
-        batch_size,
-        collate_clips,
-    )
+    streams = []
+    for b, (width, height) in enumerate(aspect_buckets(cfg)):
+        bucket = {"width": width, "height": height, "seed": cfg.train.seed + 1000 * b}
+        if workers > 0:
+            dataset = world_dataset(cfg, **bucket)
+            streams.append(
+                LoaderStream(WorldItem(dataset, rank, world_size), batch_size, collate_clips, workers)
+            )
+        else:
+            streams.append(
+                IterStream(
+                    lambda pos, bucket=bucket: iter(
+                        world_dataset(cfg, **bucket, start=pos * world_size, rank=rank, world_size=world_size)
+                    ),
+                    batch_size,
+                    collate_clips,
+                )
+            )
+    return streams[0] if len(streams) == 1 else RoundRobinStream(streams)

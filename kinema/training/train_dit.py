@@ -107,6 +107,11 @@ class DiTTask:
         bs = cfg.train.batch_size
         if d.source == "world":
             if self.cache is not None:
+                if len(d.aspect_ratios) > 1:
+                    raise InvalidInputError(
+                        "data.cache=disk keeps one pool of one size; with several data.aspect_ratios use "
+                        "data.cache=none (clips are drawn and encoded on the fly)"
+                    )
                 pool = world_dataset(cfg, num_clips=d.pool_size)
                 return IndexStream(
                     d.pool_size,

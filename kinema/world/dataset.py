@@ -68,6 +68,12 @@ class WorldDataConfig:
     preset_prob: float = 0.25  # of those, the chance of a Kling preset instead of random axes
     texture_prob: float = 0.0  # chance of a textured background (else white)
     max_objects: int = 4  # K of "tracks"; general scenes have 1..max_objects objects
+    # General scenes' object size (radius) and initial speed, as fractions of the world height (10 units):
+    # the defaults span 0.4-1.2 units and 0-5 units/s. A recipe that must keep the paper benchmark's
+    # out-of-distribution radii / speeds out of training narrows them to its in-distribution ranges
+    # (r 0.7-1.5, v 1-4: DESIGN.md).
+    general_size: tuple[float, float] = (0.04, 0.12)
+    general_speed: tuple[float, float] = (0.0, 0.5)
     seed: int = 0
     num_clips: int | None = None  # None = endless
     start: int = 0  # first global index (resume without re-rendering)
@@ -84,6 +90,10 @@ class WorldDataConfig:
         for name in ("camera_prob", "preset_prob", "texture_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InvalidInputError(f"{name} must be in 0..1, got {getattr(self, name)}")
+        for name in ("general_size", "general_speed"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low <= high:
+                raise InvalidInputError(f"{name} must be a range [low, high] with 0 <= low <= high, got {[low, high]}")
         if self.max_objects < 2:
             raise InvalidInputError(
                 f"max_objects must be at least 2 (collisions have two), got {self.max_objects}"
@@ -142,7 +152,7 @@ def _general_objects(rng: np.random.Generator, cfg: WorldDataConfig, world: tupl
     placed: list[tuple[float, float, float]] = []
     objects = []
     for k in range(n):
-        size = float(rng.uniform(0.04, 0.12) * wh)
+        size = float(rng.uniform(*cfg.general_size) * wh)
         for _ in range(50):  # rejection: no overlaps at t = 0
             x, y = float(rng.uniform(size, ww - size)), float(rng.uniform(size, wh - size))
             if all(math.hypot(x - px, y - py) > size + ps + 0.05 * wh for px, py, ps in placed):
@@ -150,7 +160,7 @@ def _general_objects(rng: np.random.Generator, cfg: WorldDataConfig, world: tupl
         else:
             continue
         placed.append((x, y, size))
-        speed = float(rng.uniform(0.0, 0.5) * wh)
+        speed = float(rng.uniform(*cfg.general_speed) * wh)
         heading = float(rng.uniform(0, 2 * math.pi))
         objects.append(
             ObjectSpec(

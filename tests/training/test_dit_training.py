@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from kinema.errors import InvalidInputError
 from kinema.io.video import read_video
 from kinema.models import AutoencoderKinema, KinemaTransformer3DModel, transformer_config, vae_config
 from kinema.training.conditioning import camera_per_latent_frame, sample_conditions
@@ -143,6 +144,46 @@ def test_world_stream_resumes_at_its_position_without_replaying():
     c = LoaderStream(WorldItem(world, 1, 2), 2, collate_clips, num_workers=2)
     c.load_state_dict({"consumed": 2})
     assert torch.equal(c.next_batch()["video"], second["video"])
+
+
+def test_aspect_buckets_take_turns_and_resume(tmp_path, vae_dir):
+    cfg = _cfg(
+        tmp_path / "run",
+        vae_dir,
+        train={"steps": 3, "batch_size": 2},
+        data={"width": 32, "height": 32, "cache": "none", "aspect_ratios": ["1:1", "16:9", "9:16"]},
+    )
+    task = DiTTask(cfg)
+    trainer = Trainer(cfg, task)
+    shapes = [tuple(trainer.stream.next_batch()["video"].shape[3:]) for _ in range(4)]
+    # (H, W): the sizes `--aspect` asks for at the native area, on the 16-px grid; one shape per batch.
+    assert shapes == [(32, 32), (32, 48), (48, 32), (32, 32)]
+    state = trainer.stream.state_dict()
+    assert state["turn"] == 4 and [s["consumed"] for s in state["streams"]] == [4, 2, 2]
+    fifth = trainer.stream.next_batch()
+    again = Trainer(cfg, DiTTask(cfg)).stream
+    again.load_state_dict(state)
+    assert torch.equal(again.next_batch()["video"], fifth["video"])  # resumes in the 16:9 bucket
+    trainer.fit()  # the DiT trains on all three shapes in one run
+    assert trainer.step == 3
+    with pytest.raises(InvalidInputError, match="cache=none"):
+        bad = _cfg(tmp_path / "bad", vae_dir, data={"aspect_ratios": ["1:1", "16:9"]})
+        Trainer(bad, DiTTask(bad))
+
+
+def test_general_scene_ranges_bound_size_and_speed():
+    from kinema.world.dataset import WorldClipDataset
+
+    ds = WorldClipDataset(
+        scenarios=["general"], num_clips=24, general_size=(0.07, 0.15), general_speed=(0.1, 0.4)
+    )
+    objects = [o for item in ds for o in item["spec"]["objects"]]
+    sizes = [o["size"] for o in objects]
+    speeds = [(o["velocity"][0] ** 2 + o["velocity"][1] ** 2) ** 0.5 for o in objects]
+    assert len(objects) > 24 and 0.7 <= min(sizes) and max(sizes) <= 1.5  # world height 10
+    assert 1.0 - 1e-3 <= min(speeds) and max(speeds) <= 4.0 + 1e-3
+    with pytest.raises(InvalidInputError, match="general_speed"):
+        WorldClipDataset(general_speed=(0.5, 0.1))
 
 
 def test_task_mixing_masks():
