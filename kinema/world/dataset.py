@@ -93,7 +93,9 @@ class WorldDataConfig:
         for name in ("general_size", "general_speed"):
             low, high = getattr(self, name)
             if not 0.0 <= low <= high:
-                raise InvalidInputError(f"{name} must be a range [low, high] with 0 <= low <= high, got {[low, high]}")
+                raise InvalidInputError(
+                    f"{name} must be a range [low, high] with 0 <= low <= high, got {[low, high]}"
+                )
         if self.max_objects < 2:
             raise InvalidInputError(
                 f"max_objects must be at least 2 (collisions have two), got {self.max_objects}"
