@@ -1,4 +1,5 @@
-"""`kinema generate`: every generation mode from the command line, through `load_pipeline`.
+"""`kinema generate`: every generation mode from the command line: the flags become one `GenerationSpec`
+and the model folder's backend (`kinema.backends`) makes and writes the result.
 
     kinema generate "a red ball bounces off the floor" --out ball.mp4               text → video
     kinema generate "a red ball" --out ball.png                                      text → image
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         "--model", type=Path, help="model folder (default: the shipped models/kinema-world, or $KINEMA_MODEL)"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"
+        "-o", "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"
     )
     parser.add_argument("--thumbnail", type=Path, help="also write a labelled PNG/JPEG thumbnail here")
     mode = parser.add_argument_group("mode (default: text → video)")
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         help="with --extend: fade N frames across each chunk seam",
     )
     mode.add_argument("--video", type=Path, metavar="VIDEO", help="remix this MP4 (video → video)")
-    mode.add_argument("--strength", type=float, default=0.7, help="remix strength, (0, 1] (default 0.7)")
+    mode.add_argument("--strength", type=float, help="remix strength, (0, 1] (default: the model's, 0.7)")
     motion = parser.add_argument_group("motion")
     motion.add_argument(
         "--camera",
@@ -111,10 +112,6 @@ def choose_task(args: argparse.Namespace) -> str:
                 f"{args.out.name} is an image file: only text → image writes images; use an .mp4 --out for video modes."
             )
         return "t2i"
-    if args.out.suffix.lower() != ".mp4":
-        raise InvalidInputError(
-            f"Cannot write {args.out.name}: use an .mp4 (video) or .png/.jpg (image) --out."
-        )
     if args.extend:
         return "extend"
     if args.video:
@@ -163,63 +160,53 @@ def _keyframes(items: list[str]) -> list[tuple[float, str]]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    from kinema.io import write_thumbnail, write_video
-    from kinema.io.label import default_label, save_labelled_image
+def build_spec(args: argparse.Namespace, callback: Any = None) -> Any:
+    """The flags as one GenerationSpec (the same request type the server and the evaluators send)."""
+    from kinema.backends import GenerationSpec
     from kinema.pipelines.camera import camera_control_from_args
-    from kinema.pipelines.loading import load_pipeline
-    from kinema.pipelines.model_folder import default_model_path
     from kinema.pipelines.trajectories import load_trajectories
 
     task = choose_task(args)
-    camera = camera_control_from_args(args.camera, args.camera_preset)
-    trajectories = load_trajectories(args.trajectory) if args.trajectory else None
-    pipe = load_pipeline(task, args.model or default_model_path(), device=args.device)
-    callback, close_bar = progress_bar(args.quiet)
-    options: dict[str, Any] = dict(
+    source = args.extend or args.video
+    return GenerationSpec.parse(
+        task=task,
+        prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         width=args.width,
         height=args.height,
         aspect_ratio=args.aspect,
-        num_frames=args.frames,
+        num_frames=args.frames if task != "t2i" else None,
         seconds=args.seconds,
         fps=args.fps,
         num_inference_steps=args.steps,
         guidance_scale=args.guidance,
         sampler=args.sampler,
         seed=args.seed,
+        image=args.image,
+        last_image=args.last_image,
+        keyframes=_keyframes(args.keyframe),
+        video=str(source) if source else None,
+        strength=args.strength,
+        crossfade_frames=args.crossfade,
+        camera_control=camera_control_from_args(args.camera, args.camera_preset),
+        trajectories=load_trajectories(args.trajectory) if args.trajectory else None,
+        output_path=args.out,
         callback=callback,
     )
-    if task != "t2i":
-        options.update(camera_control=camera, trajectories=trajectories)
-    else:
-        options.pop("num_frames")
-        options.pop("seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.backends import load_backend
+    from kinema.io import write_thumbnail
+    from kinema.pipelines.model_config import default_model_path
+
+    choose_task(args)  # flag mistakes are reported before the model loads
+    backend = load_backend(args.model or default_model_path(), device=args.device)
+    callback, close_bar = progress_bar(args.quiet)
     try:
-        if task == "t2v":
-            out = pipe(args.prompt, **options)
-        elif task == "t2i":
-            out = pipe(args.prompt, **options)
-        elif task == "i2v":
-            out = pipe(args.image, args.prompt, **options)
-        elif task == "keyframes":
-            out = pipe(
-                args.image, args.last_image, args.prompt, keyframes=_keyframes(args.keyframe), **options
-            )
-        elif task == "v2v":
-            out = pipe(args.video, args.prompt, strength=args.strength, **options)
-        else:  # extend: streamed straight into the file, however long
-            out = pipe(
-                args.extend, args.prompt, output_path=args.out, crossfade_frames=args.crossfade, **options
-            )
+        out = backend.generate(build_spec(args, callback))
     finally:
         close_bar()
-    if task == "t2i":
-        from PIL import Image
-
-        save_labelled_image(Image.fromarray(out.frames[0, 0]), args.out, default_label())
-    elif out.frames is not None:
-        write_video(args.out, out.frames[0], out.fps)
     if args.thumbnail:
         write_thumbnail(args.out, args.thumbnail)
     print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps)")

@@ -52,7 +52,7 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
         cmd += ["--model", str(path)]
     for flag, value in (
         ("--default-model", settings.default_model),
-        ("--generator", getattr(args, "generator", None)),
+        ("--backends", getattr(args, "backends", None)),
         ("--lease-seconds", settings.lease_seconds),
         ("--heartbeat-seconds", settings.heartbeat_seconds),
         ("--max-attempts", settings.max_attempts),

@@ -1,8 +1,6 @@
-"""The "model under test": a small `VideoModel` protocol, its adapter over Kinema's public pipeline API,
-and reference models that need no network (ground truth and deliberately wrong ones).
-
-The evaluators call models only through `VideoModel`, so another backend (an open-weight model behind
-`kinema.backends`, a remote API) can be measured by writing one adapter. Videos are `np.uint8 (T, H, W, 3)`.
+"""The "model under test": a small `VideoModel` protocol, its use of a model folder's backend
+(`kinema.backends`, so every backend — Kinema's own, open-weight ones — is measured the same way), and
+reference models that need no network (ground truth and deliberately wrong ones). Videos are `np.uint8 (T, H, W, 3)`.
 
 Reference models:
 - `GroundTruthModel`: an oracle that replays the simulator's renders. Fed through the same evaluator it
@@ -206,11 +204,12 @@ def valid_num_frames(num_frames: int) -> int:
     return 1 + 4 * max(0, -(-(num_frames - 1) // 4))
 
 
-class PipelineVideoModel:
-    """Adapter over Kinema's public pipeline API (`kinema.pipelines.load_pipeline`).
+class BackendVideoModel:
+    """A model folder's backend (`kinema.backends`) as the model under test: every question the
+    evaluators ask is one `GenerationSpec`.
 
     - continuation: the `extend` task, given the prefix as the video to extend and asked for the missing
-      frames. The causal VAE packs frames as `1 + 4k`, so the pipeline conditions on the last `1 + 4k`
+      frames. The causal VAE packs frames as `1 + 4k`, so the model conditions on the last `1 + 4k`
       frames of the prefix (the last 1 of the paper's 3; use `cond_frames=5` to give it 5);
     - text to video and camera: the `t2v` task (camera as a Kling `camera_control`), generated at the next
       `1 + 4k` frame count and cut to the length asked.
@@ -223,67 +222,50 @@ class PipelineVideoModel:
         guidance_scale: float | None = None,
         device: str = "cpu",
     ) -> None:
+        from kinema.backends import load_backend
+
         self.path = Path(path)
-        if not (self.path / "kinema.json").is_file():
+        if not self.path.is_dir():
             raise ModelNotFoundError(
-                f"{self.path} is not a Kinema model folder (no kinema.json); pass --model a model folder "
+                f"{self.path} is not a Kinema model folder (or another folder a backend runs); pass --model a "
+                "model folder "
                 f"or one of {', '.join(REFERENCE_MODELS)}"
             )
+        self.backend = load_backend(self.path, device=device)
         self.name = self.path.name
-        self.num_inference_steps = num_inference_steps
-        self.guidance_scale = guidance_scale
-        self.device = device
-        self._pipes: dict[str, Any] = {}
+        self.sampling = {"num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale}
 
-    def _pipe(self, task: str) -> Any:
-        if task not in self._pipes:
-            from kinema.pipelines import load_pipeline
+    def _frames(self, **fields: Any) -> np.ndarray:
+        from kinema.backends import GenerationSpec
 
-            first = next(iter(self._pipes.values()), None)  # share loaded components between tasks
-            self._pipes[task] = load_pipeline(
-                task, first if first is not None else self.path, device=self.device
-            )
-        return self._pipes[task]
-
-    def _options(self, seed: int) -> dict[str, Any]:
-        import torch
-
-        options: dict[str, Any] = {"generator": torch.Generator().manual_seed(seed)}
-        if self.num_inference_steps is not None:
-            options["num_inference_steps"] = self.num_inference_steps
-        if self.guidance_scale is not None:
-            options["guidance_scale"] = self.guidance_scale
-        return options
+        return self.backend.generate(GenerationSpec.parse(**fields, **self.sampling)).frames  # (T, H, W, 3)
 
     def continue_video(
         self, prefix: np.ndarray, num_frames: int, caption: str | None = None, seed: int = 0
     ) -> np.ndarray:
-        pipe = self._pipe("extend")
-        out = pipe(prefix, prompt=caption or "", num_frames=num_frames - len(prefix), **self._options(seed))
-        return _with_prefix(prefix, np.asarray(out.frames)[0], num_frames)
+        video = self._frames(
+            task="extend", video=prefix, prompt=caption or "", num_frames=num_frames - len(prefix), seed=seed
+        )
+        return _with_prefix(prefix, video, num_frames)
 
     def text_to_video(
         self, prompt: str, num_frames: int, width: int, height: int, seed: int = 0
     ) -> np.ndarray:
-        pipe = self._pipe("t2v")
-        out = pipe(
-            prompt, width=width, height=height, num_frames=valid_num_frames(num_frames), **self._options(seed)
-        )
-        return np.asarray(out.frames)[0, :num_frames]
+        return self._frames(
+            prompt=prompt, width=width, height=height, num_frames=valid_num_frames(num_frames), seed=seed
+        )[:num_frames]
 
     def camera_video(
         self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
     ) -> np.ndarray:
-        pipe = self._pipe("t2v")
-        out = pipe(
-            prompt,
+        return self._frames(
+            prompt=prompt,
             width=width,
             height=height,
             num_frames=valid_num_frames(num_frames),
             camera_control=camera.as_dict(),
-            **self._options(seed),
-        )
-        return np.asarray(out.frames)[0, :num_frames]
+            seed=seed,
+        )[:num_frames]
 
 
 def _with_prefix(prefix: np.ndarray, video: np.ndarray, num_frames: int) -> np.ndarray:
@@ -300,4 +282,4 @@ def load_model(spec: str, oracle: GroundTruthModel, **pipeline_options: Any) -> 
         return oracle
     if spec in wrong:
         return wrong[spec](oracle)
-    return PipelineVideoModel(spec, **pipeline_options)
+    return BackendVideoModel(spec, **pipeline_options)

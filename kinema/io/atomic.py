@@ -14,8 +14,9 @@ from pathlib import Path
 
 
 def temp_path_for(path: Path) -> Path:
-    """A unique hidden temp name in the same folder (same filesystem, so ``os.replace`` is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    """A unique hidden temp name in the same folder (same filesystem, so ``os.replace`` is atomic) that
+    keeps the suffix, so writers that pick a format by suffix (PIL, PyAV) write the right one."""
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
 
 
 def fsync_file(path: Path) -> None:

@@ -12,6 +12,10 @@ import numpy as np
 from kinema.errors import InvalidInputError
 from kinema.pipelines.pipeline_kinema import KinemaPipeline, VideoPipelineOutput
 
+# How much a remix changes when the request does not say (the one default: CLI, server and backends
+# leave it unset).
+DEFAULT_STRENGTH = 0.7
+
 
 class VideoToVideoPipeline(KinemaPipeline):
     """Source video (MP4 path or uint8 (T, H, W, 3)) + prompt → remixed video of the same length."""
@@ -19,7 +23,7 @@ class VideoToVideoPipeline(KinemaPipeline):
     task = "v2v"
 
     def __call__(
-        self, video: Any, prompt: str | Sequence[str], strength: float = 0.7, **options: Any
+        self, video: Any, prompt: str | Sequence[str], strength: float = DEFAULT_STRENGTH, **options: Any
     ) -> VideoPipelineOutput:
         if not 0.0 < strength <= 1.0:
             raise InvalidInputError(

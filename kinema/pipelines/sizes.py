@@ -59,7 +59,7 @@ def size_for_aspect(aspect_ratio: str, area: int, multiple: int) -> tuple[int, i
     """(width, height) with the given ratio, about `area` pixels, both multiples of `multiple`."""
     if aspect_ratio not in ASPECT_RATIOS:
         raise InvalidInputError(
-            f"Unknown aspect ratio {aspect_ratio!r}; use one of {', '.join(ASPECT_RATIOS)}."
+            f"Unknown aspect ratio {aspect_ratio!r}; it must be one of {', '.join(ASPECT_RATIOS)}."
         )
     a, b = ASPECT_RATIOS[aspect_ratio]
     width = math.sqrt(area * a / b)
@@ -79,12 +79,12 @@ def check_size(width: int, height: int, rules: SizeRules) -> None:
     if width % m or height % m:
         raise InvalidInputError(
             f"Size {width}x{height} is not on this model's grid: width and height must be multiples of {m}; "
-            f"try {_snap(width, m)}x{_snap(height, m)} or pass --aspect instead."
+            f"try {_snap(width, m)}x{_snap(height, m)} or ask for an aspect ratio instead."
         )
     if width * height > rules.pixel_limit:
         raise InvalidInputError(
-            f"Size {width}x{height} is larger than this model can make ({rules.pixel_limit} pixels at most, "
-            f"native {rules.native_width}x{rules.native_height}); choose a smaller size."
+            f"Size {width}x{height} is too large: larger than this model can make ({rules.pixel_limit} pixels "
+            f"at most, native {rules.native_width}x{rules.native_height}); choose a smaller size."
         )
 
 

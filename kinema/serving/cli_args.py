@@ -16,7 +16,8 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", type=Path, default=[], help="a model folder (repeatable)")
     parser.add_argument("--default-model", help="model used when a request names none")
     parser.add_argument(
-        "--generator", help="module:factory making a custom Generator (default: kinema pipelines)"
+        "--backends",
+        help="module:factory making a custom backend pool (default: kinema.backends.BackendCache)",
     )
     parser.add_argument(
         "--lease-seconds", type=float, help="how long a job stays claimed without a heartbeat"

@@ -18,6 +18,31 @@ CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 
+# The API's modes (what `video.mode` shows) → GenerationSpec tasks: the one place the names change.
+API_TASKS: dict[str, str] = {
+    "text": "t2v",
+    "image": "i2v",
+    "keyframes": "keyframes",
+    "extend": "extend",
+    "remix": "v2v",
+}
+# Job parameters stored in GenerationSpec's vocabulary (service.py maps the API's field names onto them
+# once, e.g. Kling's `cfg_scale` → `guidance_scale`); the worker passes them to the spec as they are.
+SPEC_PARAMS: tuple[str, ...] = (
+    "width",
+    "height",
+    "num_frames",
+    "fps",
+    "negative_prompt",
+    "guidance_scale",
+    "num_inference_steps",
+    "seed",
+    "strength",
+    "camera_control",
+    "trajectories",
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -79,13 +79,15 @@ class VideoService:
         task = "keyframes" if tail is not None else "image" if image is not None else "text"
         params = self._common_params(req, geo)
         params["camera_control"] = check_camera(req.camera_control)
-        params["trajectories"] = check_trajectories(req.trajectories, geo.width, geo.height)
+        params["trajectories"] = trajectory_paths(
+            check_trajectories(req.trajectories, geo.width, geo.height), geo
+        )
         if req.strength is not None:
             params["strength"] = req.strength
         if req.mode == "pro" and req.num_inference_steps is None:
             # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
-            params["num_inference_steps"] = 2 * int(model.extra.get("num_inference_steps", 30))
-        images = {"image": image, "image_tail": tail}
+            params["num_inference_steps"] = 2 * model.num_inference_steps
+        images = {"image": image, "last_image": tail}
         return self._submit(tenant, model.name, task, prompt, geo, params, images, req.callback_url)
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> dict[str, Any]:
@@ -96,7 +98,7 @@ class VideoService:
         geo = Geometry(p["width"], p["height"], _source_frames(source), p["fps"])
         params = self._common_params(req, geo)
         params["source_video_id"] = source.id
-        params["strength"] = req.strength if req.strength is not None else 0.6
+        params["strength"] = req.strength  # None: the model's default
         return self._submit(
             tenant, model.name, "remix", prompt, geo, params, {}, req.callback_url, remixed_from=source.id
         )
@@ -119,7 +121,7 @@ class VideoService:
             model = resolve_model(self.registry, None)
             src_path = self.storage.input_path(job_id, "source.mp4")
             info = self._save_source_video(upload, src_path, model)
-            width, height = _snap_size(info.width, info.height, model, s)
+            width, height = _snap_size(info.width, info.height, model)
             fps, src_frames, source_id = max(1, round(info.fps)), info.num_frames, None
         elif req.video is not None:
             source = self._finished_source(tenant, req.video.id, "video.id")
@@ -211,7 +213,7 @@ class VideoService:
             "num_frames": geo.num_frames,
             "fps": geo.fps,
             "negative_prompt": req.negative_prompt,
-            "cfg_scale": req.cfg_scale,
+            "guidance_scale": req.cfg_scale,  # Kling's name at the API edge, the spec's name from here on
             "num_inference_steps": req.num_inference_steps,
             "seed": req.seed,
         }
@@ -414,12 +416,26 @@ class VideoService:
         }
 
 
-def _snap_size(width: int, height: int, model: Any, settings: ServeSettings) -> tuple[int, int]:
-    """An uploaded video's size on the model's grid (multiples of 16, at most the model's pixel budget)."""
-    max_area = model.max_pixels or settings.max_area_factor * model.width * model.height
-    scale = min(1.0, math.sqrt(max_area / (width * height)))
-    snap = lambda v: max(16, 16 * round(v * scale / 16))  # noqa: E731
-    return snap(width), snap(height)
+def trajectory_paths(points: list[list[list[float]]] | None, geo: Geometry) -> dict[str, Any] | None:
+    """Kling-style trajectories (pixel points spread evenly over the clip) → the motion-brush JSON the
+    backends read (`kinema.pipelines.trajectories.load_trajectories`: [t seconds, x, y] per point)."""
+    if not points:
+        return None
+    duration = max(geo.num_frames - 1, 1) / geo.fps
+    return {
+        "trajectories": [
+            {"path": [[duration * i / max(len(p) - 1, 1), float(x), float(y)] for i, (x, y) in enumerate(p)]}
+            for p in points
+        ]
+    }
+
+
+def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
+    """An uploaded video's size on the model's grid, at most the model's pixel budget (`sizes.SizeRules`)."""
+    rules = model.rules
+    scale = min(1.0, math.sqrt(rules.pixel_limit / (width * height)))
+    m = rules.multiple
+    return max(m, m * int(width * scale / m)), max(m, m * int(height * scale / m))
 
 
 def _source_frames(job: Job) -> int:

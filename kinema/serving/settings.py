@@ -69,8 +69,6 @@ class ServeSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_video_upload_bytes: int = 200 * 1024 * 1024
-    # A requested size may hold at most this many times the model's native pixel count.
-    max_area_factor: float = 4.0
 
     # Webhooks: signed with this secret (HMAC-SHA256); None = a random secret kept in data_dir.
     webhook_secret: str | None = None

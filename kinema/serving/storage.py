@@ -1,16 +1,16 @@
 """Where uploads and outputs live on disk, written atomically.
 
-Every file is written under a temporary name in its final folder and then `os.replace`d into place, so a
-reader (or a crash) sees either no file or the whole file, never half of one.
+Every file is written under a temporary name in its final folder and then `os.replace`d into place
+(`kinema.io.atomic`, the one atomic writer), so a reader (or a crash) sees either no file or the whole
+file, never half of one.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
+
+from kinema.io.atomic import atomic_write_path
 
 # variant -> (file name, media type)
 VARIANTS: dict[str, tuple[str, str]] = {
@@ -36,22 +36,12 @@ class Storage:
         return self.root / "inputs" / _safe(job_id) / name
 
     def write_bytes(self, path: Path, data: bytes) -> None:
-        self.write_with(path, lambda tmp: tmp.write_bytes(data))
+        with atomic_write_path(path) as tmp:
+            tmp.write_bytes(data)
 
-    def write_with(self, path: Path, writer: Callable[[Path], object]) -> None:
-        """Call `writer(tmp_path)` (a path with the same suffix), fsync it, then move it to `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            writer(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+    def remove_outputs(self, job_id: str) -> None:
+        """The job's output files (not its inputs: a retry needs them)."""
+        shutil.rmtree(self.video_dir(job_id), ignore_errors=True)
 
     def remove_job(self, job_id: str) -> None:
         shutil.rmtree(self.video_dir(job_id), ignore_errors=True)

@@ -10,21 +10,18 @@ import base64
 import binascii
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
-from kinema.errors import KinemaError
-from kinema.pipelines.sizes import ASPECT_RATIOS
+from kinema.errors import InvalidInputError, KinemaError
+from kinema.pipelines import sizes
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import CameraControl, ReferenceObject, TrajectoryPoint
 from kinema.serving.settings import ServeSettings
 
-# Sizes must survive the VAE (×8) and the DiT's 2×2 patches.
-SIZE_MULTIPLE = 16
-MIN_SIDE = 16
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
 
 
@@ -73,17 +70,6 @@ class Geometry:
     def seconds(self) -> str:
         # (T - 1) / fps: 33 frames at 8 fps are 4 s of motion, which is what the user asked for.
         return _fmt_seconds(max(self.num_frames - 1, 1) / self.fps)
-
-
-@dataclass
-class Prepared:
-    """A validated request: what to store in the job row, plus images to save before committing."""
-
-    model: ModelInfo
-    task: str
-    geometry: Geometry
-    params: dict[str, Any]
-    images: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -139,7 +125,15 @@ def parse_seconds(value: Any, settings: ServeSettings, param: str = "seconds") -
     return seconds
 
 
-def parse_size(value: str, model: ModelInfo, settings: ServeSettings) -> tuple[int, int]:
+def _sized(param: str, check: Any, *args: Any) -> Any:
+    """Run one of `kinema.pipelines.sizes`' rules; its error becomes a 400 on `param`."""
+    try:
+        return check(*args)
+    except InvalidInputError as exc:
+        raise ApiError(400, f"`{param}`: {exc}", param) from None
+
+
+def parse_size(value: str, model: ModelInfo) -> tuple[int, int]:
     try:
         w_text, h_text = value.lower().split("x")
         width, height = int(w_text), int(h_text)
@@ -149,40 +143,19 @@ def parse_size(value: str, model: ModelInfo, settings: ServeSettings) -> tuple[i
             f'`size` must look like "{model.width}x{model.height}" (width x height); got {value!r}.',
             "size",
         ) from None
-    max_area = model.max_pixels or settings.max_area_factor * model.width * model.height
-    if width < MIN_SIDE or height < MIN_SIDE or width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
-        raise ApiError(
-            400,
-            f"`size` {value} cannot be made: width and height must be multiples of {SIZE_MULTIPLE} "
-            f"and at least {MIN_SIDE}; try {model.width}x{model.height}.",
-            "size",
-        )
-    if width * height > max_area:
-        raise ApiError(
-            400,
-            f"`size` {value} is too large for model {model.name} (at most {int(max_area)} pixels); "
-            f"try its native {model.width}x{model.height}.",
-            "size",
-        )
+    _sized("size", sizes.check_size, width, height, model.rules)
     return width, height
 
 
 def size_for_aspect(ratio: str, model: ModelInfo) -> tuple[int, int]:
-    if ratio not in ASPECT_RATIOS:
-        raise ApiError(
-            400, f"`aspect_ratio` must be one of {', '.join(ASPECT_RATIOS)}; got {ratio!r}.", "aspect_ratio"
-        )
-    rw, rh = ASPECT_RATIOS[ratio]
-    area = model.width * model.height
-    height = math.sqrt(area * rh / rw)
-    width = height * rw / rh
-    snap = lambda v: max(MIN_SIDE, SIZE_MULTIPLE * round(v / SIZE_MULTIPLE))  # noqa: E731
-    return snap(width), snap(height)
+    return _sized(
+        "aspect_ratio", sizes.size_for_aspect, ratio, model.width * model.height, model.size_multiple
+    )
 
 
-def frames_for(seconds: float, fps: int) -> int:
+def frames_for(seconds: float, fps: int, model: ModelInfo) -> int:
     """Frame count for a duration: the nearest valid count 1 + 4k (the causal VAE's grid)."""
-    return 1 + 4 * max(1, round(seconds * fps / 4))
+    return sizes.frames_for_seconds(seconds, fps, model.temporal_compression)
 
 
 def geometry(
@@ -198,7 +171,7 @@ def geometry(
         raise ApiError(400, f"`fps` must be at most {settings.max_fps}; got {fps}.", "fps")
     out_fps = int(fps or model.fps)
     if size:
-        width, height = parse_size(size, model, settings)
+        width, height = parse_size(size, model)
         if aspect_ratio:
             want = size_for_aspect(aspect_ratio, model)
             if abs(width / height - want[0] / want[1]) > 0.05:
@@ -212,7 +185,7 @@ def geometry(
     else:
         width, height = model.width, model.height
     secs = parse_seconds(seconds, settings, seconds_param)
-    num_frames = frames_for(secs, out_fps) if secs is not None else model.num_frames
+    num_frames = frames_for(secs, out_fps, model) if secs is not None else model.num_frames
     if num_frames > model.max_frames:
         longest = (model.max_frames - 1) / out_fps
         raise ApiError(

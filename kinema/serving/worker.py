@@ -1,7 +1,9 @@
 """The worker: claims jobs from the store, runs a generator, writes outputs, reports progress.
 
-The generator is pluggable (`Generator` protocol). The default, `PipelineGenerator`, loads each model once
-through `kinema.pipelines.load_pipeline` and keeps it; tests and other back-ends pass their own.
+Each job becomes one `GenerationSpec` (`build_spec`: the job's stored parameters, already in the spec's
+vocabulary, plus its input files) and goes to the model's backend (`kinema.backends`), which streams the
+video into the job's output file; the thumbnail and sprite sheet are then made from the finished file. The
+backend pool is pluggable (`--backends module:factory`); the default loads each model once.
 
 A heartbeat thread renews the job's lease and records progress while the generator runs; if the user
 deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
@@ -23,137 +25,35 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
+from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
 from kinema.serving.cli_args import add_worker_arguments
 from kinema.serving.registry import ModelInfo, ModelRegistry
+from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import Storage
 from kinema.serving.store import Claim, JobStore
 
 log = logging.getLogger("kinema.worker")
 
-# The server's modes → kinema.pipelines task names.
-PIPELINE_TASKS = {"text": "t2v", "image": "i2v", "keyframes": "keyframes", "extend": "extend", "remix": "v2v"}
-
 ProgressCallback = Callable[[int, int, str], bool]
 
 
-@dataclass
-class GenerationRequest:
-    task: str  # text | image | keyframes | extend | remix
-    model: ModelInfo
-    prompt: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
-    negative_prompt: str | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    seed: int | None = None
-    image: np.ndarray | None = None  # uint8 (H, W, 3)
-    last_image: np.ndarray | None = None
-    video_path: Path | None = None  # the MP4 of the video being extended or remixed
-    strength: float | None = None
-    camera: dict[str, Any] | None = None
-    trajectories: list[list[list[float]]] | None = None
-    job_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+class BackendPool(Protocol):
+    """Where the worker gets a model's backend (`kinema.backends.BackendCache`: each model loaded once)."""
+
+    def get(self, path: str | Path) -> VideoBackend: ...
 
 
-@dataclass
-class GenerationResult:
-    frames: np.ndarray  # uint8 (T, H, W, 3)
-    fps: float
-
-
-class Generator(Protocol):
-    def generate(self, request: GenerationRequest, callback: ProgressCallback) -> GenerationResult: ...
-
-
-class PipelineGenerator:
-    """Runs kinema.pipelines. Each model is loaded once (as its text-to-video pipeline); the other tasks'
-    pipelines are built over the same components, so nothing is loaded twice."""
-
-    def __init__(self) -> None:
-        self._pipelines: dict[tuple[str, str], Any] = {}
-
-    def pipeline(self, task: str, model: ModelInfo) -> Any:
-        from kinema.pipelines import load_pipeline
-
-        base_key = ("t2v", str(model.path))
-        if base_key not in self._pipelines:
-            self._pipelines[base_key] = load_pipeline("t2v", str(model.path))
-        name = PIPELINE_TASKS[task]
-        if (name, str(model.path)) not in self._pipelines:
-            self._pipelines[(name, str(model.path))] = load_pipeline(name, self._pipelines[base_key])
-        return self._pipelines[(name, str(model.path))]
-
-    def generate(self, request: GenerationRequest, callback: ProgressCallback) -> GenerationResult:
-        pipe = self.pipeline(request.task, request.model)
-        options: dict[str, Any] = {
-            "negative_prompt": request.negative_prompt,
-            "width": request.width,
-            "height": request.height,
-            "num_frames": request.num_frames,
-            "fps": request.fps,
-            "seed": request.seed,
-            "callback": callback,
-            "num_inference_steps": request.num_inference_steps,
-            "guidance_scale": request.guidance_scale,
-            "camera_control": request.camera,
-            "trajectories": _trajectory_paths(request),
-        }
-        options = {k: v for k, v in options.items() if v is not None}
-        task, prompt = request.task, request.prompt
-        if task == "text":
-            out = pipe(prompt, **options)
-        elif task == "image":
-            out = pipe(request.image, prompt, **options)
-        elif task == "keyframes":
-            out = pipe(request.image, request.last_image, prompt, **options)
-        elif task == "extend":  # num_frames = frames to add; the result includes the source
-            out = pipe(str(request.video_path), prompt, include_source=True, **options)
-        elif task == "remix":
-            out = pipe(str(request.video_path), prompt, strength=request.strength or 0.6, **options)
-        else:
-            raise KinemaError(f"Unknown task {task!r}.")
-        frames = np.asarray(out.frames)
-        if frames.ndim == 5:  # (B, T, H, W, 3) -> the first (only) video
-            frames = frames[0]
-        return GenerationResult(frames=frames, fps=float(out.fps))
-
-
-def _trajectory_paths(request: GenerationRequest) -> Any:
-    """Kling-style paths (points evenly spread over the clip) → kinema.pipelines TrajectoryPath objects."""
-    if not request.trajectories:
-        return None
-    from kinema.pipelines.trajectories import TrajectoryPath
-
-    duration = max(request.num_frames - 1, 1) / request.fps
-    paths = []
-    for points in request.trajectories:
-        n = len(points)
-        paths.append(
-            TrajectoryPath(
-                points=[(duration * i / (n - 1), float(x), float(y)) for i, (x, y) in enumerate(points)]
-            )
-        )
-    return paths
-
-
-def load_generator(spec: str | None) -> Generator:
-    """`module:factory` → factory(); None → PipelineGenerator()."""
+def load_backends(spec: str | None) -> BackendPool:
+    """`module:factory` → factory() (a custom pool, e.g. the tests' fake); None → BackendCache()."""
     if not spec:
-        return PipelineGenerator()
+        return BackendCache()
     module_name, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr or "make_generator")
+    factory = getattr(importlib.import_module(module_name), attr or "make_backends")
     return factory()
 
 
@@ -171,14 +71,14 @@ class Worker:
         store: JobStore,
         storage: Storage,
         registry: ModelRegistry,
-        generator: Generator,
+        backends: BackendPool,
         settings: ServeSettings,
         owner: str | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
         self.registry = registry
-        self.generator = generator
+        self.backends = backends
         self.settings = settings
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
@@ -219,15 +119,15 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(claim, state, lock), daemon=True)
         beat.start()
         try:
-            request = self.build_request(job)
-            result = self.generator.generate(request, callback)
+            spec, model = self.build_spec(job, callback)
+            self.backends.get(model.path).generate(spec)
             with lock:
                 verdict = state["verdict"]
             if verdict != "ok":
                 raise Interrupted(f"job {job.id} stopped: {verdict}")
             with lock:
                 state["progress"] = 97
-            self.write_outputs(job.id, request, result)
+            self.write_previews(job.id)
             with lock:
                 state["done"] = True
             if not self.store.complete(job.id, self.owner, self.settings.output_ttl_seconds):
@@ -239,6 +139,8 @@ class Worker:
             if verdict == "cancel":
                 self.store.mark_cancelled(job.id, self.owner)
                 self.storage.remove_job(job.id)
+            else:  # the lease went to another worker: leave no output of this attempt
+                self.storage.remove_outputs(job.id)
             log.info("job %s interrupted (%s)", job.id, verdict)
         except KinemaError as exc:
             with lock:
@@ -285,74 +187,50 @@ class Worker:
                     state["verdict"] = verdict
                 return
 
-    def build_request(self, job: Any) -> GenerationRequest:
-        params = job.params
+    def build_spec(self, job: Any, callback: ProgressCallback) -> tuple[GenerationSpec, ModelInfo]:
+        """The job as a GenerationSpec: its stored parameters (already in the spec's vocabulary, mapped from
+        the API's names once, in service.py) plus its input files and its output file."""
+        params = dict(job.params)
         model = self.registry.get(job.model)
         if model is None:
             raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
-        request = GenerationRequest(
-            task=job.task,
-            model=model,
-            prompt=job.prompt,
-            width=params["width"],
-            height=params["height"],
-            num_frames=params["num_frames"],
-            fps=params["fps"],
-            negative_prompt=params.get("negative_prompt"),
-            num_inference_steps=params.get("num_inference_steps"),
-            guidance_scale=params.get("cfg_scale"),
-            seed=params.get("seed"),
-            strength=params.get("strength"),
-            camera=params.get("camera_control"),
-            trajectories=params.get("trajectories"),
-            job_id=job.id,
-        )
         from kinema.io.images import load_image
 
-        if params.get("image"):
-            request.image = load_image(
-                self.storage.input_path(job.id, params["image"]), request.width, request.height
-            )
-        if params.get("image_tail"):
-            request.last_image = load_image(
-                self.storage.input_path(job.id, params["image_tail"]), request.width, request.height
-            )
+        width, height = params["width"], params["height"]
+        inputs: dict[str, Any] = {}
+        for name in ("image", "last_image"):
+            if params.get(name):
+                inputs[name] = load_image(self.storage.input_path(job.id, params.pop(name)), width, height)
         if params.get("source_video_id"):
-            request.video_path = self.storage.output_path(params["source_video_id"], "video")
-            if not request.video_path.is_file():
-                raise KinemaError(f"The source video {params['source_video_id']} is no longer stored.")
+            video = self.storage.output_path(params.pop("source_video_id"), "video")
+            if not video.is_file():
+                raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
+            inputs["video"] = str(video)
         elif params.get("source_video"):  # an uploaded video to extend
-            request.video_path = self.storage.input_path(job.id, params["source_video"])
-        return request
+            inputs["video"] = str(self.storage.input_path(job.id, params.pop("source_video")))
+        spec_params = {k: v for k, v in params.items() if k in SPEC_PARAMS and v is not None}
+        spec = GenerationSpec.parse(
+            task=API_TASKS[job.task],
+            prompt=job.prompt,
+            **spec_params,
+            **inputs,
+            output_path=self.storage.output_path(job.id, "video"),
+            label=_label(job.id),
+            callback=callback,
+        )
+        return spec, model
 
-    def write_outputs(self, job_id: str, request: GenerationRequest, result: GenerationResult) -> None:
-        from kinema.io.video import read_video, write_spritesheet, write_thumbnail, write_video
+    def write_previews(self, job_id: str) -> None:
+        """Thumbnail and sprite sheet, made from the finished video file (each written atomically)."""
+        from kinema.io.video import probe_video, write_spritesheet, write_thumbnail
 
-        frames = np.asarray(result.frames, dtype=np.uint8)
-        if (
-            request.task == "extend"
-            and request.video_path is not None
-            and frames.shape[0] == request.num_frames
-        ):
-            # A generator that returned only the continuation: stitch it after the source video.
-            source, _ = read_video(request.video_path)
-            frames = np.concatenate([source, frames], axis=0)  # (T_src + T_new, H, W, 3)
-        label = _label(job_id)
         s = self.storage
-        s.write_with(
-            s.output_path(job_id, "video"), lambda p: write_video(p, frames, result.fps, label=label)
-        )
-        s.write_with(s.output_path(job_id, "thumbnail"), lambda p: write_thumbnail(frames, p))
-        s.write_with(
-            s.output_path(job_id, "spritesheet"), lambda p: _spritesheet(write_spritesheet, frames, p)
-        )
-
-
-def _spritesheet(write: Callable[..., Any], frames: np.ndarray, path: Path) -> None:
-    n = frames.shape[0]
-    columns = min(n, 4)
-    rows = max(1, min(4, (n + columns - 1) // columns))
-    write(frames, path, columns, rows)
+        video = s.output_path(job_id, "video")
+        write_thumbnail(video, s.output_path(job_id, "thumbnail"))
+        n = probe_video(video).num_frames
+        columns = min(n, 4)
+        rows = max(1, min(4, (n + columns - 1) // columns))
+        write_spritesheet(video, s.output_path(job_id, "spritesheet"), columns, rows)
 
 
 def _label(job_id: str) -> Any:
@@ -361,11 +239,11 @@ def _label(job_id: str) -> Any:
     return AIGCLabel(Label="1", ContentProducer="Kinema", ProduceID=job_id)
 
 
-def build_worker(settings: ServeSettings, generator: Generator | None = None) -> Worker:
+def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
     store = JobStore(settings.database_url())
     storage = Storage(settings.data_dir)
     registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
-    return Worker(store, storage, registry, generator or PipelineGenerator(), settings)
+    return Worker(store, storage, registry, backends or BackendCache(), settings)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
@@ -396,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = settings_from_args(args)
-    worker = build_worker(settings, load_generator(getattr(args, "generator", None)))
+    worker = build_worker(settings, load_backends(getattr(args, "backends", None)))
     worker.parent_pid = getattr(args, "parent_pid", None)
 
     def stop(signum: int, frame: Any) -> None:

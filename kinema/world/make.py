@@ -133,7 +133,7 @@ def make_dataset(
     out = Path(out)
     options = {k: v for k, v in asdict(config).items() if k not in ("num_clips", "start", "chunk")}
     manifest = {"format": FORMAT_VERSION, "count": count, "shard_size": shard_size, **options}
-    manifest["scenarios"] = list(config.scenarios)
+    manifest = json.loads(json.dumps(manifest))  # as stored: tuples become lists, so a rerun compares equal
     _check_manifest(out, manifest)
     n_shards = (count + shard_size - 1) // shard_size
     all_lines: list[str] = []

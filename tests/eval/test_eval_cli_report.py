@@ -5,7 +5,7 @@ import pytest
 
 from kinema.cli import main
 from kinema.eval import physics
-from kinema.eval.models import PipelineVideoModel, valid_num_frames
+from kinema.eval.models import BackendVideoModel, valid_num_frames
 from kinema.eval.runner import run_physics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -60,7 +60,7 @@ def test_tiny_random_pipeline_runs_physics_quick_end_to_end(tiny_model, tmp_path
 
 
 def test_pipeline_adapter_continues_the_prefix_with_the_asked_length(tiny_model):
-    model = PipelineVideoModel(tiny_model, num_inference_steps=1)
+    model = BackendVideoModel(tiny_model, num_inference_steps=1)
     prefix = np.full((3, 32, 32, 3), 255, dtype=np.uint8)
     a = model.continue_video(prefix, 7, "a red ball moves right", seed=1)
     assert a.shape == (7, 32, 32, 3) and a.dtype == np.uint8

@@ -117,9 +117,9 @@ def test_bad_flags_exit_2_with_a_clear_message(run_cli, tmp_path, monkeypatch, a
 def test_missing_default_model_says_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KINEMA_MODEL", raising=False)
-    import kinema.pipelines.model_folder as model_folder
+    import kinema.pipelines.model_config as model_config
 
     # Pretend the package lives in an empty folder: no shipped model beside it.
-    monkeypatch.setattr(model_folder, "__file__", str(tmp_path / "kinema" / "pipelines" / "model_folder.py"))
+    monkeypatch.setattr(model_config, "__file__", str(tmp_path / "kinema" / "pipelines" / "model_config.py"))
     assert main(["generate", "a ball", "--out", str(tmp_path / "a.mp4")]) == 2
     assert "--model PATH" in capsys.readouterr().err

@@ -47,10 +47,10 @@ def real_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_generator():
-    """The default generator (kinema.pipelines), shared so the model loads once per test session."""
-    from kinema.serving.worker import PipelineGenerator
+    """The default backend pool (kinema.backends), shared so the model loads once per test session."""
+    from kinema.backends import BackendCache
 
-    return PipelineGenerator()
+    return BackendCache()
 
 
 @pytest.fixture

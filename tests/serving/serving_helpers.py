@@ -6,7 +6,6 @@ would be ambiguous.)
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 
+from kinema.pipelines.model_config import ModelFolderConfig
 from kinema.serving.app import create_app
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.settings import ServeSettings
@@ -46,8 +46,8 @@ def write_fake_model(root: Path, name: str = "fake-tiny") -> Path:
     """A model folder with only kinema.json: enough for the API; the fake generator needs no weights."""
     path = root / name
     path.mkdir(parents=True, exist_ok=True)
-    config = {"name": name, "width": 32, "height": 32, "num_frames": 9, "max_frames": 33, "fps": 8.0}
-    (path / "kinema.json").write_text(json.dumps(config))
+    config = ModelFolderConfig(name=name, width=32, height=32, num_frames=9, max_frames=33, fps=8.0)
+    (path / "kinema.json").write_text(config.to_json())
     return path
 
 
@@ -152,7 +152,7 @@ def spawn_worker(settings: ServeSettings, **env: str) -> subprocess.Popen:
         "--database", settings.database_url(),
         "--data-dir", str(settings.data_dir),
         "--models-dir", str(settings.models_dir),
-        "--generator", "serving_fakes:make_generator",
+        "--backends", "serving_fakes:make_backends",
         "--lease-seconds", str(settings.lease_seconds),
         "--heartbeat-seconds", str(settings.heartbeat_seconds),
         "--max-attempts", str(settings.max_attempts),

@@ -171,10 +171,10 @@ def test_keyframes_upload_reaches_the_generator_at_the_output_size(server_factor
         assert video["mode"] == "keyframes" and video["size"] == "48x32"  # 16:9 at the 32x32 model's area
         server.wait_for(video["id"])
     req = gen.requests[-1]
-    assert req.task == "keyframes" and (req.width, req.height) == (48, 32)
+    assert req.task == "keyframes" and (req.width, req.height) == (48, 32)  # the spec's task name
     assert req.image.shape == (32, 48, 3) and req.last_image.shape == (32, 48, 3)
     assert tuple(req.image[16, 24]) == (255, 0, 0) and tuple(req.last_image[16, 24]) == (0, 0, 255)
-    assert req.camera == {"type": "down_back"}
+    assert req.camera_control == {"type": "down_back"}
 
 
 def test_expired_outputs_are_gone(server):

@@ -49,7 +49,7 @@ def _start_serve(tmp_path, port: int) -> subprocess.Popen:
     cmd = [
         sys.executable, "-m", "kinema.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(tmp_path / "data"), "--models-dir", str(tmp_path / "models"),
-        "--workers", "1", "--generator", "serving_fakes:make_generator", "--lease-seconds", "2",
+        "--workers", "1", "--backends", "serving_fakes:make_backends", "--lease-seconds", "2",
         "--heartbeat-seconds", "0.3",
     ]  # fmt: skip
     env = worker_env(KINEMA_FAKE_STEPS="15", KINEMA_FAKE_STEP_SECONDS="0.02")

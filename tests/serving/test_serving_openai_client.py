@@ -93,7 +93,8 @@ def test_openai_client_end_to_end(real_server, tmp_path):
             client.videos.retrieve(remix.id)
         with pytest.raises(openai.BadRequestError) as exc:
             client.videos.create(prompt="x", size="33x33")
-        assert "multiples of 16" in str(exc.value)
+        # The model's own grid (the tiny VAE's 4x4 compression x 2x2 patches), from kinema.pipelines.sizes.
+        assert "multiples of 8" in str(exc.value)
         anonymous = openai.OpenAI(base_url=real_server.url + "/v1", api_key="kin-nobody", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             anonymous.videos.list()

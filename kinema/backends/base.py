@@ -1,0 +1,322 @@
+"""The one seam between callers (CLI, server worker, evaluators, benchmarks) and models.
+
+A caller builds one `GenerationSpec` — the same vocabulary from `kinema generate`, from `POST /v1/videos`
+(the serving layer maps the API's Kling/OpenAI field names onto it once) and from `kinema eval` — and calls
+`backend.generate(spec)`. A backend says what it can do as class data (`modes`, `options`) and its model
+folder's facts (native size, fps, frames, limits) through `capabilities`; a mode or option it lacks is an
+`InvalidInputError` that names what it has. Where the frames go is part of the spec: an output file (MP4,
+streamed and atomic, with the AIGC label; PNG/JPEG for text→image), a caller's frame sink, or memory.
+
+A new model family is one file: a `VideoBackend` subclass with `modes`, `options` and `run(spec, output)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kinema.errors import InvalidInputError
+from kinema.pipelines.sizes import SizeRules
+
+Task = Literal["t2v", "t2i", "i2v", "keyframes", "extend", "v2v"]
+TASKS: tuple[str, ...] = ("t2v", "t2i", "i2v", "keyframes", "extend", "v2v")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+ProgressCallback = Callable[[int, int, str], "bool | None"]  # (step, total, stage) -> False to stop
+
+
+class FrameSink(Protocol):
+    """Anything with `write(uint8 (n, H, W, 3))`: a `VideoWriter`, a list collector, a network stream."""
+
+    def write(self, frames: np.ndarray) -> None: ...
+
+
+class GenerationSpec(BaseModel):
+    """One generation request, every mode, one name per idea. `None` = the model's default (read from its
+    folder's kinema.json, never restated here)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=False)
+
+    task: Task = "t2v"
+    prompt: str = ""
+    negative_prompt: str | None = None
+    # size and length: an aspect preset or width × height; frames (1 + 4k) or seconds. For `extend`,
+    # num_frames / seconds are what to add.
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    num_frames: int | None = None
+    seconds: float | None = None
+    fps: float | None = None
+    # sampling
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    sampler: str | None = None
+    seed: int = 0
+    # given pictures: a path, bytes, PIL image or uint8 (H, W, 3); keyframes as (seconds, image)
+    image: Any = None
+    last_image: Any = None
+    keyframes: list[tuple[float, Any]] = Field(default_factory=list)
+    # a source video (MP4 path or uint8 (T, H, W, 3)) for extend / v2v
+    video: Any = None
+    strength: float | None = None  # v2v: how much to change, (0, 1]
+    include_source: bool = True  # extend: the result starts with the source video
+    crossfade_frames: int = 0  # extend: frames faded across each chunk seam
+    # motion
+    camera_control: Mapping[str, Any] | None = None  # Kling's {"type": ..., "config": {axis: value}}
+    trajectories: Any = None  # motion-brush paths: TrajectoryPath list, tracks (K, T, 3), JSON text / file
+    # where the frames go (at most one of output_path / sink; neither = returned in memory)
+    output_path: Path | None = None
+    sink: Any = None  # a FrameSink
+    label: Any = "default"  # AIGC label of a written file: "default", an AIGCLabel, or None for none
+    callback: ProgressCallback | None = None
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _no_none_prompt(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @classmethod
+    def parse(cls, **fields: Any) -> GenerationSpec:
+        """Build a spec, turning pydantic's errors into one `InvalidInputError` that names the field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, cls)) from None
+
+    def given(self) -> set[str]:
+        """Names of the optional inputs this spec sets (what a backend must honour or refuse)."""
+        return {name for name in OPTIONAL_INPUTS if _is_set(getattr(self, name))}
+
+
+def _is_set(value: Any) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0
+    if isinstance(value, (list, tuple, dict, str)):
+        return len(value) > 0
+    return True
+
+
+# Inputs a backend may or may not honour (the rest every backend takes: task, prompt, size, length, seed,
+# steps, guidance, output, callback).
+OPTIONAL_INPUTS: tuple[str, ...] = (
+    "negative_prompt",
+    "aspect_ratio",
+    "sampler",
+    "keyframes",
+    "strength",
+    "crossfade_frames",
+    "camera_control",
+    "trajectories",
+)
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    err = exc.errors()[0]
+    name = ".".join(str(p) for p in err.get("loc", ())) or "request"
+    if err.get("type") == "extra_forbidden":
+        known = ", ".join(model.model_fields)
+        return f"Unknown option {name!r}; known options: {known}."
+    return f"Option {name!r}: {err.get('msg', 'invalid value')}; fix it and retry."
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """A model folder's facts, read without torch (the server's API process validates requests with them):
+    its backend's modes and options (class data) and the folder's native size, fps, frames and limits."""
+
+    name: str
+    path: Path
+    backend: str
+    modes: tuple[str, ...]
+    options: tuple[str, ...]
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    max_frames: int
+    max_pixels: int | None = None  # None = 4 x the native area (sizes.SizeRules)
+    size_multiple: int = 16
+    temporal_compression: int = 4
+    num_inference_steps: int = 30
+    created_at: int = 0
+    config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def rules(self) -> SizeRules:
+        return SizeRules(
+            native_width=self.width,
+            native_height=self.height,
+            native_frames=self.num_frames,
+            max_frames=self.max_frames,
+            multiple=self.size_multiple,
+            temporal_compression=self.temporal_compression,
+            max_pixels=self.max_pixels,
+        )
+
+    @property
+    def native_seconds(self) -> float:
+        return (self.num_frames - 1) / self.fps if self.num_frames > 1 else 1.0 / self.fps
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "modes": list(self.modes),
+            "options": list(self.options),
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "num_frames": self.num_frames,
+            "max_frames": self.max_frames,
+        }
+
+
+@dataclass
+class GenerationResult:
+    """What `generate` returns. `frames` is None when they went to a file or a sink."""
+
+    frames: np.ndarray | None  # uint8 (T, H, W, 3)
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    path: Path | None = None
+
+
+class Output:
+    """Where a generation's frames go, opened on the first write (the backend decides the size):
+    an MP4 file written as frames arrive (atomic: a failure or a cancel leaves no file), a caller's sink,
+    or memory. Text→image to a .png/.jpg is held in memory and saved labelled at the end."""
+
+    def __init__(self, spec: GenerationSpec, fps: float) -> None:
+        self.spec, self.fps = spec, float(fps)
+        self.count, self.width, self.height = 0, 0, 0
+        self._chunks: list[np.ndarray] = []
+        self._writer: Any = None
+        path = spec.output_path
+        self.to_image = path is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append uint8 (n, H, W, 3) frames in order."""
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if self.count == 0:
+            self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
+            self._open()
+        self.count += len(frames)
+        if self._writer is not None:
+            self._writer.write(frames)
+        elif self.spec.sink is not None:
+            self.spec.sink.write(frames)
+        else:
+            self._chunks.append(frames)
+
+    def _open(self) -> None:
+        if self.spec.output_path is not None and not self.to_image:
+            from kinema.io import VideoWriter
+
+            self._writer = VideoWriter(
+                self.spec.output_path, self.fps, self.width, self.height, label=self._label()
+            )
+
+    def _label(self) -> Any:
+        """The spec's label; "default" = Kinema's own (`kinema.io.label.default_label`)."""
+        from kinema.io.label import default_label
+
+        return default_label() if isinstance(self.spec.label, str) else self.spec.label
+
+    def close(self) -> GenerationResult:
+        if self.count == 0:
+            raise InvalidInputError("The generation produced no frames.")
+        path = self.spec.output_path
+        frames = np.concatenate(self._chunks) if self._chunks else None  # (T, H, W, 3)
+        if self._writer is not None:
+            self._writer.close()
+        elif self.to_image:
+            from PIL import Image
+
+            from kinema.io.label import save_labelled_image
+
+            save_labelled_image(Image.fromarray(frames[0]), path, self._label())
+            frames = None
+        return GenerationResult(frames, self.fps, self.count, self.width, self.height, path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+
+
+class VideoBackend:
+    """Base of every backend: checks a spec against the class's capabilities, routes output, and leaves
+    the generation itself to `run`."""
+
+    name: ClassVar[str] = "base"
+    modes: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[str, ...]] = ()  # which of OPTIONAL_INPUTS it honours
+
+    facts: ModelFacts
+
+    @property
+    def model_name(self) -> str:
+        return self.facts.name
+
+    def check(self, spec: GenerationSpec) -> None:
+        """InvalidInputError unless this backend can honour every part of `spec`."""
+        if spec.task not in self.modes:
+            raise InvalidInputError(
+                f"Model {self.model_name!r} cannot do {spec.task}; it does: {', '.join(self.modes)}."
+            )
+        unsupported = sorted(spec.given() - set(self.options))
+        if unsupported:
+            raise InvalidInputError(
+                f"Model {self.model_name!r} does not support {', '.join(unsupported)}; "
+                f"it supports: {', '.join(self.options) or 'none of the optional inputs'}."
+            )
+        if spec.output_path is not None and spec.sink is not None:
+            raise InvalidInputError("Give the frames one destination: output_path or sink, not both.")
+        suffix = Path(spec.output_path).suffix.lower() if spec.output_path is not None else None
+        if suffix in IMAGE_SUFFIXES and spec.task != "t2i":
+            raise InvalidInputError(
+                f"{Path(spec.output_path).name} is an image file: only text → image writes images; "
+                "use an .mp4 output for video modes."
+            )
+        if suffix is not None and suffix not in IMAGE_SUFFIXES and suffix not in (".mp4", ".m4v", ".mov"):
+            raise InvalidInputError(
+                f"Cannot write {Path(spec.output_path).name}: use an .mp4 (video) or .png/.jpg (image) output."
+            )
+
+    # ---- generation --------------------------------------------------------------------------------
+    def generate(self, spec: GenerationSpec) -> GenerationResult:
+        """Check the spec, run it, and deliver the frames where the spec says."""
+        self.check(spec)
+        output = Output(spec, self.output_fps(spec))
+        try:
+            self.run(spec, output)
+            return output.close()
+        except BaseException:
+            output.abort()
+            raise
+
+    def output_fps(self, spec: GenerationSpec) -> float:
+        """The frame rate of the result: asked, else the source video's, else the model's."""
+        if spec.fps:
+            return float(spec.fps)
+        if spec.task in ("extend", "v2v") and isinstance(spec.video, (str, Path)):
+            from kinema.io import probe_video
+
+            fps = probe_video(spec.video).fps
+            if fps:
+                return float(fps)
+        return float(self.facts.fps)
+
+    def run(self, spec: GenerationSpec, output: Output) -> None:
+        """Generate and `output.write` the frames in order (batch 1)."""
+        raise NotImplementedError

@@ -1,0 +1,121 @@
+"""Kinema's own model folders (kinema.json + vae/ + transformer/) as a backend, over `kinema.pipelines`
+(which stay the diffusers-style public Python API). Every mode and every option: the DiT was trained
+with task mixing, camera vectors and trajectory maps (`kinema.training.conditioning`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kinema.backends.base import OPTIONAL_INPUTS, TASKS, GenerationSpec, ModelFacts, Output, VideoBackend
+from kinema.pipelines.model_config import CONFIG_NAME, read_model_config
+
+# GenerationSpec fields that are GenerationOptions of every Kinema pipeline (same names on both sides).
+_PIPELINE_OPTIONS = (
+    "negative_prompt",
+    "width",
+    "height",
+    "aspect_ratio",
+    "num_frames",
+    "seconds",
+    "num_inference_steps",
+    "guidance_scale",
+    "sampler",
+    "seed",
+    "callback",
+    "camera_control",
+    "trajectories",
+)
+_NO_MOTION = ("num_frames", "seconds", "camera_control", "trajectories")  # what a still image cannot take
+
+
+def _calls(spec: GenerationSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The positional and task-specific arguments of the task's pipeline `__call__`."""
+    task = spec.task
+    if task in ("t2v", "t2i"):
+        return (spec.prompt,), {}
+    if task == "i2v":
+        return (spec.image, spec.prompt), {}
+    if task == "keyframes":
+        return (spec.image, spec.last_image, spec.prompt), {"keyframes": list(spec.keyframes)}
+    if task == "v2v":
+        return (spec.video, spec.prompt), {} if spec.strength is None else {"strength": spec.strength}
+    return (spec.video, spec.prompt), {
+        "include_source": spec.include_source,
+        "crossfade_frames": spec.crossfade_frames,
+    }
+
+
+def _grid(path: Path) -> tuple[int, int]:
+    """(size multiple, temporal compression) from the VAE and DiT configs, read as JSON (no torch)."""
+    try:
+        vae = json.loads((path / "vae" / "config.json").read_text())
+        dit = json.loads((path / "transformer" / "config.json").read_text())
+        return int(vae["spatial_compression"]) * int(dit["patch_size"][1]), int(vae["temporal_compression"])
+    except (OSError, KeyError, ValueError, TypeError, IndexError):
+        return 16, 4  # the architecture's defaults (8x8 VAE, 2x2 patches, 4 frames per latent frame)
+
+
+class KinemaBackend(VideoBackend):
+    name = "kinema"
+    modes = TASKS
+    options = OPTIONAL_INPUTS
+
+    def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
+        self.path = Path(path)
+        self.facts = self.read_facts(self.path)
+        self.device, self.dtype = device, dtype
+        self._pipes: dict[str, Any] = {"t2v": base} if base is not None else {}
+
+    @classmethod
+    def read_facts(cls, path: Path, name: str | None = None) -> ModelFacts:
+        path = Path(path)
+        config = read_model_config(path)
+        multiple, temporal = _grid(path)
+        return ModelFacts(
+            name=name or path.name,
+            path=path.resolve(),
+            backend=cls.name,
+            modes=cls.modes,
+            options=cls.options,
+            width=config.width,
+            height=config.height,
+            fps=float(config.fps),
+            num_frames=config.num_frames,
+            max_frames=config.max_frames,
+            max_pixels=config.max_pixels,
+            size_multiple=multiple,
+            temporal_compression=temporal,
+            num_inference_steps=config.num_inference_steps,
+            created_at=int((path / CONFIG_NAME).stat().st_mtime),
+            config=json.loads((path / CONFIG_NAME).read_text()),
+        )
+
+    @classmethod
+    def from_pipeline(cls, pipe: Any, path: str | Path) -> KinemaBackend:
+        """A backend over an already loaded pipeline (its components are shared, nothing loads twice)."""
+        return cls(path, base=pipe)
+
+    def pipeline(self, task: str) -> Any:
+        """The task's pipeline; every task shares the components loaded once for the first."""
+        if task not in self._pipes:
+            from kinema.pipelines.loading import load_pipeline
+
+            first = next(iter(self._pipes.values()), None)
+            source = first if first is not None else self.path
+            self._pipes[task] = load_pipeline(task, source, device=self.device, dtype=self.dtype)
+        return self._pipes[task]
+
+    def run(self, spec: GenerationSpec, output: Output) -> None:
+        pipe = self.pipeline(spec.task)
+        options = {n: getattr(spec, n) for n in _PIPELINE_OPTIONS if getattr(spec, n) is not None}
+        if spec.task == "t2i":
+            options = {n: v for n, v in options.items() if n not in _NO_MOTION}
+        options["fps"] = output.fps
+        args, extra = _calls(spec)
+        if spec.task == "extend":  # streamed chunk by chunk into the output, however long
+            pipe(*args, writer=output, **extra, **options)
+            return
+        result = pipe(*args, **extra, **options)
+        output.write(result.frames[0])  # (T, H, W, 3) of the only video
