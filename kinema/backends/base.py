@@ -70,6 +70,10 @@ class GenerationSpec(BaseModel):
     # motion
     camera_control: Mapping[str, Any] | None = None  # Kling's {"type": ..., "config": {axis: value}}
     trajectories: Any = None  # motion-brush paths: TrajectoryPath list, tracks (K, T, 3), JSON text / file
+    # physics-grounded generation: the world simulator decides the motion (from the prompt, and the given
+    # frames' objects), the model draws it; N candidates, the one that follows the simulation best is kept
+    physics: bool = False
+    physics_candidates: int = Field(default=1, ge=1, le=16)
     # where the frames go (at most one of output_path / sink; neither = returned in memory)
     output_path: Path | None = None
     sink: Any = None  # a FrameSink
@@ -91,7 +95,13 @@ class GenerationSpec(BaseModel):
 
     def given(self) -> set[str]:
         """Names of the optional inputs this spec sets (what a backend must honour or refuse)."""
-        return {name for name in OPTIONAL_INPUTS if _is_set(getattr(self, name))}
+        fields = type(self).model_fields
+        out = set()
+        for name in OPTIONAL_INPUTS:
+            value, default = getattr(self, name), fields[name].get_default(call_default_factory=True)
+            if _is_set(value) and not (isinstance(value, (int, float, str)) and value == default):
+                out.add(name)
+        return out
 
 
 def _is_set(value: Any) -> bool:
@@ -115,6 +125,8 @@ OPTIONAL_INPUTS: tuple[str, ...] = (
     "crossfade_frames",
     "camera_control",
     "trajectories",
+    "physics",
+    "physics_candidates",
 )
 
 

@@ -60,7 +60,7 @@ def _grid(path: Path) -> tuple[int, int]:
 class KinemaBackend(VideoBackend):
     name = "kinema"
     modes = TASKS
-    options = OPTIONAL_INPUTS
+    options = tuple(o for o in OPTIONAL_INPUTS if o not in ("physics", "physics_candidates"))
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
         self.path = Path(path)
