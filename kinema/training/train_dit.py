@@ -351,9 +351,3 @@ def _rasterize(
 def _weights_mtime(path: Path) -> float:
     files = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
     return max((f.stat().st_mtime for f in files), default=0.0)
-
-
-def build_dit_task(cfg: TrainingConfig) -> DiTTask:
-    if cfg.kind != "dit":
-        raise InvalidInputError(f"config kind is {cfg.kind!r}; use `kinema train {cfg.kind}` for it")
-    return DiTTask(cfg)

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kinema.errors import InvalidInputError
 from kinema.training.config import TrainingConfig
 from kinema.training.streams import BucketStream, world_dataset, world_stream
 
@@ -218,9 +217,3 @@ class VAETask:
         trainer.logger.info(
             f"VAE export: held-out PSNR {psnr_ema:.2f} dB (EMA), latent mean {shift:.4f} std {std:.4f}"
         )
-
-
-def build_vae_task(cfg: TrainingConfig) -> VAETask:
-    if cfg.kind != "vae":
-        raise InvalidInputError(f"config kind is {cfg.kind!r}; use `kinema train {cfg.kind}` for it")
-    return VAETask(cfg)

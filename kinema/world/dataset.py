@@ -1,4 +1,4 @@
-"""World clips for training, made on the fly (`WorldClipDataset`) or written to disk (`make_dataset`).
+"""World clips for training, made on the fly (`WorldClipDataset`; `kinema.world.make` writes them to disk).
 
 Every clip is a pure function of `(seed, index)`: its scenario, parameters, camera and background are drawn
 from `np.random.default_rng([seed, index])`. So the stream is deterministic, resumable by index, and
@@ -348,10 +348,3 @@ class WorldClipDataset(IterableDataset):
         if self.config.num_clips is None:
             raise TypeError("an endless WorldClipDataset has no length; set num_clips")
         return self.config.num_clips
-
-
-def make_dataset(*args: Any, **kwargs: Any):
-    """Write clips to disk (MP4 shards + JSONL); see `kinema.world.make.make_dataset`."""
-    from kinema.world.make import make_dataset as _make
-
-    return _make(*args, **kwargs)

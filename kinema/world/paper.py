@@ -263,22 +263,6 @@ def paper_spec(
     )
 
 
-def paper_specs(
-    scenario: str, params: PaperParams, width: int = 128, height: int = 128, num_frames: int = NUM_FRAMES
-) -> list[SceneSpec]:
-    """Specs of every clip in `params` (`scenario` must match `params.scenario`)."""
-    if scenario != params.scenario:
-        raise InvalidInputError(f"params were drawn for {params.scenario!r}, not {scenario!r}")
-    return [paper_spec(params, i, width, height, num_frames) for i in range(len(params))]
-
-
-def paper_states(scenario: str, params: PaperParams, num_frames: int = NUM_FRAMES) -> np.ndarray:
-    """Closed-form states `(n, T, K, 6)` (see `simulate_paper`)."""
-    if scenario != params.scenario:
-        raise InvalidInputError(f"params were drawn for {params.scenario!r}, not {scenario!r}")
-    return simulate_paper(params, num_frames)
-
-
 def render_paper(states: np.ndarray, radius: np.ndarray, width: int = 128, height: int = 128) -> torch.Tensor:
     """Render closed-form states `(n, T, K, 6)` with radii `(n, K)` → float32 `(n, T, H, W, 3)` in [0, 1].
 
