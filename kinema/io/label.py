@@ -11,7 +11,8 @@ seven fields. Kinema writes it into
 The value is the JSON object of the seven fields, e.g.
 ``{"Label": "1", "ContentProducer": "Kinema", "ProduceID": "…", …}``. ``Label`` follows the standard's
 values: "1" = the content is AI-generated or synthesised, "2" = possibly, "3" = suspected. Kinema's own
-output is always "1". C2PA manifests are not written here.
+output is always "1". The visible (explicit) label is ``kinema/io/visible_label.py``; C2PA manifests are
+``kinema/io/provenance.py``, which keeps this label in place when it signs a file.
 """
 
 from __future__ import annotations
@@ -128,11 +129,11 @@ def _read_image_label(path: Path) -> AIGCLabel | None:
 
     try:
         with Image.open(path) as im:
-            text = None
-            if hasattr(im, "text"):  # PNG: tEXt/iTXt/zTXt chunks
+            # PNG text chunks before the pixels are in info without decoding them (Kinema writes them
+            # there); `text` also finds chunks after the pixels but decodes the image to get there.
+            text = im.info.get(METADATA_KEY)
+            if text is None and hasattr(im, "text"):
                 text = im.text.get(METADATA_KEY)
-            if text is None:
-                text = im.info.get(METADATA_KEY)
             if text is None and "comment" in im.info:  # JPEG COM segment
                 comment = im.info["comment"]
                 comment = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
@@ -189,14 +190,21 @@ def jpeg_comment(label: AIGCLabel) -> bytes:
     return json.dumps({METADATA_KEY: label.to_dict()}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def save_labelled_image(image, path: str | Path, label: AIGCLabel | None, quality: int = 92) -> None:
-    """Save a PIL image as PNG or JPEG (by suffix) with the label embedded; other suffixes are refused."""
+def save_labelled_image(
+    image, path: str | Path, label: AIGCLabel | None, quality: int = 92, visible_label=None
+) -> None:
+    """Save a PIL image as PNG or JPEG (by suffix) with the label embedded; other suffixes are refused.
+
+    ``visible_label`` (a ``kinema.io.visible_label.VisibleLabel``) also burns the visible "AI生成" mark
+    into the pixels."""
     from kinema.io.atomic import atomic_write_path
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".jpg", ".jpeg"):
         raise InvalidInputError(f"Cannot write an image to {path.name}: use a .png, .jpg or .jpeg file name.")
+    if visible_label is not None:
+        image = visible_label.stamp_image(image)
     with atomic_write_path(path) as tmp:
         if suffix == ".png":
             image.save(tmp, format="PNG", pnginfo=png_text_chunks(label))
