@@ -13,7 +13,7 @@ image's shortest side. Kinema's mark, kept simple:
 - images (thumbnails, sprite sheets, text-to-image) get the opening mark.
 
 White text over a semi-transparent black box, so it reads on any background. At 64x64 the mark is the
-Chinese line alone, 12 px high (36x12 px of text, a 44x18 px box); at 832x480 the opening mark is 38 px high.
+Chinese line alone, 12 px high (36x12 px of text in a 44x20 px box); at 832x480 the opening mark is 38 px high.
 
 The glyphs come from two grayscale masks shipped in ``kinema/io/assets/`` (rendered once from Noto Sans CJK SC
 Bold by ``assets/render_marks.py``): Kinema runs offline on machines with no CJK font, and the text is fixed.

@@ -8,9 +8,9 @@ few KB. The label text is fixed ("AI生成" / "AI-generated"), so four glyphs an
 needed. Source font: Noto Sans CJK SC Bold (Debian package fonts-noto-cjk, SIL Open Font License 1.1, which
 allows embedding rendered text); bold stays legible when scaled down to a 64x64 frame.
 
-Each mask is the line's ink, cropped to its bounding box, rendered at 128 px font size (ink ~110 px high):
-``kinema.io.visible_label`` scales it down (area-averaging) to the height it needs, so one render serves every
-frame size. This script is not part of the installed package.
+Each mask is the line's ink, cropped to its bounding box, rendered at 128 px font size (ink 125 px high for
+AI生成, 133 px for AI-generated): ``kinema.io.visible_label`` scales it down (area-averaging) to the height it
+needs, so one render serves every frame size. This script is not part of the installed package.
 """
 
 from __future__ import annotations
