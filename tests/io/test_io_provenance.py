@@ -150,6 +150,7 @@ CASES = [
         ["c2pa.created"],
         "inputTo",
     ),
+    ("cont.mp4", lambda p, s: write_streamed(p), "continuation", ["video"], ["c2pa.created"], "inputTo"),
     (
         "extend.mp4",
         lambda p, s: write_streamed(p),
