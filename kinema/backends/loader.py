@@ -3,16 +3,39 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 from pathlib import Path
 from typing import Any
 
 from kinema.backends.base import ModelFacts, VideoBackend
-from kinema.errors import ModelNotFoundError
+from kinema.errors import InvalidInputError, ModelNotFoundError
 from kinema.pipelines.model_config import CONFIG_NAME
+
+# A diffusers folder's model_index.json `_class_name` → the backend that runs it ("module:class"; imported
+# only when such a folder is met, and torch-free until it loads the weights).
+DIFFUSERS_BACKENDS: dict[str, str] = {
+    "WanPipeline": "kinema.backends.wan:WanBackend",
+    "WanImageToVideoPipeline": "kinema.backends.wan:WanI2VBackend",
+    "WanVACEPipeline": "kinema.backends.wan:WanVACEBackend",
+    "LTXPipeline": "kinema.backends.ltx:LTXBackend",
+    "LTXImageToVideoPipeline": "kinema.backends.ltx:LTXBackend",
+    "LTXConditionPipeline": "kinema.backends.ltx:LTXBackend",
+    "CogVideoXPipeline": "kinema.backends.cogvideox:CogVideoXBackend",
+    "CogVideoXImageToVideoPipeline": "kinema.backends.cogvideox:CogVideoXI2VBackend",
+    "CogVideoXVideoToVideoPipeline": "kinema.backends.cogvideox:CogVideoXBackend",
+    "HunyuanVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoBackend",
+    "HunyuanVideoImageToVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoI2VBackend",
+    "SkyReelsV2DiffusionForcingPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
+    "SkyReelsV2DiffusionForcingImageToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
+    "SkyReelsV2DiffusionForcingVideoToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
+}
+DIFFUSERS_INDEX = "model_index.json"
 
 
 def backend_class(path: str | Path) -> type[VideoBackend]:
-    """The backend class for a model folder, recognised by the file that describes it."""
+    """The backend class for a model folder, recognised by the file that describes it: kinema.json (a
+    Kinema model) or model_index.json (a diffusers pipeline folder, by its `_class_name`)."""
     path = Path(path)
     if (path / CONFIG_NAME).is_file():
         from kinema.backends.kinema import KinemaBackend
@@ -20,10 +43,34 @@ def backend_class(path: str | Path) -> type[VideoBackend]:
         return KinemaBackend
     if not path.is_dir():
         raise ModelNotFoundError(f"No model folder at {str(path)!r}; pass the folder of a model.")
+    if (path / DIFFUSERS_INDEX).is_file():
+        return _diffusers_backend(path)
     raise ModelNotFoundError(
-        f"{str(path)!r} is not a model folder Kinema can run: it has no {CONFIG_NAME} (a Kinema model); "
-        "pass a folder saved by Kinema."
+        f"{str(path)!r} is not a model folder Kinema can run: it has no {CONFIG_NAME} (a Kinema model) "
+        f"and no {DIFFUSERS_INDEX} (a diffusers model); pass a folder saved by Kinema or by diffusers."
     )
+
+
+def _diffusers_backend(path: Path) -> type[VideoBackend]:
+    try:
+        name = json.loads((path / DIFFUSERS_INDEX).read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelNotFoundError(
+            f"{path / DIFFUSERS_INDEX} cannot be read ({exc}); fix or re-save the folder."
+        ) from None
+    if name not in DIFFUSERS_BACKENDS:
+        raise ModelNotFoundError(
+            f"{str(path)!r} is a diffusers {name} folder, which Kinema does not run; it runs "
+            f"{', '.join(sorted(DIFFUSERS_BACKENDS))}."
+        )
+    module, _, attr = DIFFUSERS_BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr).variant(path)
+
+
+def is_model_folder(path: str | Path) -> bool:
+    """Whether `path` holds a model Kinema recognises (for scanning a --models-dir)."""
+    path = Path(path)
+    return (path / CONFIG_NAME).is_file() or (path / DIFFUSERS_INDEX).is_file()
 
 
 def read_facts(path: str | Path, name: str | None = None) -> ModelFacts:
@@ -31,9 +78,21 @@ def read_facts(path: str | Path, name: str | None = None) -> ModelFacts:
     return backend_class(path).read_facts(Path(path), name)
 
 
-def load_backend(path: str | Path, device: str = "cpu", dtype: Any = None) -> VideoBackend:
-    """The backend of a model folder, ready to `generate`."""
-    return backend_class(path)(path, device=device, dtype=dtype)
+def load_backend(path: str | Path, device: str = "cpu", dtype: Any = None, **load: Any) -> VideoBackend:
+    """The backend of a model folder, ready to `generate`. `load` = memory/speed options of diffusers
+    folders (`kinema.backends.diffusers_base.LoadOptions`: dtype, offload, vae_tiling, cache, compile, ...)."""
+    cls = backend_class(path)
+    given = {k: v for k, v in load.items() if v not in (None, False, (), [])}
+    if not given:
+        return cls(path, device=device, dtype=dtype)
+    from kinema.backends.diffusers_base import DiffusersBackend, LoadOptions
+
+    if not issubclass(cls, DiffusersBackend):
+        raise InvalidInputError(
+            f"{', '.join(sorted(given))} are options of diffusers model folders; {Path(path).name} is a "
+            f"{cls.name} model, which loads without them: drop them."
+        )
+    return cls(path, device=device, dtype=dtype, load=LoadOptions(**load))
 
 
 class BackendCache:

