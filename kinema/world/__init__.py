@@ -7,5 +7,8 @@
 - `render.py` — batched soft-edged renderer over flat or textured backgrounds, with ground truth.
 - `captions.py` — varied captions stated from the spec.
 - `parser.py` — colour-threshold (paper) and shape-aware object tracks from frames or MP4s.
+- `prompt.py` — text prompt → `SceneSpec` (the captioner's words read back), with a report of what it
+  did not understand; `state.py` — frames → object states (for image-to-video and extension);
+  `grounding.py` — simulate a spec → the dataset's `(K, T, 3)` tracks, and `plan_from_prompt` joining all three.
 - `dataset.py` — `WorldClipDataset` (on the fly); `make.py` — `kinema world make` (MP4 shards + JSONL).
 """

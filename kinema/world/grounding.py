@@ -1,0 +1,147 @@
+"""Physics grounding: simulate a scene and hand its object tracks to the generator.
+
+`simulate_tracks(spec)` gives the tracks the training data carries (`dataset.render_plans`, CONTRACTS
+"tracks"): float32 `(K, T, 3)` `[x_px, y_px, visible]`, each object's centre seen through the spec's camera,
+visible = the centre is inside the frame. Paper scenes (`spec.scenario` in `paper.SCENARIOS`, with the
+parameters `paper.paper_spec` records) use the closed form, exactly as the dataset draws them; everything
+else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the DiT's trajectory map with
+`kinema.pipelines.trajectories.rasterize_trajectories`.
+
+`plan_from_prompt(prompt, …)` joins the three steps: the prompt's scene (`prompt.parse_world_prompt`), or,
+with `frames`, the state at their last frame (`state.estimate_state`) carried on with the prompt's physics;
+then the simulated tracks. With frames, track frame 0 is the last given frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kinema.errors import InvalidInputError
+from kinema.world import paper
+from kinema.world.camera import apply_homography, camera_homographies
+from kinema.world.parser import as_frames
+from kinema.world.prompt import PromptParse, parse_world_prompt
+from kinema.world.simulate import simulate
+from kinema.world.spec import COLORS, SceneSpec
+from kinema.world.state import estimate_state, scene_from_state
+
+
+@dataclass
+class GroundedPlan:
+    """A scene to generate: its spec, simulated tracks `(K, T, 3)` float32 and the prompt's parse."""
+
+    spec: SceneSpec
+    tracks: np.ndarray
+    parse: PromptParse
+
+
+def _paper_params(spec: SceneSpec) -> paper.PaperParams | None:
+    """The closed-form parameters a paper spec was made from, if the spec still matches them exactly
+    (same objects, no walls, the paper's gravity); None for any other spec."""
+    p = spec.params
+    if spec.scenario not in paper.SCENARIOS or not {"radius", "position", "velocity"} <= set(p):
+        return None
+    radius, position, velocity = (
+        np.asarray(p[k], dtype=np.float64) for k in ("radius", "position", "velocity")
+    )
+    _, dx = paper.paper_world(spec.width, spec.height)
+    objects = spec.objects
+    walls = spec.walls
+    same = (
+        len(objects) == len(radius)
+        and not (walls.floor or walls.ceiling or walls.left or walls.right)
+        and spec.gravity == (0.0, float(p.get("gravity", 0.0)))
+        and all(
+            o.size == radius[k]
+            and np.allclose(o.position, position[k] + [dx, 0.0], rtol=0, atol=1e-9)
+            and np.allclose(o.velocity, velocity[k], rtol=0, atol=1e-9)
+            for k, o in enumerate(objects)
+        )
+    )
+    if not same:
+        return None
+    names = paper.PARAM_NAMES[spec.scenario]
+    return paper.PaperParams(
+        scenario=spec.scenario,
+        split=str(p.get("split", "id")),
+        radius=radius[None],
+        position=position[None],
+        velocity=velocity[None],
+        collision_time=np.array([float(p.get("collision_time", np.nan))]),
+        ood=np.zeros((1, len(names)), dtype=bool),
+        gravity=float(p.get("gravity", 0.0)),
+    )
+
+
+def simulate_states(spec: SceneSpec) -> np.ndarray:
+    """States `(T, K, 6)` = x, y, vx, vy, angle, angular velocity: closed form for paper specs, else pymunk."""
+    params = _paper_params(spec)
+    if params is None:
+        return simulate(spec).states
+    states = paper.simulate_paper(params, spec.num_frames, 1.0 / spec.fps)[0]  # (T, K, 6)
+    states[..., 0] += paper.paper_world(spec.width, spec.height)[1]  # the paper scene centred in the world
+    return states
+
+
+def tracks_from_states(spec: SceneSpec, states: np.ndarray, max_objects: int | None = None) -> np.ndarray:
+    """States `(T, K, 6)` → tracks `(max_objects or K, T, 3)` float32 `[x_px, y_px, visible]` through the
+    spec's camera (rows past the spec's objects are zeros, as the dataset pads them)."""
+    t, n = spec.num_frames, len(spec.objects)
+    k = n if max_objects is None else max_objects
+    tracks = np.zeros((k, t, 3), dtype=np.float32)
+    n = min(n, k)
+    if n:
+        homs = camera_homographies(spec.camera, t, spec.fps, spec.world_size, spec.width, spec.height)
+        px = apply_homography(homs[:, None], states[:, :n, :2])  # (T, n, 2)
+        inside = (px[..., 0] >= -0.5) & (px[..., 0] <= spec.width - 0.5)
+        inside &= (px[..., 1] >= -0.5) & (px[..., 1] <= spec.height - 0.5)
+        tracks[:n, :, :2] = px.transpose(1, 0, 2)
+        tracks[:n, :, 2] = inside.T
+    return tracks
+
+
+def simulate_tracks(spec: SceneSpec, max_objects: int | None = None) -> np.ndarray:
+    """Simulate `spec` → tracks `(K, T, 3)` float32 `[x_px, y_px, visible]`, the dataset's format."""
+    return tracks_from_states(spec, simulate_states(spec), max_objects)
+
+
+def plan_from_prompt(
+    prompt: str,
+    *,
+    width: int,
+    height: int,
+    num_frames: int,
+    fps: float,
+    frames: np.ndarray | None = None,
+) -> GroundedPlan:
+    """Prompt (and, for image-to-video or extension, the given `frames`) → spec + tracks + parse.
+
+    `frames`: uint8 `(T, H, W, 3)` (or anything `parser.as_frames` takes). Without frames the prompt must
+    name an object (else `InvalidInputError` with its report). With frames
+    the objects come from their last frame and the prompt adds motion for a single frame, gravity, walls
+    and camera; the frames must have the output's aspect ratio."""
+    parse = parse_world_prompt(
+        prompt, width=width, height=height, num_frames=num_frames, fps=fps, require_objects=frames is None
+    )
+    if frames is None:
+        spec = parse.spec
+    else:
+        frames = as_frames(frames)
+        fh, fw = frames.shape[1:3]
+        if abs(fw / fh - width / height) > 0.01 * width / height:
+            raise InvalidInputError(
+                f"The frames are {fw}x{fh} but the output is {width}x{height}; give frames with the output's "
+                "aspect ratio (resize or crop them first)."
+            )
+        states = estimate_state(frames, fps=fps, prompt_parse=parse)
+        if not states:
+            raise InvalidInputError(
+                "No object of a known colour was found in the last given frame, so there is nothing to "
+                f"simulate; give frames showing objects coloured {', '.join(COLORS)} on a light background."
+            )
+        spec = scene_from_state(
+            states, width=width, height=height, num_frames=num_frames, fps=fps, prompt_parse=parse
+        )
+    return GroundedPlan(spec, simulate_tracks(spec), parse)
