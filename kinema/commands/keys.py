@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
             if not store.revoke_key(args.key_id):
                 raise InvalidInputError(f"No key with id {args.key_id!r}; see `kinema keys list`.")
             print(f"Revoked {args.key_id}.")
+            if not store.has_keys():
+                print(
+                    "No active key is left: the server now refuses every request until you create a key "
+                    "(`kinema keys create`); it does not reopen to key-less use."
+                )
     finally:
         store.dispose()
     return 0

@@ -1,7 +1,11 @@
 """`kinema serve`: the OpenAI-compatible video API, its web studio, and (by default) one worker process.
 
-Auth policy: by default (`--auth auto`) a key is required as soon as one exists (`kinema keys create`);
-with no keys the server serves everyone as one local tenant. `--no-auth` never asks; `--auth on` always does.
+Auth policy: by default (`--auth auto`) a key is required as soon as one was ever created (`kinema keys
+create`; revoking every key leaves the server closed); until then the server serves everyone as one local
+tenant. `--no-auth` never asks; `--auth on` always does.
+
+Workers are supervised: one that dies is logged and restarted with back-off (kinema/serving/supervisor.py),
+and its job returns to the queue when its lease expires.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +32,20 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     )
     parser.add_argument(
         "--no-auth", dest="auth", action="store_const", const="off", help="same as --auth off"
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        dest="cors_origins",
+        help="a web origin allowed to call the API from a browser (repeatable; default: none but the studio)",
+    )
+    parser.add_argument(
+        "--webhook-allow-host",
+        action="append",
+        default=None,
+        dest="webhook_allowed_hosts",
+        help="a host, address or CIDR that webhooks may reach although private (repeatable; e.g. 127.0.0.1)",
     )
     add_worker_arguments(parser)
     parser.set_defaults(func=run)
@@ -70,12 +87,20 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from kinema.serving.app import create_app
+    from kinema.serving.supervisor import Supervisor
     from kinema.serving.worker import settings_from_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     extra = {
         k: v
-        for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers), ("auth", args.auth))
+        for k, v in (
+            ("host", args.host),
+            ("port", args.port),
+            ("workers", args.workers),
+            ("auth", args.auth),
+            ("cors_origins", getattr(args, "cors_origins", None)),
+            ("webhook_allowed_hosts", getattr(args, "webhook_allowed_hosts", None)),
+        )
         if v is not None
     }
     settings = settings_from_args(args, **extra)
@@ -84,15 +109,9 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` stops the
     # workers instead of the process dying with them orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    workers = [subprocess.Popen(worker_command(args, settings)) for _ in range(settings.workers)]
+    supervisor = Supervisor(worker_command(args, settings), settings.workers).start()
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     finally:
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        supervisor.stop()
     return 0

@@ -1,15 +1,18 @@
 """Request and response shapes of the video API: OpenAI's `/v1/videos` plus Kling-style extras.
 
-Requests forbid unknown fields (a typo must not be silently ignored). Responses are plain dicts built by
-`video_object`, the shape the official `openai` client parses into `openai.types.Video`, plus Kinema's
-extra keys (queue_position, eta_seconds, priority) which that client keeps as extra attributes.
+Requests forbid unknown fields (a typo must not be silently ignored). Responses are pydantic models too
+(`Video`, `VideoList`, `Error`, ...), so /openapi.json states what every route answers; `video_object`
+builds the video's dict, the shape the official `openai` client parses into `openai.types.Video`, plus
+Kinema's extra keys (queue_position, eta_seconds, priority, physics, webhook) which that client keeps as
+extra attributes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 if TYPE_CHECKING:
     from kinema.serving.store import Job
@@ -40,7 +43,34 @@ SPEC_PARAMS: tuple[str, ...] = (
     "strength",
     "camera_control",
     "trajectories",
+    "physics",
+    "physics_candidates",
 )
+MAX_URL_CHARS = 2048  # browsers' and CDNs' common limit
+MAX_SHORT_CHARS = 200  # model names, sizes, aspect ratios, file ids
+MAX_ID_CHARS = 64  # video ids (the jobs table's id column)
+
+
+def _not_bool(value: Any) -> Any:
+    # JSON true/false are not numbers here (pydantic would read `seconds: true` as 1 s; issue 15, item 13).
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+# A duration: "4" (OpenAI sends strings), 4 or 4.5.
+Seconds = Annotated[str | float | int, BeforeValidator(_not_bool), Field(examples=["4"])]
+Seed = Annotated[Int, Field(ge=0, le=2**63 - 1)]
+CfgScale = Annotated[Float, Field(ge=0, le=30)]
+Steps = Annotated[Int, Field(ge=1, le=200)]
+Strength = Annotated[Float, Field(gt=0, le=1)]
+# One limit per text field, the same on every route (issue 15, item 9). Prompts are limited by
+# `ServeSettings.max_prompt_chars` (an operator's setting), checked in validation.check_texts.
+CallbackUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, description="Webhook URL (http or https)")]
+ShortText = Annotated[str, Field(max_length=MAX_SHORT_CHARS)]
+VideoId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
 
 
 class Strict(BaseModel):
@@ -50,12 +80,12 @@ class Strict(BaseModel):
 class CameraConfig(Strict):
     """Kling's six camera axes, each in [-10, 10]."""
 
-    horizontal: float = Field(0.0, ge=-10, le=10)
-    vertical: float = Field(0.0, ge=-10, le=10)
-    pan: float = Field(0.0, ge=-10, le=10)
-    tilt: float = Field(0.0, ge=-10, le=10)
-    roll: float = Field(0.0, ge=-10, le=10)
-    zoom: float = Field(0.0, ge=-10, le=10)
+    horizontal: Float = Field(0.0, ge=-10, le=10)
+    vertical: Float = Field(0.0, ge=-10, le=10)
+    pan: Float = Field(0.0, ge=-10, le=10)
+    tilt: Float = Field(0.0, ge=-10, le=10)
+    roll: Float = Field(0.0, ge=-10, le=10)
+    zoom: Float = Field(0.0, ge=-10, le=10)
 
 
 class CameraControl(Strict):
@@ -69,85 +99,215 @@ class CameraControl(Strict):
 class TrajectoryPoint(Strict):
     """A point of a motion-brush path, in output pixels (Kling's {x, y})."""
 
-    x: float
-    y: float
+    x: Float
+    y: Float
 
 
 class ReferenceObject(Strict):
     """OpenAI's JSON form of input_reference: a base64 data URL (file ids and remote URLs are not fetched)."""
 
-    image_url: str | None = None
-    file_id: str | None = None
+    image_url: str | None = Field(None, description="data:image/png;base64,... (PNG, JPEG or WebP)")
+    file_id: ShortText | None = None
 
 
 class VideoRef(Strict):
-    id: str
+    id: VideoId
 
 
 class VideoCreateRequest(Strict):
+    """POST /v1/videos: OpenAI's fields, Kling's extras, and Kinema's physics mode."""
+
     prompt: str
-    model: str | None = None
-    seconds: str | float | int | None = None
-    size: str | None = None
-    input_reference: ReferenceObject | str | None = None
+    model: ShortText | None = None
+    seconds: Seconds | None = None
+    size: ShortText | None = Field(None, examples=["1280x720"])
+    input_reference: ReferenceObject | str | None = Field(
+        None, description="The first frame: a base64 data URL (or upload the file in a multipart form)"
+    )
     # Kinema / Kling extras
     negative_prompt: str | None = None
-    cfg_scale: float | None = Field(None, ge=0, le=30)
-    num_inference_steps: int | None = Field(None, ge=1, le=200)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    aspect_ratio: str | None = None
-    fps: int | None = Field(None, ge=1)
+    cfg_scale: CfgScale | None = None
+    num_inference_steps: Steps | None = None
+    seed: Seed | None = None
+    aspect_ratio: ShortText | None = Field(None, examples=["16:9"])
+    fps: Int | None = Field(None, ge=1)
     mode: Literal["std", "pro"] | None = None
-    duration: str | float | int | None = None  # Kling's name for seconds
-    image_tail: ReferenceObject | str | None = None
+    duration: Seconds | None = None  # Kling's name for seconds
+    image_tail: ReferenceObject | str | None = Field(
+        None, description="The last frame (needs input_reference)"
+    )
     camera_control: CameraControl | None = None
     trajectories: list[list[TrajectoryPoint]] | None = None
-    callback_url: str | None = None
-    strength: float | None = Field(None, gt=0, le=1)
+    callback_url: CallbackUrl | None = None
+    strength: Strength | None = None
+    # Kinema: the world simulator decides the motion, the model draws it; N candidates, the best kept.
+    physics: Literal["simulate", "off"] | None = None
+    physics_candidates: Int | None = Field(None, ge=1, le=16)
 
 
 class VideoRemixRequest(Strict):
+    """POST /v1/videos/{video_id}/remix: the same video, a new prompt."""
+
     prompt: str
     negative_prompt: str | None = None
-    cfg_scale: float | None = Field(None, ge=0, le=30)
-    num_inference_steps: int | None = Field(None, ge=1, le=200)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    strength: float | None = Field(None, gt=0, le=1)
-    callback_url: str | None = None
+    cfg_scale: CfgScale | None = None
+    num_inference_steps: Steps | None = None
+    seed: Seed | None = None
+    strength: Strength | None = None
+    callback_url: CallbackUrl | None = None
 
 
 class VideoExtendRequest(Strict):
+    """POST /v1/videos/extensions: continue a completed video (`video: {"id": ...}`) or an uploaded MP4."""
+
     prompt: str
     video: VideoRef | None = None  # None: the video arrives as an uploaded file
-    seconds: str | float | int | None = None
+    seconds: Seconds | None = None
     negative_prompt: str | None = None
-    cfg_scale: float | None = Field(None, ge=0, le=30)
-    num_inference_steps: int | None = Field(None, ge=1, le=200)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    callback_url: str | None = None
+    cfg_scale: CfgScale | None = None
+    num_inference_steps: Steps | None = None
+    seed: Seed | None = None
+    callback_url: CallbackUrl | None = None
 
 
-def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+# ---- responses ---------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What was wrong and what to do, in one sentence")
+    type: str = Field(examples=["invalid_request_error", "rate_limit_error"])
+    param: str | None = Field(None, description="The request field at fault")
+    code: str | None = None
+
+
+class Error(BaseModel):
+    """Every error: OpenAI's shape."""
+
+    error: ErrorDetail
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class WebhookState(BaseModel):
+    """Kinema: how the deliveries to `callback_url` are going (the latest event's)."""
+
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None = None
+
+
+class Video(BaseModel):
+    """OpenAI's video object plus Kinema's extras (the `openai` client keeps them as extra attributes)."""
+
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int = Field(ge=0, le=100)
+    created_at: int
+    completed_at: int | None = None
+    expires_at: int | None = None
+    seconds: str
+    size: str
+    prompt: str
+    error: VideoError | None = None
+    remixed_from_video_id: str | None = None
+    extended_from_video_id: str | None = None
+    mode: Literal["text", "image", "keyframes", "extend", "remix"]
+    priority: int
+    queue_position: int | None = Field(None, description="1 = next to start; null unless queued")
+    eta_seconds: float | None = None
+    physics: bool = False
+    webhook: WebhookState | None = None
+
+
+class VideoList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    max_frames: int
+    modes: list[str]
+    options: list[str]
+    default: bool
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+class ServerConfig(BaseModel):
+    """What the studio needs before it has a key."""
+
+    auth_required: bool
+    max_prompt_chars: int
+    max_seconds: float
+    default_model: str | None = None
+
+
+class Health(BaseModel):
+    ok: bool
+    models: list[str]
+
+
+def shown_status(job: Job, now: float | None = None) -> str:
+    """The status a client sees. A running job whose lease expired has lost its worker: it is queued
+    again (the next claim's sweep requeues it, or fails it after its last attempt), so it shows as queued
+    rather than frozen at its dead worker's progress (issue 15, item 6). Cancelled jobs are never shown."""
+    if job.status == "in_progress" and job.lease_expires_at is not None:
+        if job.lease_expires_at < (time.time() if now is None else now):
+            return "queued"
+    return job.status if job.status in ("queued", "in_progress", "completed", "failed") else "failed"
 
 
 def video_object(
-    job: Job, queue_position: int | None = None, eta_seconds: float | None = None
+    job: Job,
+    queue_position: int | None = None,
+    eta_seconds: float | None = None,
+    webhook: dict[str, Any] | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """The public form of a job (an `openai.types.Video` plus Kinema's extras)."""
-    status = job.status if job.status in ("queued", "in_progress", "completed", "failed") else "failed"
+    status = shown_status(job, now)
     error = None
-    if job.status == "failed":
+    progress = int(job.progress)
+    if status == "failed":
         error = {
             "code": job.error_code or "generation_failed",
             "message": job.error_message or "generation failed",
         }
+        progress = 0  # nothing of a failed job is usable: its bar does not stay where it broke
+    elif status == "queued":
+        progress = 0
     return {
         "id": job.id,
         "object": "video",
         "model": job.model,
         "status": status,
-        "progress": int(job.progress),
+        "progress": progress,
         "created_at": int(job.created_at),
         "completed_at": int(job.completed_at) if job.completed_at else None,
         "expires_at": int(job.expires_at) if job.expires_at else None,
@@ -161,4 +321,6 @@ def video_object(
         "priority": job.priority,
         "queue_position": queue_position,
         "eta_seconds": None if eta_seconds is None else round(eta_seconds, 1),
+        "physics": bool(job.params.get("physics")),
+        "webhook": webhook,
     }

@@ -1,39 +1,56 @@
 """The video service: what the routes call. Validates (validation.py), enforces tiers, stores (store.py).
 
 Tier policy: `concurrency` = unfinished (queued + running) jobs a key may hold; `quota_seconds` = seconds of
-video a key may request per `quota_window_seconds` (failed and cancelled-before-start jobs do not count).
-Either limit answers 429 with Retry-After and a message saying when to retry.
+video a key may request per `quota_window_seconds` (failed and cancelled-before-start jobs do not count),
+each job charged what it will generate (`charged_seconds`). Either limit answers 429 with Retry-After and a
+message saying when to retry, and both are checked before any uploaded file is looked at.
 """
 
 from __future__ import annotations
 
-import io
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kinema.serving.auth import Tenant
-from kinema.serving.registry import ModelRegistry
-from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, VideoRemixRequest, video_object
+from kinema.serving.body import Upload
+from kinema.serving.callback_urls import CallbackPolicy
+from kinema.serving.registry import ModelInfo, ModelRegistry
+from kinema.serving.schemas import (
+    VideoCreateRequest,
+    VideoExtendRequest,
+    VideoRemixRequest,
+    shown_status,
+    video_object,
+)
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import VARIANTS, Storage
 from kinema.serving.store import Job, JobStore, new_id
 from kinema.serving.validation import (
     ApiError,
     Geometry,
-    Upload,
+    ImageInput,
     check_callback_url,
     check_camera,
-    check_prompt,
+    check_image,
+    check_physics,
+    check_texts,
     check_trajectories,
-    decode_image,
+    check_video,
     geometry,
     parse_seconds,
     resolve_model,
 )
+
+
+def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
+    """What a job costs against its tier's quota: the seconds of video it makes, scaled up when its frame
+    rate is above the model's — a second at 30 fps is 3.75 seconds of an 8 fps model's work (issue 15,
+    item 1: 20 s of a 10,000 fps upload were charged 20 s and ran for hours). Physics candidates are
+    each a generation."""
+    return video_seconds * max(1.0, fps / model.fps) * max(1, candidates)
 
 
 class VideoService:
@@ -44,18 +61,13 @@ class VideoService:
         self.storage = storage
         self.registry = registry
         self.settings = settings
+        self.callbacks = CallbackPolicy(settings.webhook_allowed_hosts)
 
     # ---- create / remix / extend --------------------------------------------------------------------
 
     def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> dict[str, Any]:
         s = self.settings
-        prompt = check_prompt(req.prompt, s)
-        if req.negative_prompt is not None and len(req.negative_prompt) > s.max_prompt_chars:
-            raise ApiError(
-                400,
-                f"`negative_prompt` is longer than {s.max_prompt_chars} characters; shorten it.",
-                "negative_prompt",
-            )
+        prompt = check_texts(s, req.prompt, req.negative_prompt)
         if req.seconds is not None and req.duration is not None:
             raise ApiError(400, "Send `seconds` or `duration`, not both (they mean the same).", "duration")
         model = resolve_model(self.registry, req.model)
@@ -68,8 +80,13 @@ class VideoService:
             req.fps,
             "seconds" if req.seconds is not None else "duration",
         )
-        image = decode_image(uploads.get("input_reference") or req.input_reference, s, "input_reference")
-        tail = decode_image(uploads.get("image_tail") or req.image_tail, s, "image_tail")
+        physics = check_physics(model, req.physics, req.physics_candidates)
+        callback_url = check_callback_url(req.callback_url, self.callbacks)
+        cost = charged_seconds(model, geo.video_seconds, geo.fps, physics.get("physics_candidates", 1))
+        # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
+        self._check_tier(tenant, cost)
+        image = check_image(uploads.get("input_reference") or req.input_reference, s, "input_reference")
+        tail = check_image(uploads.get("image_tail") or req.image_tail, s, "image_tail")
         if tail is not None and image is None:
             raise ApiError(
                 400,
@@ -82,16 +99,18 @@ class VideoService:
         params["trajectories"] = trajectory_paths(
             check_trajectories(req.trajectories, geo.width, geo.height), geo
         )
+        params.update(physics)
         if req.strength is not None:
             params["strength"] = req.strength
         if req.mode == "pro" and req.num_inference_steps is None:
             # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
             params["num_inference_steps"] = 2 * model.num_inference_steps
         images = {"image": image, "last_image": tail}
-        return self._submit(tenant, model.name, task, prompt, geo, params, images, req.callback_url)
+        return self._submit(tenant, model.name, task, prompt, geo, params, cost, images, callback_url)
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> dict[str, Any]:
-        prompt = check_prompt(req.prompt, self.settings)
+        prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
+        callback_url = check_callback_url(req.callback_url, self.callbacks)
         source = self._finished_source(tenant, video_id, "video_id")
         model = resolve_model(self.registry, source.model)
         p = source.params
@@ -99,8 +118,9 @@ class VideoService:
         params = self._common_params(req, geo)
         params["source_video_id"] = source.id
         params["strength"] = req.strength  # None: the model's default
+        cost = charged_seconds(model, geo.video_seconds, geo.fps)
         return self._submit(
-            tenant, model.name, "remix", prompt, geo, params, {}, req.callback_url, remixed_from=source.id
+            tenant, model.name, "remix", prompt, geo, params, cost, {}, callback_url, remixed_from=source.id
         )
 
     def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
@@ -108,17 +128,22 @@ class VideoService:
         job_id = new_id("video")
         try:
             return self._extend(tenant, req, upload, job_id)
-        except ApiError:
+        except BaseException:
             self.storage.remove_job(job_id)  # an uploaded source saved before the refusal
+            if upload is not None:
+                upload.discard()
             raise
 
     def _extend(
         self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str
     ) -> dict[str, Any]:
         s = self.settings
-        prompt = check_prompt(req.prompt, s)
+        prompt = check_texts(s, req.prompt, req.negative_prompt)
+        callback_url = check_callback_url(req.callback_url, self.callbacks)
+        seconds_asked = parse_seconds(req.seconds, s)
         if upload is not None:
             model = resolve_model(self.registry, None)
+            self._check_tier(tenant, 0.0)  # the upload's own cost is known after the probe, below
             src_path = self.storage.input_path(job_id, "source.mp4")
             info = self._save_source_video(upload, src_path, model)
             width, height = _snap_size(info.width, info.height, model)
@@ -140,9 +165,20 @@ class VideoService:
                 'Missing required field `video`: pass {"id": ...} of a completed video or upload an MP4.',
                 "video",
             )
-        seconds = parse_seconds(req.seconds, s) or model.native_seconds
-        # The extension pipeline works in chunks, so any length is possible; the total is what is capped.
+        seconds = seconds_asked or model.native_seconds
+        # The extension pipeline works in chunks, so any length is possible; what one extension may add is
+        # capped in frames at the model's own rate (a 60 fps source makes 7.5x the frames of an 8 fps
+        # model's second), and the total length is capped too.
         new_frames = max(1, round(seconds * fps))
+        most = max(1, math.floor(s.max_seconds * model.fps))
+        if new_frames > most:
+            raise ApiError(
+                400,
+                f"Extending this {fps} fps video by {seconds:g} s means generating {new_frames} frames; model "
+                f"{model.name} generates at most {most} in one extension ({s.max_seconds:g} s at its "
+                f"{model.fps:g} fps) — extend by at most {most / fps:.2f} s per call.",
+                "seconds",
+            )
         total_frames = src_frames + new_frames
         if total_frames / fps > s.max_total_seconds:
             raise ApiError(
@@ -159,6 +195,7 @@ class VideoService:
         else:
             params["source_video"] = "source.mp4"
         shown = Geometry(width, height, total_frames, fps)
+        cost = charged_seconds(model, new_frames / fps, fps)
         return self._submit(
             tenant,
             model.name,
@@ -166,45 +203,31 @@ class VideoService:
             prompt,
             geo,
             params,
+            cost,
             {},
-            req.callback_url,
+            callback_url,
             extended_from=source_id,
             shown=shown,
             job_id=job_id,
         )
 
-    def _save_source_video(self, upload: Upload, path: Path, model: Any) -> Any:
-        from kinema.io.video import probe_video
-
-        if len(upload.data) > self.settings.max_video_upload_bytes:
+    def _save_source_video(self, upload: Upload, path: Path, model: ModelInfo) -> Any:
+        """Move (or write) the uploaded video into the job's inputs, then check it where it lies."""
+        limit = self.settings.max_video_upload_bytes
+        if max(upload.size, len(upload.data)) > limit:
             raise ApiError(
                 413,
-                f"`video` is larger than {self.settings.max_video_upload_bytes} bytes; upload a shorter clip.",
+                f"`video` is larger than {limit} bytes; upload a shorter clip.",
                 "video",
                 "file_too_large",
             )
-        self.storage.write_bytes(path, upload.data)
-        try:
-            info = probe_video(path)
-        except Exception:
-            self.storage.remove_job(path.parent.name)
-            raise ApiError(
-                415,
-                "`video` is not a video this server can read; upload an MP4 (H.264).",
-                "video",
-                "unsupported_media_type",
-            ) from None
-        if info.num_frames < 1 or info.width < 1 or info.height < 1:
-            self.storage.remove_job(path.parent.name)
-            raise ApiError(400, "`video` has no frames; upload a video with at least one frame.", "video")
-        if info.num_frames / max(info.fps, 1e-6) > self.settings.max_total_seconds:
-            self.storage.remove_job(path.parent.name)
-            raise ApiError(
-                400,
-                f"`video` is longer than {self.settings.max_total_seconds:g} s; upload a shorter clip.",
-                "video",
-            )
-        return info
+        if upload.path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(upload.path, path)  # the spool file is already fsynced (body.py)
+            upload.path = None
+        else:
+            self.storage.write_bytes(path, upload.data)
+        return check_video(path, self.settings, model, upload.content_type)
 
     def _common_params(self, req: Any, geo: Geometry) -> dict[str, Any]:
         return {
@@ -231,6 +254,40 @@ class VideoService:
             )
         return source
 
+    def _check_tier(self, tenant: Tenant, cost: float, conn: Any = None, now: float | None = None) -> None:
+        """429 when the tenant is at its concurrency limit or `cost` more seconds would pass its quota.
+        Called before the expensive checks (without a lock) and again inside the insert's transaction."""
+        tier = tenant.tier
+        now = time.time() if now is None else now
+        if conn is None:
+            with self.store.reading() as c:
+                usage = self.store.tenant_usage(c, tenant.id, now - self.settings.quota_window_seconds)
+        else:
+            usage = self.store.tenant_usage(conn, tenant.id, now - self.settings.quota_window_seconds)
+        active, used, oldest = usage
+        if active >= tier.concurrency:
+            raise ApiError(
+                429,
+                f"Your {tier.name} tier runs at most {tier.concurrency} video(s) at once and you have {active} "
+                "queued or running; wait for one to finish (or delete one) and retry.",
+                None,
+                "concurrency_limit_exceeded",
+                "rate_limit_error",
+                {"Retry-After": str(max(1, math.ceil(self.store.mean_run_seconds(10.0))))},
+            )
+        if used + cost > tier.quota_seconds:
+            window_h = self.settings.quota_window_seconds / 3600
+            retry = max(1, math.ceil((oldest or now) + self.settings.quota_window_seconds - now))
+            raise ApiError(
+                429,
+                f"Your {tier.name} tier may generate {tier.quota_seconds:g} s of video per {window_h:g} h; you have "
+                f"used {used:g} s and asked for {cost:g} s more. Retry in {retry} s or ask for a higher tier.",
+                None,
+                "quota_exceeded",
+                "rate_limit_error",
+                {"Retry-After": str(retry)},
+            )
+
     def _submit(
         self,
         tenant: Tenant,
@@ -239,7 +296,8 @@ class VideoService:
         prompt: str,
         geo: Geometry,
         params: dict[str, Any],
-        images: dict[str, np.ndarray | None],
+        cost: float,
+        images: dict[str, ImageInput | None],
         callback_url: str | None,
         remixed_from: str | None = None,
         extended_from: str | None = None,
@@ -247,66 +305,35 @@ class VideoService:
         job_id: str | None = None,
     ) -> dict[str, Any]:
         job_id = job_id or new_id("video")
-        try:
-            callback_url = check_callback_url(callback_url)
-        except ApiError:
-            self.storage.remove_job(job_id)
-            raise
         shown = shown or geo
-        # Inputs are on disk before the row commits: a worker that claims the job always finds them.
-        for name, image in images.items():
-            if image is not None:
-                params[name] = f"{name}.png"
-                self.storage.write_bytes(self.storage.input_path(job_id, f"{name}.png"), _png(image))
-        # An extension counts only its new seconds.
-        requested = geo.num_frames / geo.fps if task == "extend" else max(geo.num_frames - 1, 1) / geo.fps
-        tier = tenant.tier
-        now = time.time()
         try:
+            # Inputs are on disk before the row commits: a worker that claims the job always finds them.
+            # Images are stored as uploaded (checked, not decoded); the worker decodes them at the output size.
+            for name, image in images.items():
+                if image is not None:
+                    params[name] = f"{name}{image.suffix}"
+                    self.storage.write_bytes(self.storage.input_path(job_id, params[name]), image.data)
             with self.store.writing() as conn:
                 self.store.lock_tenant(conn, tenant.id)
-                active, used, oldest = self.store.tenant_usage(
-                    conn, tenant.id, now - self.settings.quota_window_seconds
-                )
-                if active >= tier.concurrency:
-                    raise ApiError(
-                        429,
-                        f"Your {tier.name} tier runs at most {tier.concurrency} video(s) at once and you have {active} "
-                        "queued or running; wait for one to finish (or delete one) and retry.",
-                        None,
-                        "concurrency_limit_exceeded",
-                        "rate_limit_error",
-                        {"Retry-After": str(max(1, math.ceil(self.store.mean_run_seconds(10.0))))},
-                    )
-                if used + requested > tier.quota_seconds:
-                    window_h = self.settings.quota_window_seconds / 3600
-                    retry = max(1, math.ceil((oldest or now) + self.settings.quota_window_seconds - now))
-                    raise ApiError(
-                        429,
-                        f"Your {tier.name} tier may generate {tier.quota_seconds:g} s of video per {window_h:g} h; you have "
-                        f"used {used:g} s and asked for {requested:g} s more. Retry in {retry} s or ask for a higher tier.",
-                        None,
-                        "quota_exceeded",
-                        "rate_limit_error",
-                        {"Retry-After": str(retry)},
-                    )
+                self._check_tier(tenant, cost, conn)
                 job = self.store.insert_job(
                     conn,
                     id=job_id,
                     tenant=tenant.id,
                     model=model,
                     task=task,
-                    priority=tier.priority,
+                    priority=tenant.tier.priority,
                     prompt=prompt,
                     params=params,
                     seconds=shown.seconds,
+                    charged_seconds=cost,
                     size=shown.size,
                     max_attempts=self.settings.max_attempts,
                     callback_url=callback_url,
                     remixed_from_video_id=remixed_from,
                     extended_from_video_id=extended_from,
                 )
-        except ApiError:
+        except BaseException:
             self.storage.remove_job(job_id)
             raise
         return self.public(job)
@@ -314,14 +341,26 @@ class VideoService:
     # ---- read / delete -------------------------------------------------------------------------------
 
     def public(self, job: Job) -> dict[str, Any]:
+        now = time.time()
+        status = shown_status(job, now)
         position = eta = None
-        if job.status == "queued":
+        if status == "queued":
             position = self.store.queue_position(job)
             running = max(1, self.store.running_count())
             eta = position * self.store.mean_run_seconds() / running
-        elif job.status == "in_progress":
+        elif status == "in_progress":
             eta = self.store.mean_run_seconds() * (1 - job.progress / 100)
-        return video_object(job, position, eta)
+        return video_object(job, position, eta, self._webhook_state(job), now)
+
+    def _webhook_state(self, job: Job) -> dict[str, Any] | None:
+        """The deliveries to the job's callback_url: the first that failed for good, else the latest."""
+        if not job.callback_url:
+            return None
+        rows = self.store.webhook_rows(job.id)
+        if not rows:
+            return None
+        row = next((r for r in rows if r["status"] == "failed"), rows[-1])
+        return {k: row[k] for k in ("event", "status", "attempts", "last_error")}
 
     def get(self, tenant: Tenant, video_id: str) -> Job:
         job = self.store.get(video_id, tenant.id)
@@ -342,7 +381,8 @@ class VideoService:
                 f"`after` names no video of yours ({after!r}); pass the last id of the previous page.",
                 "after",
             ) from None
-        data = [video_object(j) for j in items]
+        now = time.time()
+        data = [video_object(j, webhook=self._webhook_state(j), now=now) for j in items]
         return {
             "object": "list",
             "data": data,
@@ -409,6 +449,9 @@ class VideoService:
                     "height": m.height,
                     "fps": m.fps,
                     "num_frames": m.num_frames,
+                    "max_frames": m.max_frames,
+                    "modes": list(m.modes),
+                    "options": list(m.options),
                     "default": m.name == self.registry.default,
                 }
                 for m in self.registry.models.values()
@@ -440,11 +483,3 @@ def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
 
 def _source_frames(job: Job) -> int:
     return int(job.params.get("total_frames") or job.params["num_frames"])
-
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()

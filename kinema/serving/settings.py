@@ -3,9 +3,10 @@
 Command-line flags override environment variables, which override these defaults.
 
 Auth policy (documented in `kinema serve --help`): `auth="auto"` (the default) requires an API key as soon
-as one key exists in the database (`kinema keys create`), and serves everyone as the local tenant while
-there is none — a laptop user runs `kinema serve` and it just works; a team creates a key and the server is
-closed. `auth="on"` always requires a key; `auth="off"` (`--no-auth`) never does.
+as a key was ever created in the database (`kinema keys create`), and serves everyone as the local tenant
+while none ever was — a laptop user runs `kinema serve` and it just works; a team creates a key and the
+server is closed for good (revoking every key leaves it closed, not open). `auth="on"` always requires a
+key; `auth="off"` (`--no-auth`) never does.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ class ServeSettings(BaseSettings):
     webhook_max_attempts: int = 6
     webhook_backoff_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
+    # Hosts, addresses or CIDR networks webhooks may reach although they are loopback / private
+    # (callback_urls.py), e.g. ["127.0.0.1", "localhost"] for a receiver on this machine.
+    webhook_allowed_hosts: list[str] = []
+
+    # Web pages on other origins may not create or delete videos unless listed here (CORS; origins.py),
+    # e.g. ["https://studio.example.com"]. The server's own studio is same-origin and needs nothing.
+    cors_origins: list[str] = []
+
+    # Upload temp files and job-less input folders untouched for this long are swept (janitor.py).
+    orphan_seconds: float = 600.0
 
     def database_url(self) -> str:
         if self.database:

@@ -13,6 +13,7 @@ whose lease expired (its worker died) goes back to the queue, at most `max_attem
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Engine, make_url
 
 metadata = MetaData()
@@ -60,6 +62,9 @@ jobs = Table(
     Column("prompt", Text, nullable=False),
     Column("params", Text, nullable=False),  # JSON: everything the generator needs
     Column("seconds", String(16), nullable=False),
+    # What the job costs against its tier's quota (service.charged_seconds); NULL in rows made before
+    # this column existed, which count their `seconds`.
+    Column("charged_seconds", Float),
     Column("size", String(32), nullable=False),
     Column("progress", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
@@ -128,6 +133,7 @@ class Job:
     prompt: str
     params: dict[str, Any]
     seconds: str
+    charged_seconds: float | None
     size: str
     progress: int
     created_at: float
@@ -174,7 +180,7 @@ class JobStore:
         if self.is_sqlite:
             database = make_url(url).database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(database))
             # Two engines on one file: readers use deferred transactions (WAL lets them run beside a writer);
             # writers use BEGIN IMMEDIATE so that a read-then-write never dies on a lock upgrade.
             self.read_engine = _sqlite_engine(url, immediate=False)
@@ -197,6 +203,18 @@ class JobStore:
                 metadata.create_all(conn)
         else:
             metadata.create_all(self.write_engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a database was made (create_all makes tables, never columns)."""
+        with self.write_engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(724145)"))
+            have = {c["name"] for c in sa_inspect(conn).get_columns("jobs")}
+            for column in jobs.columns:
+                if column.name not in have:
+                    kind = column.type.compile(dialect=conn.dialect)
+                    conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {column.name} {kind}"))
 
     def dispose(self) -> None:
         self.read_engine.dispose()
@@ -229,13 +247,13 @@ class JobStore:
             .where(jobs.c.tenant == tenant, jobs.c.status.in_(ACTIVE), jobs.c.deleted.is_(False))
         ).scalar_one()
         rows = conn.execute(
-            select(jobs.c.seconds, jobs.c.created_at).where(
+            select(jobs.c.seconds, jobs.c.charged_seconds, jobs.c.created_at).where(
                 jobs.c.tenant == tenant,
                 jobs.c.created_at >= since,
                 jobs.c.status.in_(("queued", "in_progress", "completed")),
             )
         ).all()
-        used = sum(float(r.seconds) for r in rows)
+        used = sum(r.charged_seconds if r.charged_seconds is not None else float(r.seconds) for r in rows)
         oldest = min((r.created_at for r in rows), default=None)
         return int(active), used, oldest
 
@@ -368,6 +386,8 @@ class JobStore:
             .values(
                 status="failed",
                 lease_owner=None,
+                lease_expires_at=None,
+                progress=0,
                 updated_at=now,
                 completed_at=now,
                 error_code="worker_lost",
@@ -458,7 +478,8 @@ class JobStore:
         return self._finish(job_id, owner, now, values, "video.completed")
 
     def fail(self, job_id: str, owner: str, code: str, message: str) -> bool:
-        values = {"status": "failed", "error_code": code, "error_message": message}
+        # progress 0: nothing of a failed job is usable (its bar must not stay where it broke)
+        values = {"status": "failed", "error_code": code, "error_message": message, "progress": 0}
         return self._finish(job_id, owner, time.time(), values, "video.failed")
 
     def _finish(self, job_id: str, owner: str, now: float, values: dict, event: str) -> bool:
@@ -522,11 +543,31 @@ class JobStore:
             )
 
     def has_keys(self) -> bool:
+        """Whether an unrevoked key exists."""
         with self.reading() as conn:
             n = conn.execute(
                 select(func.count()).select_from(api_keys).where(api_keys.c.revoked.is_(False))
             ).scalar_one()
         return int(n) > 0
+
+    def ever_had_keys(self) -> bool:
+        """Whether any key was ever created, revoked ones included (what `--auth auto` goes by)."""
+        with self.reading() as conn:
+            return conn.execute(select(api_keys.c.id).limit(1)).first() is not None
+
+    def existing_ids(self, ids: list[str]) -> set[str]:
+        """Which of these job ids have a row (deleted ones included)."""
+        found: set[str] = set()
+        with self.reading() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids[i : i + 500]))).all()
+                found.update(r.id for r in rows)
+        return found
+
+    def sweep_expired_leases(self) -> list[str]:
+        """Requeue (or fail) the jobs of dead workers now; the API's janitor calls it between claims."""
+        with self.writing() as conn:
+            return self.recover_expired(conn, time.time())
 
     # ---- webhooks (an outbox written in the same transaction as the state change) ------------------
 
@@ -597,6 +638,16 @@ class JobStore:
         with self.reading() as conn:
             rows = conn.execute(select(webhooks).where(webhooks.c.job_id == job_id).order_by(webhooks.c.seq))
             return [dict(r._mapping) for r in rows]
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600; SQLite gives its -wal and -shm files the
+    same mode): it holds every prompt and the API keys' hashes (issue 15, item 13)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:

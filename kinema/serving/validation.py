@@ -2,6 +2,13 @@
 
 Nothing here touches the database; the routes call these checks before anything is stored, so bad input
 always ends as a 4xx with a message, never a 500.
+
+Uploaded files are identified by their bytes, never by the Content-Type they declare (issue 15, item 8):
+images open with an explicit allow-list of PIL formats (PNG, JPEG, WebP — TIFF, PCX, EPS and the rest are
+refused before any of their decoders runs; EPS would hand user bytes to Ghostscript), videos with the
+MP4/QuickTime demuxer only and an allow-list of codecs. The API process reads an image's header and checks
+its integrity cheaply (PNG chunk CRCs, JPEG at 1/8 scale) but never decodes it at full size: the worker
+does, once, at the output size (item 3: a 105 KB one-colour 6000x6000 PNG cost the API 480 MB a request).
 """
 
 from __future__ import annotations
@@ -10,49 +17,50 @@ import base64
 import binascii
 import io
 import math
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import numpy as np
-
-from kinema.errors import InvalidInputError, KinemaError
+from kinema.errors import InvalidInputError
 from kinema.pipelines import sizes
+from kinema.serving.body import Upload
+from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
+from kinema.serving.errors import ApiError
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import CameraControl, ReferenceObject, TrajectoryPoint
 from kinema.serving.settings import ServeSettings
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
+# PIL format → (media type, file suffix). The formats a user may upload; nothing else is even parsed.
+IMAGE_FORMATS: dict[str, tuple[str, str]] = {
+    "PNG": ("image/png", ".png"),
+    "JPEG": ("image/jpeg", ".jpg"),
+    "WEBP": ("image/webp", ".webp"),
+}
+IMAGE_TYPES = tuple(t for t, _ in IMAGE_FORMATS.values())
+IMAGE_NAMES = "PNG, JPEG or WebP"
+# Containers (ffmpeg's demuxer names) and codecs an uploaded video may use.
+VIDEO_CONTAINER = "mov"  # ffmpeg's demuxer for MP4, MOV and M4V
+VIDEO_CODECS = ("h264", "hevc", "av1")
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/x-m4v", "application/octet-stream")
+VIDEO_NAMES = "an MP4 or MOV file with H.264, HEVC or AV1 video"
 
 
-class ApiError(Exception):
-    """An error answered to the client as OpenAI's {"error": {message, type, param, code}}."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        param: str | None = None,
-        code: str | None = None,
-        type_: str = "invalid_request_error",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.type = type_
-        self.headers = headers or {}
+__all__ = ["ApiError", "Upload"]
 
 
 @dataclass
-class Upload:
-    """An uploaded file as it arrived: bytes plus the declared media type."""
+class ImageInput:
+    """A checked image, not yet decoded: its bytes, format and size (the worker decodes it)."""
 
     data: bytes
-    content_type: str | None = None
-    filename: str | None = None
+    format: str
+    width: int
+    height: int
+
+    @property
+    def suffix(self) -> str:
+        return IMAGE_FORMATS[self.format][1]
 
 
 @dataclass
@@ -67,9 +75,13 @@ class Geometry:
         return f"{self.width}x{self.height}"
 
     @property
-    def seconds(self) -> str:
+    def video_seconds(self) -> float:
         # (T - 1) / fps: 33 frames at 8 fps are 4 s of motion, which is what the user asked for.
-        return _fmt_seconds(max(self.num_frames - 1, 1) / self.fps)
+        return max(self.num_frames - 1, 1) / self.fps
+
+    @property
+    def seconds(self) -> str:
+        return _fmt_seconds(self.video_seconds)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -87,6 +99,20 @@ def check_prompt(prompt: str, settings: ServeSettings, param: str = "prompt") ->
             400,
             f"`{param}` has {len(prompt)} characters; shorten it to at most {settings.max_prompt_chars}.",
             param,
+            "string_above_max_length",
+        )
+    return prompt
+
+
+def check_texts(settings: ServeSettings, prompt: str, negative_prompt: str | None) -> str:
+    """The prompt and negative prompt of any route: one limit (`max_prompt_chars`) for both, everywhere."""
+    prompt = check_prompt(prompt, settings)
+    if negative_prompt is not None and len(negative_prompt) > settings.max_prompt_chars:
+        raise ApiError(
+            400,
+            f"`negative_prompt` has {len(negative_prompt)} characters; shorten it to at most "
+            f"{settings.max_prompt_chars}.",
+            "negative_prompt",
             "string_above_max_length",
         )
     return prompt
@@ -112,6 +138,8 @@ def resolve_model(registry: ModelRegistry, name: str | None) -> ModelInfo:
 def parse_seconds(value: Any, settings: ServeSettings, param: str = "seconds") -> float | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise ApiError(400, f'`{param}` must be a number of seconds such as "4"; got {value!r}.', param)
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -197,10 +225,10 @@ def geometry(
     return Geometry(width, height, num_frames, out_fps)
 
 
-def decode_image(
+def check_image(
     source: Upload | ReferenceObject | str | None, settings: ServeSettings, param: str
-) -> np.ndarray | None:
-    """An uploaded image, a data URL, or a plain base64 string → uint8 (H, W, 3), checked by kinema.io."""
+) -> ImageInput | None:
+    """An uploaded image, a data URL, or a plain base64 string → its checked bytes (not decoded)."""
     if source is None:
         return None
     if isinstance(source, ReferenceObject):
@@ -226,15 +254,25 @@ def decode_image(
             "file_too_large",
         )
     if not data:
-        raise ApiError(400, f"`{param}` is empty; upload a PNG, JPEG or WebP image.", param)
+        raise ApiError(400, f"`{param}` is empty; upload a {IMAGE_NAMES} image.", param)
     if content_type and content_type not in IMAGE_TYPES and content_type != "application/octet-stream":
         raise ApiError(
             415,
-            f"`{param}` has media type {content_type}; upload a PNG, JPEG or WebP image.",
+            f"`{param}` has media type {content_type}; upload a {IMAGE_NAMES} image.",
             param,
             "unsupported_media_type",
         )
-    return _load_image_checked(data, settings, param)
+    image = _inspect_image(data, settings, param)
+    declared = content_type if content_type in IMAGE_TYPES else None
+    if declared and declared != IMAGE_FORMATS[image.format][0]:
+        raise ApiError(
+            415,
+            f"`{param}` is declared as {declared} but is a {image.format} image; send the right "
+            "Content-Type (or application/octet-stream).",
+            param,
+            "unsupported_media_type",
+        )
+    return image
 
 
 def _decode_base64_image(value: str, param: str) -> bytes:
@@ -257,28 +295,50 @@ def _decode_base64_image(value: str, param: str) -> bytes:
         ) from None
 
 
-def _load_image_checked(data: bytes, settings: ServeSettings, param: str) -> np.ndarray:
-    import warnings
-
+def open_image(source: bytes | str | Path) -> Any:
+    """PIL's `Image.open` restricted to the allowed formats (the API and the worker both open this way)."""
     from PIL import Image
 
-    from kinema.io.images import load_image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        fp = io.BytesIO(source) if isinstance(source, bytes) else source
+        return Image.open(fp, formats=list(IMAGE_FORMATS))
 
-    # Classify before decoding: not an image → 415, too many pixels (or a bomb) → 413, damaged → 400.
+
+def _inspect_image(data: bytes, settings: ServeSettings, param: str) -> ImageInput:
+    """Format and size from the header; too many pixels (or a bomb) → 413, not an allowed image → 415,
+    damaged → 400. Integrity is checked without a full decode: PNG chunk CRCs through to IEND, JPEG
+    decoded at 1/8 scale (`draft`); WebP's header only (the worker's decode finds the rest)."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                w, h = probe.size
+        probe = open_image(data)
     except Image.DecompressionBombError:
-        w = h = None
-    except Exception:
+        probe = None
+    except UnidentifiedImageError:
         raise ApiError(
             415,
-            f"`{param}` is not an image this server can read; upload a PNG, JPEG or WebP image.",
+            f"`{param}` is not a {IMAGE_NAMES} image (other formats are refused); convert it and upload again.",
             param,
             "unsupported_media_type",
         ) from None
+    except ValueError as exc:  # PIL's limit on PNG text chunks (zTXt / iTXt) and on their total size
+        if "text" not in str(exc).lower() and "TEXT" not in str(exc):
+            raise ApiError(
+                400, f"`{param}` could not be read ({exc}); upload a valid image.", param, "invalid_image"
+            ) from None
+        raise ApiError(
+            400,
+            f"`{param}` has a text metadata chunk larger than this server reads ({exc}); strip the image's "
+            "metadata (e.g. save it again without text chunks) and upload again.",
+            param,
+            "invalid_image",
+        ) from None
+    except (OSError, SyntaxError) as exc:
+        raise ApiError(
+            400, f"`{param}` is damaged ({exc}); upload an intact image.", param, "invalid_image"
+        ) from None
+    w, h = probe.size if probe is not None else (None, None)
     if w is None or h is None or w * h > settings.max_image_pixels:
         shown = f"is {w}x{h} pixels" if w is not None else "declares too many pixels (a decompression bomb)"
         raise ApiError(
@@ -287,18 +347,105 @@ def _load_image_checked(data: bytes, settings: ServeSettings, param: str) -> np.
             param,
             "image_too_large",
         )
+    fmt = probe.format
     try:
-        image = load_image(data, max_pixels=settings.max_image_pixels, max_bytes=settings.max_upload_bytes)
-    except KinemaError as exc:
-        raise ApiError(400, f"`{param}`: {exc}", param, "invalid_image") from None
-    except Exception as exc:  # a decoder error that kinema.io did not classify
+        if fmt == "PNG":
+            probe.verify()  # reads every chunk and checks its CRC; decompresses nothing
+        elif fmt == "JPEG":
+            probe.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+            probe.load()
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        if "truncat" in reason.lower() or isinstance(exc, (EOFError,)):
+            reason = f"truncated: {reason}"
         raise ApiError(
             400,
-            f"`{param}` could not be decoded ({type(exc).__name__}); upload a valid PNG or JPEG.",
+            f"`{param}` is damaged or truncated ({reason}); upload an intact image.",
             param,
             "invalid_image",
         ) from None
-    return np.ascontiguousarray(image)
+    finally:
+        probe.close()
+    return ImageInput(data, fmt, w, h)
+
+
+def check_video(path: Path, settings: ServeSettings, model: ModelInfo, content_type: str | None) -> Any:
+    """An uploaded video's facts (`kinema.io.VideoInfo`), after the container, codec, frame rate and length
+    are checked against the allow-list and the model (issue 15, items 1, 8 and 13)."""
+    import av
+
+    from kinema.io.video import probe_video
+
+    if content_type and content_type not in VIDEO_TYPES:
+        raise ApiError(
+            415,
+            f"`video` has media type {content_type}; upload {VIDEO_NAMES} (video/mp4).",
+            "video",
+            "unsupported_media_type",
+        )
+    refused = ApiError(
+        415,
+        f"`video` is not a video this server reads; upload {VIDEO_NAMES}.",
+        "video",
+        "unsupported_media_type",
+    )
+    try:
+        with av.open(str(path), format=VIDEO_CONTAINER) as container:
+            if not container.streams.video:
+                raise refused
+            codec = container.streams.video[0].codec_context.name
+    except ApiError:
+        raise
+    except Exception:
+        raise refused from None
+    if codec not in VIDEO_CODECS:
+        raise ApiError(
+            415,
+            f"`video` is {codec} video; upload {VIDEO_NAMES}.",
+            "video",
+            "unsupported_media_type",
+        )
+    try:
+        info = probe_video(path)
+    except Exception:
+        raise refused from None
+    if info.num_frames < 1 or info.width < 1 or info.height < 1:
+        raise ApiError(400, "`video` has no frames; upload a video with at least one frame.", "video")
+    if not (0 < info.fps <= settings.max_fps):
+        raise ApiError(
+            400,
+            f"`video` runs at {info.fps:g} fps; this server extends videos of 1 to {settings.max_fps} fps "
+            f"(model {model.name} makes {model.fps:g}) — re-encode it at a normal frame rate.",
+            "video",
+        )
+    if info.num_frames / info.fps > settings.max_total_seconds:
+        raise ApiError(
+            400,
+            f"`video` is longer than {settings.max_total_seconds:g} s; upload a shorter clip.",
+            "video",
+        )
+    return info
+
+
+def check_physics(model: ModelInfo, physics: str | None, candidates: int | None) -> dict[str, Any]:
+    """Kinema's physics mode → job params (`physics: true`, `physics_candidates`), or a 400."""
+    if physics != "simulate":
+        if candidates is not None:
+            raise ApiError(
+                400,
+                '`physics_candidates` needs `physics: "simulate"`; add it or drop physics_candidates.',
+                "physics_candidates",
+            )
+        return {}
+    if "physics" not in model.options:
+        raise ApiError(
+            400,
+            f"Model {model.name} cannot generate with physics simulation; leave out `physics` or choose a "
+            "model that lists it in its options (GET /v1/models).",
+            "physics",
+            "unsupported_option",
+        )
+    return {"physics": True, "physics_candidates": candidates or 1}
 
 
 def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
@@ -357,10 +504,11 @@ def check_trajectories(
     return out
 
 
-def check_callback_url(url: str | None) -> str | None:
+def check_callback_url(url: str | None, policy: CallbackPolicy) -> str | None:
     if url is None:
         return None
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ApiError(400, f"`callback_url` must be an http(s) URL; got {url!r}.", "callback_url")
+    try:
+        policy.check(url)
+    except CallbackRefused as exc:
+        raise ApiError(400, str(exc), "callback_url", "invalid_callback_url") from None
     return url

@@ -194,13 +194,13 @@ class Worker:
         model = self.registry.get(job.model)
         if model is None:
             raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
-        from kinema.io.images import load_image
-
         width, height = params["width"], params["height"]
         inputs: dict[str, Any] = {}
         for name in ("image", "last_image"):
             if params.get(name):
-                inputs[name] = load_image(self.storage.input_path(job.id, params.pop(name)), width, height)
+                inputs[name] = _load_input_image(
+                    self.storage.input_path(job.id, params.pop(name)), width, height
+                )
         if params.get("source_video_id"):
             video = self.storage.output_path(params.pop("source_video_id"), "video")
             if not video.is_file():
@@ -231,6 +231,22 @@ class Worker:
         columns = min(n, 4)
         rows = max(1, min(4, (n + columns - 1) // columns))
         write_spritesheet(video, s.output_path(job_id, "spritesheet"), columns, rows)
+
+
+def _load_input_image(path: Path, width: int, height: int) -> Any:
+    """A stored upload → uint8 (height, width, 3). The API checked only its header; this is the one full
+    decode, in the worker, opened with the same format allow-list (validation.open_image)."""
+    from kinema.io.images import load_image
+    from kinema.serving.validation import open_image
+
+    try:
+        image = open_image(path)
+    except Exception as exc:
+        raise KinemaError(
+            f"The uploaded image {path.name} cannot be read ({exc}); upload it again."
+        ) from None
+    with image:
+        return load_image(image, width, height)
 
 
 def _label(job_id: str) -> Any:

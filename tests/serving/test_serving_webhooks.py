@@ -43,7 +43,10 @@ class Receiver:
 
 def test_webhooks_are_signed_delivered_in_order_and_retried(server_factory):
     receiver = Receiver(fail_first=1)
-    server = server_factory(webhook_secret=SECRET, webhook_backoff_seconds=0.2)
+    # the receiver is on this machine: loopback is refused unless the operator allows it
+    server = server_factory(
+        webhook_secret=SECRET, webhook_backoff_seconds=0.2, webhook_allowed_hosts=["127.0.0.1"]
+    )
     server.start_worker()
     try:
         with server.client() as c:
@@ -86,7 +89,12 @@ def test_webhooks_are_signed_delivered_in_order_and_retried(server_factory):
 
 
 def test_webhook_gives_up_after_max_attempts_and_replays_are_rejected(server_factory):
-    server = server_factory(webhook_secret=SECRET, webhook_backoff_seconds=0.05, webhook_max_attempts=3)
+    server = server_factory(
+        webhook_secret=SECRET,
+        webhook_backoff_seconds=0.05,
+        webhook_max_attempts=3,
+        webhook_allowed_hosts=["127.0.0.1"],
+    )
     with server.client() as c:  # nothing listens on this port: every attempt fails to connect
         vid = c.post("/v1/videos", json={"prompt": "x", "callback_url": "http://127.0.0.1:9/hook"}).json()[
             "id"

@@ -1,0 +1,104 @@
+"""Typed dependencies of the routes: the service, the settings and the request's tenant.
+
+    def retrieve_video(video_id: str, tenant: TenantDep, service: ServiceDep) -> Video: ...
+
+The tenant comes from `Authorization: Bearer <key>` (FastAPI's `HTTPBearer`, so /openapi.json declares
+the scheme). Policy (`ServeSettings.auth`): "on" always needs a key, "off" never, and "auto" (the default)
+needs one as soon as any key was ever created — revoked keys included, so revoking the last key closes the
+server instead of opening it (issue 15, item 5). A revoked key never works.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kinema.serving.auth import LOCAL_TENANT, Tenant, tenant_for_key
+from kinema.serving.errors import ApiError
+from kinema.serving.registry import ModelRegistry
+from kinema.serving.service import VideoService
+from kinema.serving.settings import ServeSettings
+from kinema.serving.store import JobStore
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key from `kinema keys create`, as `Authorization: Bearer kin-...`.",
+)
+
+
+class Auth:
+    """Who is asking: the key's tenant, or the local tenant while the server needs no key."""
+
+    def __init__(self, store: JobStore, settings: ServeSettings) -> None:
+        self.store = store
+        self.mode = settings.auth
+        self._ever_had_keys = False
+        self._checked = 0.0
+
+    def required(self) -> bool:
+        if self.mode != "auto":
+            return self.mode == "on"
+        # Once a key was made, keys stay required: the answer can only turn from False to True, so it is
+        # cached for good then; before that it is re-read at most once a second.
+        if not self._ever_had_keys and time.monotonic() - self._checked > 1.0:
+            self._ever_had_keys = self.store.ever_had_keys()
+            self._checked = time.monotonic()
+        return self._ever_had_keys
+
+    def tenant(self, key: str) -> Tenant:
+        if not self.required():
+            return LOCAL_TENANT
+        if not key:
+            raise ApiError(
+                401,
+                "Missing API key: send `Authorization: Bearer <key>` (an admin creates keys with `kinema keys create`).",
+                None,
+                "missing_api_key",
+                "invalid_request_error",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        tenant = tenant_for_key(self.store, key)
+        if tenant is None:
+            raise ApiError(
+                401,
+                "Invalid API key: check the key you send, or ask for a new one.",
+                None,
+                "invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return tenant
+
+
+def get_service(request: Request) -> VideoService:
+    return request.app.state.service
+
+
+def get_settings(request: Request) -> ServeSettings:
+    return request.app.state.settings
+
+
+def get_registry(request: Request) -> ModelRegistry:
+    return request.app.state.service.registry
+
+
+def get_auth(request: Request) -> Auth:
+    return request.app.state.auth
+
+
+def get_tenant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Tenant:
+    key = credentials.credentials.strip() if credentials is not None else ""
+    return get_auth(request).tenant(key)
+
+
+ServiceDep = Annotated[VideoService, Depends(get_service)]
+SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+AuthDep = Annotated[Auth, Depends(get_auth)]
+TenantDep = Annotated[Tenant, Depends(get_tenant)]

@@ -1,0 +1,127 @@
+"""Every error the API answers, in OpenAI's shape `{"error": {"message", "type", "param", "code"}}`.
+
+`ApiError` is what services and dependencies raise; the handlers here turn it (and FastAPI's, Starlette's
+and pydantic's own errors) into that body, so no route ever answers a bare 422 or an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+log = logging.getLogger("kinema.serve")
+
+
+class ApiError(Exception):
+    """An error answered to the client as OpenAI's {"error": {message, type, param, code}}."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        type_: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.type = type_
+        self.headers = headers or {}
+
+
+def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.message, exc.type, exc.param, exc.code), exc.status, headers=exc.headers
+    )
+
+
+def validate(model: type[BaseModel], fields: dict[str, Any]) -> Any:
+    """`model.model_validate(fields)`, its first error as a 400 that names the field."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_api_error(exc.errors(), model) from None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if p.isdigit() else (f".{p}" if text else p)
+    return text
+
+
+def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | None = None) -> ApiError:
+    # Pydantic reports one error per union branch; the first is the one a person can act on.
+    err = errors[0]
+    param = _loc(tuple(err.get("loc", ())))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(model.model_fields) if model is not None and "." not in param else ""
+        hint = f" Allowed fields: {allowed}." if allowed else ""
+        return ApiError(400, f"Unknown field `{param}`; remove it.{hint}", param, "unknown_parameter")
+    if kind == "missing":
+        return ApiError(400, f"Missing required field `{param}`.", param, "missing_required_parameter")
+    return ApiError(400, f"Invalid value for `{param}`: {err.get('msg', 'invalid')}.", param, "invalid_value")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route accepts on this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_api_error(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        headers = dict(exc.headers or {})
+        code = None
+        if exc.status_code == 404:
+            message = f"No route {request.method} {request.url.path}; see /docs for the API."
+            code = "not_found"
+        elif exc.status_code == 405:
+            allow = allowed_methods(app, request)
+            headers["Allow"] = ", ".join(allow)
+            message = (
+                f"Method {request.method} is not allowed on {request.url.path}; use {' or '.join(allow)}."
+            )
+            code = "method_not_allowed"
+        return JSONResponse(
+            error_body(message, "invalid_request_error", None, code), exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body(f"Internal error ({type(exc).__name__}); the server log has details.", "server_error"),
+            500,
+        )

@@ -1,0 +1,204 @@
+"""`/v1/videos`: OpenAI's videos API (create, list, retrieve, delete, content, remix, extensions) plus
+Kinema's server-sent events. Each route reads its body (body.py), validates it against its request model
+and calls `VideoService`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from kinema.serving.auth import Tenant
+from kinema.serving.body import BodyLimits, read_body
+from kinema.serving.deps import ServiceDep, SettingsDep, TenantDep
+from kinema.serving.errors import validate
+from kinema.serving.openapi import errors, request_body
+from kinema.serving.schemas import (
+    MAX_ID_CHARS,
+    Video,
+    VideoCreateRequest,
+    VideoDeleted,
+    VideoExtendRequest,
+    VideoList,
+    VideoRemixRequest,
+)
+from kinema.serving.service import VideoService
+from kinema.serving.settings import ServeSettings
+
+POLL_AFTER_MS = "500"
+SMALL_BODY_BYTES = 1_000_000  # a body with no files: prompts and options
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"])
+VideoIdPath = Annotated[str, Path(max_length=MAX_ID_CHARS, description="A video's id")]
+
+
+def _create_limits(s: ServeSettings) -> BodyLimits:
+    # Two images, as files or as base64 (4/3 of their bytes) in JSON, plus the fields.
+    body = math.ceil(2 * s.max_upload_bytes * 4 / 3) + SMALL_BODY_BYTES
+    return BodyLimits(body, s.max_upload_bytes, files=("input_reference", "image_tail"))
+
+
+@router.post(
+    "",
+    response_model=Video,
+    responses=errors(400, 401, 403, 413, 415, 429),
+    openapi_extra=request_body(VideoCreateRequest, files=("input_reference", "image_tail")),
+)
+async def create_video(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Queue a video: text → video, image → video (`input_reference`) or keyframes (`image_tail` too)."""
+    fields, uploads = await read_body(request, _create_limits(settings))
+    req = validate(VideoCreateRequest, fields)
+    return await run_in_threadpool(service.create, tenant, req, uploads)
+
+
+@router.get("", response_model=VideoList, responses=errors(400, 401, 403))
+def list_videos(
+    tenant: TenantDep,
+    service: ServiceDep,
+    after: Annotated[str | None, Query(max_length=MAX_ID_CHARS)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    """Your videos, newest first by default; page with `after` = the last id of the previous page."""
+    return service.list(tenant, after, limit, order)
+
+
+@router.post(
+    "/extensions",
+    response_model=Video,
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
+    openapi_extra=request_body(VideoExtendRequest, files=("video",)),
+)
+async def extend_video(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
+    limits = BodyLimits(
+        settings.max_video_upload_bytes + SMALL_BODY_BYTES,
+        settings.max_video_upload_bytes,
+        files=("video",),
+        spool=("video",),
+        spool_dir=service.storage.spool_dir,
+    )
+    fields, uploads = await read_body(request, limits)
+    upload = uploads.get("video")
+    try:
+        req = validate(VideoExtendRequest, fields)
+    except BaseException:
+        if upload is not None:
+            upload.discard()
+        raise
+    return await run_in_threadpool(service.extend, tenant, req, upload)
+
+
+@router.get("/{video_id}", response_model=Video, responses=errors(400, 401, 403, 404))
+def retrieve_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> JSONResponse:
+    job = service.get(tenant, video_id)
+    body = Video.model_validate(service.public(job)).model_dump(mode="json")
+    return JSONResponse(body, headers={"openai-poll-after-ms": POLL_AFTER_MS})
+
+
+@router.delete("/{video_id}", response_model=VideoDeleted, responses=errors(400, 401, 403, 404))
+def delete_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> dict[str, Any]:
+    """Delete a video: a queued one is cancelled, a running one stops, a finished one's files go."""
+    return service.delete(tenant, video_id)
+
+
+@router.get(
+    "/{video_id}/content",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The MP4, or a JPEG thumbnail / sprite sheet",
+            "content": {
+                "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **errors(400, 401, 403, 404, 409),
+    },
+)
+def video_content(
+    video_id: VideoIdPath,
+    tenant: TenantDep,
+    service: ServiceDep,
+    variant: Literal["video", "thumbnail", "spritesheet"] = "video",
+) -> FileResponse:
+    path, media_type = service.content(tenant, video_id, variant)
+    return FileResponse(path, media_type=media_type, filename=f"{video_id}{path.suffix}")
+
+
+@router.post(
+    "/{video_id}/remix",
+    response_model=Video,
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
+    openapi_extra=request_body(VideoRemixRequest),
+)
+async def remix_video(
+    video_id: VideoIdPath, request: Request, tenant: TenantDep, service: ServiceDep
+) -> dict[str, Any]:
+    """A new video from a completed one and a new prompt."""
+    fields, _ = await read_body(request, BodyLimits(SMALL_BODY_BYTES, 0))
+    req = validate(VideoRemixRequest, fields)
+    return await run_in_threadpool(service.remix, tenant, video_id, req)
+
+
+@router.get(
+    "/{video_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events: `video.<status>` with the video object, until it ends",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(400, 401, 403, 404),
+    },
+)
+def video_events(
+    video_id: VideoIdPath,
+    request: Request,
+    tenant: TenantDep,
+    service: ServiceDep,
+    settings: SettingsDep,
+) -> StreamingResponse:
+    service.get(tenant, video_id)  # 404 before the stream starts
+    return StreamingResponse(
+        _event_stream(service, tenant, video_id, request, settings.poll_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(
+    service: VideoService, tenant: Tenant, video_id: str, request: Request, poll: float
+) -> AsyncIterator[str]:
+    """Server-sent events: one `video` event per change of the object, until it finishes or is deleted."""
+    last: str | None = None
+    last_sent = time.monotonic()
+    while True:
+        if await request.is_disconnected():
+            return
+        job = await run_in_threadpool(service.store.get, video_id, tenant.id)
+        if job is None:
+            yield f"event: video.deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
+            return
+        obj = await run_in_threadpool(service.public, job)
+        text = json.dumps(obj)
+        if text != last:
+            last, last_sent = text, time.monotonic()
+            yield f"event: video.{obj['status']}\ndata: {text}\n\n"
+            if obj["status"] in ("completed", "failed"):
+                return
+        elif time.monotonic() - last_sent > 15:
+            last_sent = time.monotonic()
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(poll)
