@@ -200,6 +200,7 @@ class GenerationResult:
     width: int
     height: int
     path: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # what the backend wants the caller to know
 
 
 class Output:
@@ -212,6 +213,7 @@ class Output:
         self.count, self.width, self.height = 0, 0, 0
         self._chunks: list[np.ndarray] = []
         self._writer: Any = None
+        self.info: dict[str, Any] = {}  # e.g. physics mode's report; returned with the result
         path = spec.output_path
         self.to_image = path is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES
 
@@ -259,7 +261,7 @@ class Output:
 
             save_labelled_image(Image.fromarray(frames[0]), path, self._label())
             frames = None
-        return GenerationResult(frames, self.fps, self.count, self.width, self.height, path)
+        return GenerationResult(frames, self.fps, self.count, self.width, self.height, path, self.info)
 
     def abort(self) -> None:
         if self._writer is not None:

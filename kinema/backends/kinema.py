@@ -60,7 +60,7 @@ def _grid(path: Path) -> tuple[int, int]:
 class KinemaBackend(VideoBackend):
     name = "kinema"
     modes = TASKS
-    options = tuple(o for o in OPTIONAL_INPUTS if o not in ("physics", "physics_candidates"))
+    options = OPTIONAL_INPUTS
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
         self.path = Path(path)
@@ -114,8 +114,85 @@ class KinemaBackend(VideoBackend):
             options = {n: v for n, v in options.items() if n not in _NO_MOTION}
         options["fps"] = output.fps
         args, extra = _calls(spec)
-        if spec.task == "extend":  # streamed chunk by chunk into the output, however long
+        if spec.physics:
+            self._run_physics(spec, pipe, args, extra, options, output)
+        elif spec.task == "extend":  # streamed chunk by chunk into the output, however long
             pipe(*args, writer=output, **extra, **options)
+        else:
+            output.write(pipe(*args, **extra, **options).frames[0])  # (T, H, W, 3) of the only video
+
+    # ---- physics-grounded generation (kinema.backends.physics) -----------------------------------------
+    def _run_physics(
+        self, spec: GenerationSpec, pipe: Any, args: tuple, extra: dict, options: dict, output: Output
+    ) -> None:
+        """The simulation's tracks as the trajectory map; the DiT draws every frame. Text → video and
+        image → video draw `physics_candidates` videos in one batch and keep the closest to the simulation;
+        an extension gives each chunk its window of one simulation over the whole added length."""
+        from kinema.backends import physics
+
+        physics.check_physics_request(spec.task, spec.trajectories is not None, spec.physics_candidates)
+        fps = output.fps
+        if spec.task == "extend":
+            tail, count, size = self._source_tail(pipe, spec, options)
+            add = pipe.frames_to_add(dict(options), fps)
+            plan = physics.plan(spec.prompt, *size, add + 1, fps, tail, spec.camera_control)
+            output.info["physics"] = plan.report
+            options = self._with_plan_camera(options, plan)
+            timeline = physics.timeline(plan.tracks, count - 1)  # track frame 0 = the source's last frame
+            pipe(*args, writer=output, timeline_tracks=timeline, **extra, **options)
             return
-        result = pipe(*args, **extra, **options)
-        output.write(result.frames[0])  # (T, H, W, 3) of the only video
+        like = None
+        if spec.task == "i2v":
+            image = pipe.read_image(spec.image)
+            args, like = (image, *args[1:]), (image.shape[1], image.shape[0])
+        request = pipe.make_request(spec.prompt or None, {**options, "callback": None}, like=like, fps=fps)
+        size = request.size
+        given = pipe.fit_frames(args[0][None], size) if spec.task == "i2v" else None
+        plan = physics.plan(spec.prompt, size.width, size.height, size.num_frames, fps, given, spec.camera_control)
+        output.info["physics"] = plan.report
+        options = self._with_plan_camera(options, plan)
+        n = spec.physics_candidates
+        prompts = [spec.prompt] * n
+        args = (prompts,) if spec.task == "t2v" else (args[0], prompts)
+        videos = pipe(*args, trajectories=plan.tracks, **extra, **options).frames  # (N, T, H, W, 3)
+        best, errors = physics.best_candidate(videos, plan, fps) if n > 1 else (0, [])
+        if errors:
+            output.info["physics_candidate_errors_px"] = [round(e, 3) for e in errors]
+        output.write(videos[best])
+
+    @staticmethod
+    def _with_plan_camera(options: dict, plan: Any) -> dict:
+        """The prompt's camera words drive the camera vector too, unless a camera_control was given."""
+        from kinema.backends import physics
+
+        if options.get("camera_control") is None:
+            control = physics.camera_control(plan.scene)
+            if control is not None:
+                return {**options, "camera_control": control}
+        return options
+
+    @staticmethod
+    def _source_tail(pipe: Any, spec: GenerationSpec, options: dict) -> tuple[Any, int, tuple[int, int]]:
+        """(the source's last 5 frames at the output size, its frame count, output (width, height))."""
+        from collections import deque
+
+        import numpy as np
+
+        frames, fps, like = pipe.read_video_frames(spec.video)
+        request = pipe.make_request(
+            spec.prompt or None,
+            {**options, "callback": None, "num_frames": None, "seconds": None},
+            like=like,
+            fps=fps,
+        )
+        tail: deque = deque(maxlen=5)
+        count = 0
+        for frame in frames:
+            tail.append(frame)
+            count += 1
+        if not tail:
+            from kinema.errors import InvalidInputError
+
+            raise InvalidInputError("The video to extend has no frames.")
+        fitted = pipe.fit_frames(np.stack(list(tail)), request.size)
+        return fitted, count, (request.size.width, request.size.height)

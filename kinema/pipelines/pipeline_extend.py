@@ -12,6 +12,7 @@ memory stays flat however long the result (measured in tests/pipelines and bench
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,8 @@ from kinema.pipelines.pipeline_kinema import (
 class ExtendPipeline(KinemaPipeline):
     """Source video (MP4 path or uint8 (T, H, W, 3)) → the same video continued by `num_frames` frames
     (or `seconds`). With `output_path` or `writer` (anything with `.write(uint8 (n, H, W, 3))`) frames
-    are streamed and `frames` is None; otherwise the whole result is returned in memory."""
+    are streamed and `frames` is None; otherwise the whole result is returned in memory. `timeline_tracks`
+    (K, T_source + T_added, 3) give every chunk its window of one long set of object tracks (physics mode)."""
 
     task = "extend"
     requires_prompt = False
@@ -49,6 +51,7 @@ class ExtendPipeline(KinemaPipeline):
         chunk_frames: int | None = None,
         context_frames: int | None = None,
         crossfade_frames: int = 0,
+        timeline_tracks: np.ndarray | None = None,
         **options: Any,
     ) -> VideoPipelineOutput:
         if output_path is not None and writer is not None:
@@ -76,7 +79,9 @@ class ExtendPipeline(KinemaPipeline):
             out = CrossFade(sink, crossfade_frames)
             # 3. the source: streamed through (if kept), its tail remembered
             tail: deque[np.ndarray] = deque(maxlen=context)
+            position = 0  # frames of the timeline so far (source, then added)
             for frame in source:
+                position += 1
                 frame = self.fit_frames(frame[None], request.size)
                 if include_source:
                     out.write(frame)
@@ -86,12 +91,14 @@ class ExtendPipeline(KinemaPipeline):
             # 4. chunks: condition on the tail, generate, drop the overlap, stream the rest
             added = 0
             while added < add:
-                overlap, new = self.next_chunk(request, tail, text, progress)
+                chunk_request = self.chunk_request(request, timeline_tracks, position, len(tail))
+                overlap, new = self.next_chunk(chunk_request, tail, text, progress)
                 new = new[: add - added]
                 out.blend(overlap)
                 out.write(new)
                 tail.extend(f.copy() for f in new)  # frame by frame: no view keeps a chunk alive
                 added += len(new)
+                position += len(new)
                 del new, overlap  # not held while the next chunk is made
             out.flush()
         frames = np.concatenate(sink.kept)[None] if sink.write is None else None  # (1, T, H, W, 3)
@@ -119,6 +126,22 @@ class ExtendPipeline(KinemaPipeline):
                 f"context_frames={context} must be 1 + {c}k and shorter than the {request.size.num_frames}-frame chunk."
             )
         return context
+
+    def chunk_request(
+        self, request: Request, timeline: np.ndarray | None, position: int, tail: int
+    ) -> Request:
+        """The request of the chunk that starts `tail` frames before timeline frame `position`: with
+        `timeline_tracks` (K, T_total, 3) — object tracks over the whole result, source first, e.g. a
+        simulation's — each chunk gets its own window of them as its trajectories."""
+        if timeline is None:
+            return request
+        c = self.vae.config.temporal_compression
+        start = position - (1 + c * ((tail - 1) // c))
+        n = request.size.num_frames
+        idx = np.clip(np.arange(start, start + n), 0, timeline.shape[1] - 1)
+        window = np.array(timeline[:, idx])  # (K, n, 3); past the end: the last position, held
+        window[:, start + np.arange(n) >= timeline.shape[1], 2] = 0.0  # ... and marked not visible
+        return dataclasses.replace(request, trajectories=window)
 
     def next_chunk(
         self, request: Request, tail: deque[np.ndarray], text: Any, progress: Progress
