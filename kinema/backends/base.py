@@ -78,6 +78,12 @@ class GenerationSpec(BaseModel):
     output_path: Path | None = None
     sink: Any = None  # a FrameSink
     label: Any = "default"  # AIGC label of a written file: "default", an AIGCLabel, or None for none
+    # provenance of a written file: GB 45438's visible mark (a kinema.io.VisibleLabel) burned into the frames
+    # as they stream, and a C2PA manifest signed with this identity (kinema.io.SigningIdentity) at the end,
+    # naming the input files (default: the image / last image / video given as paths) as ingredients
+    visible_label: Any = None
+    signing: Any = None
+    ingredients: list[Path] | None = None
     callback: ProgressCallback | None = None
 
     @field_validator("prompt", mode="before")
@@ -208,8 +214,8 @@ class Output:
     an MP4 file written as frames arrive (atomic: a failure or a cancel leaves no file), a caller's sink,
     or memory. Text→image to a .png/.jpg is held in memory and saved labelled at the end."""
 
-    def __init__(self, spec: GenerationSpec, fps: float) -> None:
-        self.spec, self.fps = spec, float(fps)
+    def __init__(self, spec: GenerationSpec, fps: float, model: str | None = None) -> None:
+        self.spec, self.fps, self.model = spec, float(fps), model
         self.count, self.width, self.height = 0, 0, 0
         self._chunks: list[np.ndarray] = []
         self._writer: Any = None
@@ -238,7 +244,12 @@ class Output:
             from kinema.io import VideoWriter
 
             self._writer = VideoWriter(
-                self.spec.output_path, self.fps, self.width, self.height, label=self._label()
+                self.spec.output_path,
+                self.fps,
+                self.width,
+                self.height,
+                label=self._label(),
+                visible_label=self.spec.visible_label,
             )
 
     def _label(self) -> Any:
@@ -259,9 +270,29 @@ class Output:
 
             from kinema.io.label import save_labelled_image
 
-            save_labelled_image(Image.fromarray(frames[0]), path, self._label())
+            save_labelled_image(
+                Image.fromarray(frames[0]), path, self._label(), visible_label=self.spec.visible_label
+            )
             frames = None
+        if path is not None and self.spec.signing is not None:
+            self._sign(Path(path))
         return GenerationResult(frames, self.fps, self.count, self.width, self.height, path, self.info)
+
+    def _sign(self, path: Path) -> None:
+        """The C2PA manifest: what made the file (the task), the model, and the input files."""
+        from kinema.io.provenance import sign_file
+
+        spec = self.spec
+        task = "continuation" if spec.task == "extend" and not spec.include_source else spec.task
+        ingredients = spec.ingredients
+        if ingredients is None:
+            given = (spec.image, spec.last_image, spec.video)
+            ingredients = [Path(g) for g in given if isinstance(g, (str, Path)) and Path(g).is_file()]
+        try:
+            sign_file(path, spec.signing, task, model=self.model, ingredients=ingredients)
+        except BaseException:
+            path.unlink(missing_ok=True)  # an output without its promised credential is not delivered
+            raise
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -311,7 +342,7 @@ class VideoBackend:
     def generate(self, spec: GenerationSpec) -> GenerationResult:
         """Check the spec, run it, and deliver the frames where the spec says."""
         self.check(spec)
-        output = Output(spec, self.output_fps(spec))
+        output = Output(spec, self.output_fps(spec), self.model_name)
         try:
             self.run(spec, output)
             return output.close()

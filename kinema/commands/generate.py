@@ -71,6 +71,37 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         "--camera-preset", metavar="NAME[:SPEED]", help="down_back, forward_up, zoom_in:fast, ..."
     )
     motion.add_argument("--trajectory", type=Path, metavar="FILE", help="motion-brush paths (JSON)")
+    motion.add_argument(
+        "--physics",
+        action="store_true",
+        help="physics-grounded: the world simulator decides the motion from the prompt (and --image / "
+        "--extend frames), the model draws it",
+    )
+    motion.add_argument(
+        "--physics-candidates",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --physics: draw N videos in one batch, keep the one closest to the simulation",
+    )
+    provenance = parser.add_argument_group("provenance (the AIGC metadata label is always written)")
+    provenance.add_argument(
+        "--visible-label", action="store_true", help='burn the visible "AI生成 / AI-generated" mark in'
+    )
+    provenance.add_argument(
+        "--sign",
+        action="store_true",
+        help="sign a C2PA content credential into the output (the installation's key in --data-dir, made "
+        "on first use, or --c2pa-cert/--c2pa-key)",
+    )
+    provenance.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("kinema-data"),
+        help="where the signing key lives (default kinema-data)",
+    )
+    provenance.add_argument("--c2pa-cert", type=Path, help="your signing certificate chain (PEM)")
+    provenance.add_argument("--c2pa-key", type=Path, help="its private key (PEM)")
     size = parser.add_argument_group("size and length")
     size.add_argument("--aspect", help="16:9, 9:16, 1:1, 4:3, 3:4 or 21:9 at the model's native area")
     size.add_argument("--width", type=int)
@@ -204,9 +235,10 @@ def _keyframes(items: list[str]) -> list[tuple[float, str]]:
     return out
 
 
-def build_spec(args: argparse.Namespace, callback: Any = None) -> Any:
+def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = None) -> Any:
     """The flags as one GenerationSpec (the same request type the server and the evaluators send)."""
     from kinema.backends import GenerationSpec
+    from kinema.io import VisibleLabel
     from kinema.pipelines.camera import camera_control_from_args
     from kinema.pipelines.trajectories import load_trajectories
 
@@ -234,7 +266,11 @@ def build_spec(args: argparse.Namespace, callback: Any = None) -> Any:
         crossfade_frames=args.crossfade,
         camera_control=camera_control_from_args(args.camera, args.camera_preset),
         trajectories=load_trajectories(args.trajectory) if args.trajectory else None,
+        physics=args.physics,
+        physics_candidates=args.physics_candidates,
         output_path=args.out,
+        visible_label=VisibleLabel() if args.visible_label else None,
+        signing=signing,
         callback=callback,
     )
 
@@ -244,13 +280,20 @@ def run(args: argparse.Namespace) -> int:
     from kinema.io import write_thumbnail
     from kinema.pipelines.model_config import default_model_path
 
-    choose_task(args)  # flag mistakes are reported before the model loads
+    choose_task(args)  # flag mistakes (and a bad certificate) are reported before the model loads
+    signing = None
+    if args.sign or args.c2pa_cert or args.c2pa_key:
+        from kinema.io import load_signing_identity
+
+        signing = load_signing_identity(args.data_dir, args.c2pa_cert, args.c2pa_key)
     backend = load_backend(args.model or default_model_path(), device=args.device, **load_options(args))
     callback, close_bar = progress_bar(args.quiet)
     try:
-        out = backend.generate(build_spec(args, callback))
+        out = backend.generate(build_spec(args, callback, signing))
     finally:
         close_bar()
+    if "physics" in out.info:
+        print(f"physics: {out.info['physics']}", file=sys.stderr)
     if args.thumbnail:
         write_thumbnail(args.out, args.thumbnail)
     print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps)")
