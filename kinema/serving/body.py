@@ -79,7 +79,7 @@ async def read_body(request: Request, limits: BodyLimits) -> tuple[dict[str, Any
 
 
 def _too_large(size: int | None, limit: int) -> ApiError:
-    shown = f"is {size} bytes" if size is not None else "is larger than that"
+    shown = f"is {size} bytes" if size is not None else "is over the limit"
     return ApiError(413, f"The request body {shown}; keep it under {limit} bytes.", None, "request_too_large")
 
 
@@ -118,6 +118,10 @@ def _parse_urlencoded(raw: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_PARTS, errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError(
+            400, "The form body is not valid UTF-8 text; send UTF-8.", None, "invalid_value"
+        ) from None
     except ValueError as exc:
         raise ApiError(
             400, f"The form body could not be parsed ({exc}); send fewer or valid fields.", None

@@ -77,6 +77,13 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
         return ApiError(400, f"Unknown field `{param}`; remove it.{hint}", param, "unknown_parameter")
     if kind == "missing":
         return ApiError(400, f"Missing required field `{param}`.", param, "missing_required_parameter")
+    if kind == "finite_number":  # body.py reads an integer of more than 100 digits as infinity
+        return ApiError(
+            400,
+            f"Invalid value for `{param}`: the number is too large; send one in the field's documented range.",
+            param,
+            "invalid_value",
+        )
     return ApiError(400, f"Invalid value for `{param}`: {err.get('msg', 'invalid')}.", param, "invalid_value")
 
 

@@ -63,6 +63,14 @@ class Storage:
         and how many paths went. `existing(ids)` says which job ids have a row."""
         cutoff = (time.time() if now is None else now) - older_than
         removed_bytes = removed = 0
+        folders = {p.name: p for p in (self.root / "inputs").iterdir() if p.is_dir() and _is_job_id(p.name)}
+        known = existing(sorted(folders)) if folders else set()
+        for name, folder in folders.items():
+            if name in known or _newest_mtime(folder) >= cutoff:
+                continue
+            removed_bytes += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
         for path in self._temp_files():
             try:
                 st = path.stat()
@@ -72,14 +80,6 @@ class Storage:
                     removed += 1
             except FileNotFoundError:
                 pass
-        folders = {p.name: p for p in (self.root / "inputs").iterdir() if p.is_dir() and _is_job_id(p.name)}
-        known = existing(sorted(folders)) if folders else set()
-        for name, folder in folders.items():
-            if name in known or _newest_mtime(folder) >= cutoff:
-                continue
-            removed_bytes += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
         return removed_bytes, removed
 
     def _temp_files(self) -> Iterable[Path]:

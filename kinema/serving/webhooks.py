@@ -6,6 +6,10 @@ never lost when a process dies; the server's sender thread claims due rows and p
 Signature (the Stripe scheme): header `Kinema-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` where the
 HMAC key is the server's webhook secret and the message is `"<t>.<raw body>"`. A receiver checks it with
 `verify_signature` and rejects old timestamps (replays). Failed posts retry after backoff · 2^attempt.
+
+Each delivery re-checks its URL (`callback_urls.CallbackPolicy`: public addresses only unless allowed) and
+connects to the address it checked; redirects are not followed. A URL the policy refuses at delivery
+fails at once, and every failure shows on the job (`video.webhook`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
 from kinema.serving.settings import ServeSettings
 from kinema.serving.store import JobStore
 
@@ -72,7 +77,8 @@ class WebhookSender:
         self.settings = settings
         self.secret = secret or load_secret(settings)
         self.stop_event = threading.Event()
-        self.client = httpx.Client(timeout=settings.webhook_timeout_seconds)
+        self.client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.policy = CallbackPolicy(settings.webhook_allowed_hosts)
 
     def deliver_one(self) -> bool:
         row = self.store.claim_webhook(hold_seconds=self.settings.webhook_timeout_seconds * 2 + 5)
@@ -86,15 +92,21 @@ class WebhookSender:
             "User-Agent": "kinema-webhooks/1",
         }
         error: str | None = None
+        refused = False
         try:
-            response = self.client.post(row["url"], content=body, headers=headers)
+            target = self.policy.check(row["url"])  # resolve, check, and connect to that very address
+            headers["Host"] = target.host_header
+            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+            response = self.client.post(target.url, content=body, headers=headers, extensions=extensions)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
+        except CallbackRefused as exc:
+            error, refused = f"refused: {exc}", True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         attempts = row["attempts"] + 1
         retry_at = None
-        if error and attempts < self.settings.webhook_max_attempts:
+        if error and not refused and attempts < self.settings.webhook_max_attempts:
             retry_at = time.time() + self.settings.webhook_backoff_seconds * 2 ** (attempts - 1)
         if error:
             log.warning(

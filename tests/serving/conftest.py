@@ -17,8 +17,9 @@ from serving_helpers import Server, make_settings  # noqa: E402
 def server_factory(tmp_path) -> Iterator:
     started: list[Server] = []
 
-    def make(database: str | None = None, start_webhooks: bool = True, **over) -> Server:
-        server = Server(make_settings(tmp_path, database, **over), start_webhooks=start_webhooks).start()
+    def make(database: str | None = None, start_webhooks: bool = True, registry=None, **over) -> Server:
+        settings = make_settings(tmp_path, database, **over)
+        server = Server(settings, start_webhooks=start_webhooks, registry=registry).start()
         started.append(server)
         return server
 

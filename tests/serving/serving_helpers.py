@@ -54,10 +54,14 @@ def write_fake_model(root: Path, name: str = "fake-tiny") -> Path:
 class Server:
     """A real server on a loopback port, run by uvicorn in a thread of this process."""
 
-    def __init__(self, settings: ServeSettings, start_webhooks: bool = True) -> None:
+    def __init__(
+        self, settings: ServeSettings, start_webhooks: bool = True, registry: ModelRegistry | None = None
+    ) -> None:
         self.settings = settings
         self.store = JobStore(settings.database_url())
-        self.registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
+        self.registry = registry or ModelRegistry.discover(
+            settings.models_dir, settings.models, settings.default_model
+        )
         self.app = create_app(settings, self.store, self.registry, start_webhooks=start_webhooks)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
