@@ -55,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         p.add_argument(
             "--from-json", type=Path, default=None, help="rerun the settings and seeds of a report"
         )
+        p.add_argument(
+            "--physics",
+            nargs="?",
+            const="both",
+            choices=("both", "only"),
+            help="physics-grounded mode (the simulator decides the motion): 'both' (default) measures the model "
+            "plain and in physics mode side by side, 'only' physics mode alone",
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = bench.add_parser("physics", help="physical-law benchmark (phyworld protocol) with the parser floor")
@@ -153,6 +161,7 @@ def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
         ("steps", "num_inference_steps"),
         ("guidance", "guidance_scale"),
         ("device", "device"),
+        ("physics", "physics"),
     ):
         if getattr(args, flag) is not None:
             options[name] = getattr(args, flag)

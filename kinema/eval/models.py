@@ -221,6 +221,8 @@ class BackendVideoModel:
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         device: str = "cpu",
+        physics: bool = False,
+        backend: Any = None,
     ) -> None:
         from kinema.backends import load_backend
 
@@ -231,9 +233,16 @@ class BackendVideoModel:
                 "model folder "
                 f"or one of {', '.join(REFERENCE_MODELS)}"
             )
-        self.backend = load_backend(self.path, device=device)
-        self.name = self.path.name
+        self.backend = backend or load_backend(self.path, device=device)
+        self.name = self.path.name + (" (physics)" if physics else "")
         self.sampling = {"num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale}
+        if physics:  # physics-grounded: the simulator decides the motion, the model draws it
+            self.sampling["physics"] = True
+
+    def with_physics(self) -> BackendVideoModel:
+        """The same loaded model in physics mode (for plain and physics rows side by side)."""
+        steps, guidance = self.sampling["num_inference_steps"], self.sampling["guidance_scale"]
+        return BackendVideoModel(self.path, steps, guidance, physics=True, backend=self.backend)
 
     def _frames(self, **fields: Any) -> np.ndarray:
         from kinema.backends import GenerationSpec
@@ -276,7 +285,7 @@ def _with_prefix(prefix: np.ndarray, video: np.ndarray, num_frames: int) -> np.n
 
 
 def load_model(spec: str, oracle: GroundTruthModel, **pipeline_options: Any) -> VideoModel:
-    """A model by name: one of `REFERENCE_MODELS` (built over the oracle) or a Kinema model folder."""
+    """A model by name: one of `REFERENCE_MODELS` (built over the oracle) or a model folder (its backend)."""
     wrong = {"frozen": FrozenModel, "reversed": ReversedModel, "wrong-colour": WrongColourModel}
     if spec in ("ground-truth", "gt"):
         return oracle

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from kinema.errors import InvalidInputError
 from kinema.eval import adherence, camera_accuracy, continuity, physics
 from kinema.eval.models import GroundTruthModel, VideoModel, load_model
 from kinema.eval.report import (
@@ -35,9 +36,22 @@ def _models(
     spec: ModelSpec, oracle: GroundTruthModel, pipeline_options: dict[str, Any]
 ) -> dict[str, VideoModel]:
     """The model under test and the oracle (once, if the model *is* the oracle). `spec` is a model folder,
-    a reference model's name, or a factory that builds a model over the oracle (for other backends)."""
-    model = spec(oracle) if callable(spec) else load_model(spec, oracle, **pipeline_options)
-    return {model.name: model} if model is oracle else {model.name: model, FLOOR: oracle}
+    a reference model's name, or a factory that builds a model over the oracle (for other backends).
+    `physics` in the options: "both" = the model in plain and in physics mode side by side; "only" = physics
+    mode alone."""
+    options = dict(pipeline_options)
+    physics = options.pop("physics", None)
+    model = spec(oracle) if callable(spec) else load_model(spec, oracle, **options)
+    if model is oracle:
+        return {model.name: model}
+    models: dict[str, VideoModel] = {}
+    if physics is not None:
+        if not hasattr(model, "with_physics"):
+            raise InvalidInputError(f"{model.name} is a reference model; physics mode needs a model folder.")
+        if physics == "both":
+            models[model.name] = model
+        model = model.with_physics()
+    return {**models, model.name: model, FLOOR: oracle}
 
 
 def _spec_name(spec: ModelSpec, models: dict[str, VideoModel]) -> str:
@@ -90,9 +104,9 @@ def run_physics(
     t = settings.num_frames
     frame_ids = sorted({0, settings.cond_frames - 1, t // 4, t // 2, 3 * t // 4, t - 1})
     plot_frame_strip(out_dir / "physics_samples.png", rows, frame_ids)
-    tables = [
-        physics.summary_table(summaries[model_name], summaries.get(FLOOR, summaries[model_name]), model_name)
-    ]
+    floor = summaries.get(FLOOR, summaries[model_name])
+    tables = [physics.summary_table(summaries[name], floor, name) for name in models if name != FLOOR]
+    tables = tables or [physics.summary_table(floor, floor, model_name)]
     write_markdown(
         out_dir / "physics.md",
         "Physical-law benchmark",

@@ -172,3 +172,15 @@ def test_cli_writes_every_benchmark_report(tmp_path, capsys):
     assert "measurement is unreliable" in (tmp_path / "small" / "adherence.md").read_text()
     assert main(["eval"]) == 2  # no benchmark: the help, and a failing exit code
     assert "physics" in capsys.readouterr().out
+
+
+def test_physics_mode_runs_beside_plain_mode(tiny_model, tmp_path):
+    out = tmp_path / "both"
+    argv = ["eval", "physics", "--model", str(tiny_model), "--scenario", "uniform", "--split", "ood"]
+    argv += ["--n", "1", "--size", "32", "--steps", "1", "--out", str(out), "--no-progress", "--physics"]
+    assert main(argv) == 0
+    report = json.loads((out / "physics.json").read_text())
+    assert set(report["summary"]) == {"tiny", "tiny (physics)", "ground-truth"}  # rows side by side
+    md = (out / "physics.md").read_text()
+    assert "tiny (physics)" in md and md.count("| uniform | ood |") >= 2
+    assert main(["eval", "physics", "--model", "frozen", "--n", "1", "--size", "32", "--physics"]) == 2
