@@ -442,6 +442,21 @@ class DiffusersBackend(VideoBackend):
         """The task's own pipeline arguments (images, video, strength, ...)."""
         return {}
 
+    def strength(self, spec: GenerationSpec, req: Request) -> float:
+        """A remix's strength (Kinema's default where not given); diffusers runs int(steps × strength)
+        of the steps, so at least one must remain."""
+        from kinema.pipelines.pipeline_video_to_video import DEFAULT_STRENGTH  # (imports torch)
+
+        strength = DEFAULT_STRENGTH if spec.strength is None else float(spec.strength)
+        if not 0 < strength <= 1:
+            raise InvalidInputError(f"strength={strength} must be in (0, 1].")
+        if int(req.num_inference_steps * strength) < 1:
+            raise InvalidInputError(
+                f"strength {strength:g} × {req.num_inference_steps} steps leaves no denoising step; "
+                "raise the steps or the strength."
+            )
+        return strength
+
     # ---- given pictures -----------------------------------------------------------------------------
     def _given_size(self, spec: GenerationSpec) -> tuple[int, int] | None:
         """(width, height) of the given image / source video, whose size the result keeps when it can."""
@@ -569,8 +584,12 @@ def _require(module: str, feature: str, extra: str) -> None:
 
 
 def to_uint8(video: np.ndarray) -> np.ndarray:
-    """float (T, H, W, 3) in [0, 1] → uint8."""
-    return (np.clip(video, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    """float (T, H, W, 3) in [0, 1] → uint8 (in place: no float temporaries of the whole clip)."""
+    video = np.asarray(video, dtype=np.float32)
+    np.clip(video, 0.0, 1.0, out=video)
+    video *= 255.0
+    np.rint(video, out=video)
+    return video.astype(np.uint8)
 
 
 def read_image(source: Any) -> np.ndarray:

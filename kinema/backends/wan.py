@@ -84,10 +84,7 @@ class WanBackend(_Wan):
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
         if task == "v2v":
-            from kinema.pipelines.pipeline_video_to_video import DEFAULT_STRENGTH  # imports torch
-
-            strength = DEFAULT_STRENGTH if spec.strength is None else spec.strength
-            return {"video": self.source_video(spec.video, req), "strength": strength}
+            return {"video": self.source_video(spec.video, req), "strength": self.strength(spec, req)}
         return {}
 
     def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:

@@ -119,7 +119,7 @@ def _clip_vision() -> tuple[Any, Any]:
     return CLIPVisionModel(config).eval(), processor
 
 
-WAN_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+WAN_DEFAULTS = {"width": 48, "height": 48, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
 
 
 def wan_folder(path: str | Path, kind: str = "t2v") -> Path:
