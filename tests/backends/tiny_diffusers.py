@@ -199,5 +199,5 @@ def ltx_folder(path: str | Path) -> Path:
         tokenizer=tok,
     )
     return _save(
-        pipe, path, {"width": 32, "height": 32, "num_frames": 9, "fps": 24, "num_inference_steps": 2}
+        pipe, path, {"width": 64, "height": 64, "num_frames": 9, "fps": 24, "num_inference_steps": 2}
     )

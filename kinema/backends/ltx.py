@@ -1,0 +1,89 @@
+"""LTX-Video diffusers folders (`LTXPipeline`, `LTXImageToVideoPipeline`, `LTXConditionPipeline`): one
+backend, every mode. t2v/t2i run `LTXPipeline`, i2v `LTXImageToVideoPipeline`; keyframes, extension and
+video→video run `LTXConditionPipeline` with `LTXVideoCondition`s — pictures pinned at frame indices, the
+video's last frames at frame 0 of each chunk, or the whole source as a soft condition (strength
+1 − remix strength). Defaults are LTX's own: 704×512, 161 frames at 25 fps, 50 steps, guidance 3.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinema.backends.base import GenerationSpec
+from kinema.backends.diffusers_base import DiffusersBackend, FamilyDefaults, Request, read_component_config
+
+LTX_DEFAULTS = FamilyDefaults(
+    width=704, height=512, fps=25, num_frames=161, max_frames=257, num_inference_steps=50, guidance_scale=3.0
+)
+
+
+def ltx_grid(path: Path) -> tuple[int, int]:
+    """(size multiple, VAE temporal) from the configs (LTX 0.9: 32× and 8×)."""
+    vae = read_component_config(path, "vae")
+    dit = read_component_config(path, "transformer")
+    scaling = vae.get("spatio_temporal_scaling", [True, True, True, False])
+    spatial = vae.get("spatial_compression_ratio") or int(vae.get("patch_size", 4)) * 2 ** sum(
+        map(bool, scaling)
+    )
+    temporal = vae.get("temporal_compression_ratio") or int(vae.get("patch_size_t", 1)) * 2 ** sum(
+        map(bool, scaling)
+    )
+    # diffusers' LTX pipelines refuse sizes off a 32-px grid whatever the VAE (check_inputs)
+    return math.lcm(int(spatial) * int(dit.get("patch_size", 1)), 32), int(temporal)
+
+
+class LTXBackend(DiffusersBackend):
+    name = "ltx"
+    folder_classes = ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
+    modes = ("t2v", "t2i", "i2v", "keyframes", "extend", "v2v")
+    options = ("negative_prompt", "aspect_ratio", "keyframes", "strength", "crossfade_frames")
+    pipelines = {
+        "t2v": "LTXPipeline",
+        "t2i": "LTXPipeline",
+        "i2v": "LTXImageToVideoPipeline",
+        "keyframes": "LTXConditionPipeline",
+        "extend": "LTXConditionPipeline",
+        "v2v": "LTXConditionPipeline",
+    }
+    defaults = LTX_DEFAULTS
+    context_frames = 1 + 8 * 2  # 3 latent frames of the video's end per chunk
+    unsupported_motion = "diffusers' LTX-Video pipelines take no camera or trajectory input"
+
+    @classmethod
+    def grid(cls, path: Path) -> tuple[int, int]:
+        return ltx_grid(path)
+
+    def call_kwargs(self, req: Request, num_frames: int) -> dict[str, Any]:
+        return {**super().call_kwargs(req, num_frames), "frame_rate": req.fps}
+
+    def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        if task in ("t2v", "t2i"):
+            return {}
+        if task == "i2v":
+            return {"image": self.image(spec.image, req)}
+        if task == "v2v":
+            video = self.source_video(spec.video, req)
+            condition = LTXVideoCondition(video=video, frame_index=0, strength=1.0 - self.strength(spec, req))
+            return {"conditions": [condition], "num_frames": len(video)}
+        n = req.size.num_frames
+        given = {0: spec.image, **{round(float(s) * req.fps): p for s, p in spec.keyframes}}
+        if spec.last_image is not None:
+            given[n - 1] = spec.last_image
+        conditions = [
+            LTXVideoCondition(image=self.image(picture, req), frame_index=min(n - 1, max(0, index)))
+            for index, picture in sorted(given.items())
+        ]
+        return {"conditions": conditions}
+
+    def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+        from PIL import Image
+
+        video = [Image.fromarray(f) for f in tail]
+        return "extend", {"conditions": [LTXVideoCondition(video=video, frame_index=0, strength=1.0)]}
