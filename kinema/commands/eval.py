@@ -184,13 +184,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model, settings, options = _settings(args)
     out = args.out or Path("eval-results") / f"{args.benchmark}-{Path(model).name}"
-    run_fn = {
-        "physics": runner.run_physics,
-        "adherence": runner.run_adherence,
-        "camera": runner.run_camera,
-        "continuity": runner.run_continuity,
-    }[args.benchmark]
-    payload = run_fn(model, settings, out, options, progress=not args.no_progress)
+    payload = runner.run_benchmark(
+        runner.BENCHMARKS[args.benchmark], model, settings, out, options, progress=not args.no_progress
+    )
     print(f"kinema eval {args.benchmark}: wrote {out}/{args.benchmark}.json, .md and figures")
     for name, summary in payload["summary"].items():
         print(f"  {name}: {json.dumps(summary, default=str)[:400]}")

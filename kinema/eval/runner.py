@@ -1,5 +1,6 @@
-"""One function per benchmark: build the cases, run the model and the ground truth through the same code,
-write the report (JSON + Markdown + PNG). `kinema eval <benchmark>` is a thin wrapper over these.
+"""One runner over a benchmark protocol (`Benchmark`): build the cases, run the model and the ground truth
+through the same code, write the report (JSON + Markdown + PNG). `kinema eval <benchmark>` is a thin
+wrapper over `run_benchmark(BENCHMARKS[name], ...)`.
 
 Every run also measures the ground-truth oracle: for physics that is the parser floor, for the others it
 shows what a perfect model scores under the same measurement (so the metric itself is checked each run).
@@ -8,7 +9,7 @@ shows what a perfect model scores under the same measurement (so the metric itse
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +59,61 @@ def _spec_name(spec: ModelSpec, models: dict[str, VideoModel]) -> str:
     return str(spec) if not callable(spec) else next(iter(models))
 
 
-def run_physics(
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark's protocol; `run_benchmark` runs any of them the same way."""
+
+    name: str
+    title: str
+    build_cases: Callable[[Any], list]
+    build_oracle: Callable[[list], GroundTruthModel]
+    # (model, cases, settings, progress) -> (records, extra): extra = what the figures need (sample videos)
+    evaluate: Callable[..., tuple[Any, Any]]
+    summarize: Callable[[dict[str, Any]], dict[str, Any]]  # records by model -> summary by model
+    settings_json: Callable[[Any], dict[str, Any]]
+    # (out_dir, cases, settings, records, extras, models) -> figure file names
+    figures: Callable[..., list[str]]
+    tables: Callable[[dict[str, Any], dict[str, Any], list[str]], list]  # (summaries, records, models)
+    floor_ok: Callable[[dict[str, Any]], bool] = lambda floor: True  # noqa: E731
+    floor_size: str = "64"
+
+
+def run_benchmark(
+    bench: Benchmark,
     model_spec: ModelSpec,
-    settings: physics.PhysicsSettings,
+    settings: Any,
     out_dir: Path,
     pipeline_options: dict[str, Any] | None = None,
     progress: bool = True,
-    cases: list[physics.PhysicsCase] | None = None,
+    cases: list | None = None,
 ) -> dict[str, Any]:
-    """`cases` (built from `settings`) may be given to skip rebuilding them."""
-    cases = cases if cases is not None else physics.build_cases(settings)
-    oracle = physics.build_oracle(cases)
-    models = _models(model_spec, oracle, pipeline_options or {})
-    records, summaries, samples = {}, {}, {}
+    """Cases → oracle → every model (and the oracle) through the same measurement → JSON + figures + Markdown.
+    `cases` (built from `settings`) may be given to skip rebuilding them."""
+    options = pipeline_options or {}
+    cases = cases if cases is not None else bench.build_cases(settings)
+    oracle = bench.build_oracle(cases)
+    models = _models(model_spec, oracle, options)
+    records, extras = {}, {}
     for name, model in models.items():
-        records[name], samples[name] = physics.evaluate_physics(model, cases, settings, progress)
-        summaries[name] = physics.summarize(records[name])
-    model_name = next(iter(models))
+        records[name], extras[name] = bench.evaluate(model, cases, settings, progress)
+    summaries = bench.summarize(records)
     header = run_header(
-        "physics", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
+        bench.name, _spec_name(model_spec, models), {**bench.settings_json(settings), **options}
     )
     payload = {**header, "summary": summaries, "records": records}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "physics.json", payload)
-    # figures: error against initial velocity (ID band shaded), sample frames with parsed tracks
+    write_json(out_dir / f"{bench.name}.json", payload)
+    figures = bench.figures(out_dir, cases, settings, records, extras, list(models))
+    floor = summaries.get(FLOOR) if isinstance(summaries, dict) else None
+    notes = _floor_notes(floor is not None and not bench.floor_ok(floor), bench.name, bench.floor_size)
+    tables = bench.tables(summaries, records, list(models))
+    write_markdown(out_dir / f"{bench.name}.md", bench.title, header, tables, figures, notes)
+    return payload
+
+
+# ---- physics ---------------------------------------------------------------------------------------------
+def _physics_figures(out_dir, cases, settings, records, samples, models) -> list[str]:
+    """Error against initial velocity (ID band shaded); sample frames with parsed tracks."""
     series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for scenario in settings.scenarios:
         series[scenario] = {}
@@ -93,6 +125,7 @@ def run_physics(
                 np.array([r["velocity_error"] for r in rs], dtype=float),
             )
     plot_error_vs_velocity(out_dir / "physics_error_vs_velocity.png", series)
+    model_name = models[0]
     rows = []
     for index, (video, parsed) in samples[model_name].items():
         case = cases[index]
@@ -104,36 +137,31 @@ def run_physics(
     t = settings.num_frames
     frame_ids = sorted({0, settings.cond_frames - 1, t // 4, t // 2, 3 * t // 4, t - 1})
     plot_frame_strip(out_dir / "physics_samples.png", rows, frame_ids)
-    floor = summaries.get(FLOOR, summaries[model_name])
+    return ["physics_error_vs_velocity.png", "physics_samples.png"]
+
+
+def _physics_tables(summaries, records, models) -> list:
+    floor = summaries.get(FLOOR, summaries[models[0]])
     tables = [physics.summary_table(summaries[name], floor, name) for name in models if name != FLOOR]
-    tables = tables or [physics.summary_table(floor, floor, model_name)]
-    write_markdown(
-        out_dir / "physics.md",
-        "Physical-law benchmark",
-        header,
-        tables,
-        ["physics_error_vs_velocity.png", "physics_samples.png"],
-    )
-    return payload
+    return tables or [physics.summary_table(floor, floor, models[0])]
 
 
-def run_adherence(
-    model_spec: ModelSpec,
-    settings: adherence.AdherenceSettings,
-    out_dir: Path,
-    pipeline_options: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    cases = adherence.build_cases(settings)
-    oracle = adherence.build_oracle(cases)
-    models = _models(model_spec, oracle, pipeline_options or {})
-    records = {name: adherence.evaluate_adherence(m, cases, settings, progress) for name, m in models.items()}
+PHYSICS = Benchmark(
+    name="physics",
+    title="Physical-law benchmark",
+    build_cases=physics.build_cases,
+    build_oracle=physics.build_oracle,
+    evaluate=physics.evaluate_physics,
+    summarize=lambda records: {name: physics.summarize(rs) for name, rs in records.items()},
+    settings_json=lambda s: s.to_json(),
+    figures=_physics_figures,
+    tables=_physics_tables,
+)
+
+
+# ---- prompt adherence ------------------------------------------------------------------------------------
+def _adherence_figures(out_dir, cases, settings, records, extras, models) -> list[str]:
     summaries = {name: adherence.summarize(rs) for name, rs in records.items()}
-    header = run_header(
-        "adherence", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
-    )
-    payload = {**header, "summary": summaries, "records": records}
-    write_json(out_dir / "adherence.json", payload)
     plot_bars(
         out_dir / "adherence.png",
         "Prompt adherence",
@@ -141,35 +169,29 @@ def run_adherence(
         {name: [s[c] for c in adherence.CHECKS] for name, s in summaries.items()},
         "share of videos",
     )
-    notes = _floor_notes(summaries.get(FLOOR, {}).get("all_ok", 1.0) < 1.0, "adherence", "64")
-    write_markdown(
-        out_dir / "adherence.md",
-        "Prompt adherence",
-        header,
-        [adherence.summary_table(summaries)],
-        ["adherence.png"],
-        notes,
-    )
-    return payload
+    return ["adherence.png"]
 
 
-def run_camera(
-    model_spec: ModelSpec,
-    settings: camera_accuracy.CameraSettings,
-    out_dir: Path,
-    pipeline_options: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    cases = camera_accuracy.camera_cases(settings)
-    oracle = camera_accuracy.build_oracle(cases)
-    models = _models(model_spec, oracle, pipeline_options or {})
-    records = {
-        name: camera_accuracy.evaluate_camera(m, cases, settings, progress) for name, m in models.items()
-    }
-    header = run_header(
-        "camera", _spec_name(model_spec, models), {**asdict(settings), **(pipeline_options or {})}
-    )
-    summary = {
+ADHERENCE = Benchmark(
+    name="adherence",
+    title="Prompt adherence",
+    build_cases=adherence.build_cases,
+    build_oracle=adherence.build_oracle,
+    evaluate=lambda m, cases, settings, progress: (
+        adherence.evaluate_adherence(m, cases, settings, progress),
+        None,
+    ),
+    summarize=lambda records: {name: adherence.summarize(rs) for name, rs in records.items()},
+    settings_json=lambda s: s.to_json(),
+    figures=_adherence_figures,
+    tables=lambda summaries, records, models: [adherence.summary_table(summaries)],
+    floor_ok=lambda floor: floor.get("all_ok", 1.0) >= 1.0,
+)
+
+
+# ---- camera accuracy -------------------------------------------------------------------------------------
+def _camera_summary(records: dict[str, Any]) -> dict[str, Any]:
+    return {
         name: {
             "kind_accuracy": float(np.mean([r["kind_correct"] for r in rs])),
             "sign_accuracy": float(np.mean([r["sign_correct"] for r in rs])),
@@ -177,28 +199,38 @@ def run_camera(
         }
         for name, rs in records.items()
     }
-    payload = {**header, "summary": summary, "records": records}
-    write_json(out_dir / "camera.json", payload)
-    labels = [r["case"] for r in next(iter(records.values()))]
-    values = {"expected": [r["expected"][_kind(r)] for r in next(iter(records.values()))]}
+
+
+def _camera_figures(out_dir, cases, settings, records, extras, models) -> list[str]:
+    first = next(iter(records.values()))
+    values = {"expected": [r["expected"][_kind(r)] for r in first]}
     values.update({name: [r["measured"][_kind(r)] for r in rs] for name, rs in records.items()})
     plot_bars(
         out_dir / "camera.png",
         "Camera motion on the expected kind",
-        labels,
+        [r["case"] for r in first],
         values,
         "edge displacement / frame",
     )
-    notes = _floor_notes(summary.get(FLOOR, {}).get("sign_accuracy", 1.0) < 1.0, "camera", "48")
-    write_markdown(
-        out_dir / "camera.md",
-        "Camera accuracy",
-        header,
-        [camera_accuracy.summary_table(records)],
-        ["camera.png"],
-        notes,
-    )
-    return payload
+    return ["camera.png"]
+
+
+CAMERA = Benchmark(
+    name="camera",
+    title="Camera accuracy",
+    build_cases=camera_accuracy.camera_cases,
+    build_oracle=camera_accuracy.build_oracle,
+    evaluate=lambda m, cases, settings, progress: (
+        camera_accuracy.evaluate_camera(m, cases, settings, progress),
+        None,
+    ),
+    summarize=_camera_summary,
+    settings_json=asdict,
+    figures=_camera_figures,
+    tables=lambda summaries, records, models: [camera_accuracy.summary_table(records)],
+    floor_ok=lambda floor: floor.get("sign_accuracy", 1.0) >= 1.0,
+    floor_size="48",
+)
 
 
 def _floor_notes(failed: bool, benchmark: str, size: str) -> list[str]:
@@ -217,37 +249,51 @@ def _kind(record: dict[str, Any]) -> int:
     return MOTION_KINDS.index(record["expected_kind"])
 
 
-def run_continuity(
-    model_spec: ModelSpec,
-    settings: continuity.ContinuitySettings,
-    out_dir: Path,
-    pipeline_options: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    cases = continuity.build_cases(settings)
-    oracle = continuity.build_oracle(cases)
-    models = _models(model_spec, oracle, pipeline_options or {})
-    records, videos = {}, {}
-    for name, model in models.items():
-        records[name], videos[name] = continuity.evaluate_continuity(model, cases, settings, progress)
-    summaries = {name: continuity.summarize(rs) for name, rs in records.items()}
-    header = run_header(
-        "continuity", _spec_name(model_spec, models), {**settings.to_json(), **(pipeline_options or {})}
-    )
-    payload = {**header, "summary": summaries, "records": records}
-    write_json(out_dir / "continuity.json", payload)
+# ---- extension continuity -------------------------------------------------------------------------------
+def _continuity_figures(out_dir, cases, settings, records, videos, models) -> list[str]:
     joins = settings.join_frames()
     frame_ids = sorted({0, *[j - 1 for j in joins], *joins, settings.total_frames - 1})
     plot_frame_strip(
         out_dir / "continuity_samples.png", [(name, v[0], None) for name, v in videos.items()], frame_ids
     )
-    notes = _floor_notes(summaries.get(FLOOR, {}).get("all_present_at_end", 1.0) < 1.0, "continuity", "64")
-    write_markdown(
-        out_dir / "continuity.md",
-        "Extension continuity",
-        header,
-        [continuity.summary_table(summaries)],
-        ["continuity_samples.png"],
-        notes,
-    )
-    return payload
+    return ["continuity_samples.png"]
+
+
+CONTINUITY = Benchmark(
+    name="continuity",
+    title="Extension continuity",
+    build_cases=continuity.build_cases,
+    build_oracle=continuity.build_oracle,
+    evaluate=continuity.evaluate_continuity,
+    summarize=lambda records: {name: continuity.summarize(rs) for name, rs in records.items()},
+    settings_json=lambda s: s.to_json(),
+    figures=_continuity_figures,
+    tables=lambda summaries, records, models: [continuity.summary_table(summaries)],
+    floor_ok=lambda floor: floor.get("all_present_at_end", 1.0) >= 1.0,
+)
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (PHYSICS, ADHERENCE, CAMERA, CONTINUITY)}
+
+
+def run_physics(
+    model_spec: ModelSpec, settings: Any, out_dir: Path, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    return run_benchmark(PHYSICS, model_spec, settings, out_dir, *args, **kwargs)
+
+
+def run_adherence(
+    model_spec: ModelSpec, settings: Any, out_dir: Path, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    return run_benchmark(ADHERENCE, model_spec, settings, out_dir, *args, **kwargs)
+
+
+def run_camera(
+    model_spec: ModelSpec, settings: Any, out_dir: Path, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    return run_benchmark(CAMERA, model_spec, settings, out_dir, *args, **kwargs)
+
+
+def run_continuity(
+    model_spec: ModelSpec, settings: Any, out_dir: Path, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    return run_benchmark(CONTINUITY, model_spec, settings, out_dir, *args, **kwargs)
