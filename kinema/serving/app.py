@@ -85,6 +85,7 @@ def create_app(
     install_origin_policy(app, settings)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.method_table = [(r.path_regex, r.methods) for router in ROUTERS for r in router.routes]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest))
     return app

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 log = logging.getLogger("kinema.serve")
 
@@ -88,12 +87,13 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route accepts on this path (Starlette's own 405 names only the first route's)."""
+    """Every method some route accepts on this path (Starlette's own 405 names only the first route's).
+    `app.state.method_table` is (path regex, methods) of every route, set by app.py."""
+    path = request.url.path
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "__none__"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for regex, route_methods in getattr(app.state, "method_table", ()):
+        if regex.match(path):
+            methods |= set(route_methods)
     return sorted(methods)
 
 

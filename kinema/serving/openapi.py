@@ -30,6 +30,14 @@ ERROR_DESCRIPTIONS = {
     429: "Concurrency limit or quota reached (`Retry-After` says when to retry)",
 }
 REF = "#/components/schemas/{model}"
+# What a client can do next with a video it was answered (OpenAPI links: the id feeds these operations;
+# stateful fuzzers follow them). The event stream is left out: it stays open until the video ends.
+VIDEO_LINKS = {
+    "RetrieveVideo": ("/v1/videos/{video_id}", "get"),
+    "DeleteVideo": ("/v1/videos/{video_id}", "delete"),
+    "DownloadContent": ("/v1/videos/{video_id}/content", "get"),
+    "RemixVideo": ("/v1/videos/{video_id}/remix", "post"),
+}
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -71,6 +79,24 @@ def _is_scalar(prop: dict[str, Any]) -> bool:
     return not any("$ref" in k or k.get("type") in ("object", "array") for k in kinds)
 
 
+def _add_video_links(paths: dict[str, Any]) -> None:
+    targets = {
+        name: paths[p][m]["operationId"] for name, (p, m) in VIDEO_LINKS.items() if m in paths.get(p, {})
+    }
+    video = {"$ref": REF.format(model="Video")}
+    for path in paths.values():
+        for operation in path.values():
+            ok = operation.get("responses", {}).get("200", {})
+            if ok.get("content", {}).get("application/json", {}).get("schema") != video:
+                continue
+            if "requestBody" not in operation:
+                continue  # only the operations that make a video
+            ok["links"] = {
+                name: {"operationId": op_id, "parameters": {"video_id": "$response.body#/id"}}
+                for name, op_id in targets.items()
+            }
+
+
 def install_openapi(app: FastAPI, request_models: tuple[type[BaseModel], ...]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -83,9 +109,11 @@ def install_openapi(app: FastAPI, request_models: tuple[type[BaseModel], ...]) -
         components.update(defs.get("$defs", {}))
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
-        for path in spec.get("paths", {}).values():
+        paths = spec.get("paths", {})
+        for path in paths.values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        _add_video_links(paths)
         app.openapi_schema = spec
         return spec
 

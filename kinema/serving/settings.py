@@ -58,6 +58,9 @@ class ServeSettings(BaseSettings):
     heartbeat_seconds: float = 5.0
     max_attempts: int = 3
     poll_seconds: float = 0.25
+    # An event stream (GET /v1/videos/{id}/events) ends after this long; browsers' EventSource reconnects,
+    # and no connection is held open for ever by a video that never finishes.
+    events_max_seconds: float = 600.0
     # How long finished outputs stay downloadable (OpenAI reports expires_at).
     output_ttl_seconds: int = 7 * 24 * 3600
     quota_window_seconds: int = 24 * 3600

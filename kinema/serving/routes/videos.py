@@ -36,6 +36,24 @@ POLL_AFTER_MS = "500"
 SMALL_BODY_BYTES = 1_000_000  # a body with no files: prompts and options
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
+# One event of the stream (OpenAPI 3.1: the schema of an event-stream describes each event).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "pattern": "^video\\.(queued|in_progress|completed|failed|deleted)$"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/Video"},
+                    {"$ref": "#/components/schemas/VideoDeleted"},
+                ]
+            },
+        },
+    },
+}
 VideoIdPath = Annotated[str, Path(max_length=MAX_ID_CHARS, description="A video's id")]
 
 
@@ -157,8 +175,9 @@ async def remix_video(
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "Server-sent events: `video.<status>` with the video object, until it ends",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-sent events: `video.<status>` with the video object at each change, until "
+            "it completes, fails or is deleted (`video.deleted`), or `events_max_seconds` pass",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
         **errors(400, 401, 403, 404),
     },
@@ -172,24 +191,25 @@ def video_events(
 ) -> StreamingResponse:
     service.get(tenant, video_id)  # 404 before the stream starts
     return StreamingResponse(
-        _event_stream(service, tenant, video_id, request, settings.poll_seconds),
+        _event_stream(service, tenant, video_id, request, settings.poll_seconds, settings.events_max_seconds),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _event_stream(
-    service: VideoService, tenant: Tenant, video_id: str, request: Request, poll: float
+    service: VideoService, tenant: Tenant, video_id: str, request: Request, poll: float, max_seconds: float
 ) -> AsyncIterator[str]:
     """Server-sent events: one `video` event per change of the object, until it finishes or is deleted."""
     last: str | None = None
-    last_sent = time.monotonic()
-    while True:
+    last_sent = started = time.monotonic()
+    while time.monotonic() - started < max_seconds:
         if await request.is_disconnected():
             return
         job = await run_in_threadpool(service.store.get, video_id, tenant.id)
         if job is None:
-            yield f"event: video.deleted\ndata: {json.dumps({'id': video_id, 'deleted': True})}\n\n"
+            gone = {"id": video_id, "object": "video.deleted", "deleted": True}
+            yield f"event: video.deleted\ndata: {json.dumps(gone)}\n\n"
             return
         obj = await run_in_threadpool(service.public, job)
         text = json.dumps(obj)
