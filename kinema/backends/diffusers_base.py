@@ -550,25 +550,33 @@ class DiffusersBackend(VideoBackend):
 # ---- prefix latents: continuation for pipelines with no frame conditioning -------------------------------
 class LatentPrefix:
     """Continuation for a text→video pipeline (no image input): after every denoising step the chunk's
-    first latent frames are replaced by the given frames' latents noised to the next step's level
-    (x_σ = (1 − σ)·x₀ + σ·ε, flow matching), so the model denoises the rest around a fixed start — the
-    training-free temporal inpainting of "RePaint" (Lugmayr et al. 2022), through diffusers'
-    `callback_on_step_end`. `encode(pipe, frames)` gives the normalised latents (B, C, t, h, w)."""
+    first latent frames are replaced by the given frames' latents noised to the next step's level, so the
+    model denoises the rest around a fixed start — the training-free temporal inpainting of RePaint
+    (Lugmayr et al. 2022), through diffusers' `callback_on_step_end`. Flow-matching schedulers (Wan, LTX,
+    HunyuanVideo): x_σ = (1 − σ)·x₀ + σ·ε at the scheduler's next sigma; the others (CogVideoX's DDIM/DPM):
+    the scheduler's own `add_noise` at the next timestep. After the last step the prefix is x₀ itself."""
 
     def __init__(self, latents: Any, generator: Any, time_dim: int = 2) -> None:
         import torch
 
-        self.x0, self.time_dim = latents, time_dim
+        self.x0, self.time_dim = latents, time_dim  # normalised latents, time along `time_dim`
         self.noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
 
+    def noised(self, scheduler: Any, i: int) -> Any:
+        """The prefix at the level the latents are at after step i."""
+        timesteps = scheduler.timesteps
+        if i + 1 >= len(timesteps):
+            return self.x0
+        flow = "Flow" in type(scheduler).__name__ or getattr(scheduler.config, "use_flow_sigmas", False)
+        if flow:
+            sigma = float(scheduler.sigmas[i + 1])
+            return (1 - sigma) * self.x0 + sigma * self.noise
+        return scheduler.add_noise(self.x0, self.noise, timesteps[i + 1 : i + 2])
+
     def __call__(self, pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-        latents = tensors["latents"]
-        sigmas = pipe.scheduler.sigmas
-        sigma = float(sigmas[i + 1]) if i + 1 < len(sigmas) else 0.0  # the level the latents are now at
-        k = self.x0.shape[self.time_dim]
-        prefix = ((1 - sigma) * self.x0 + sigma * self.noise).to(latents.dtype)
-        latents = latents.clone()
-        latents.narrow(self.time_dim, 0, k).copy_(prefix)
+        latents = tensors["latents"].clone()
+        prefix = self.noised(pipe.scheduler, i).to(latents.dtype)
+        latents.narrow(self.time_dim, 0, self.x0.shape[self.time_dim]).copy_(prefix)
         tensors["latents"] = latents
         return tensors
 

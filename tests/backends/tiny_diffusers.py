@@ -201,3 +201,56 @@ def ltx_folder(path: str | Path) -> Path:
     return _save(
         pipe, path, {"width": 64, "height": 64, "num_frames": 9, "fps": 24, "num_inference_steps": 2}
     )
+
+
+COG_DEFAULTS = {"width": 48, "height": 48, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def cogvideox_folder(path: str | Path, i2v: bool = False) -> Path:
+    """A tiny CogVideoX folder: T2V like CogVideoX-2b (sincos positions) or I2V like CogVideoX-5b-I2V
+    (RoPE, image latents as 4 more input channels)."""
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=8 if i2v else 4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=TEXT_DIM,
+        num_layers=1,
+        sample_width=6,
+        sample_height=6,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+        use_rotary_positional_embeddings=i2v,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    cls = CogVideoXImageToVideoPipeline if i2v else CogVideoXPipeline
+    pipe = cls(
+        tokenizer=tok,
+        text_encoder=t5(len(tok)),
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDDIMScheduler(),
+    )
+    return _save(pipe, path, COG_DEFAULTS)
