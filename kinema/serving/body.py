@@ -56,20 +56,26 @@ class BodyLimits:
     files: tuple[str, ...] = ()  # the fields that may be files
     spool: tuple[str, ...] = ()  # of those, the ones written to disk as they arrive
     spool_dir: Path | None = None
+    json_bytes: int | None = None  # a JSON or URL-encoded body, when less than body_bytes (no files in it)
+
+    @property
+    def text_bytes(self) -> int:
+        return min(self.body_bytes, self.json_bytes or self.body_bytes)
 
 
 async def read_body(request: Request, limits: BodyLimits) -> tuple[dict[str, Any], dict[str, Upload]]:
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";")[0].strip().lower()
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limits.body_bytes:
-        raise _too_large(int(length), limits.body_bytes)
+    limit = limits.body_bytes if kind == "multipart/form-data" else limits.text_bytes
+    if length and length.isdigit() and int(length) > limit:
+        raise _too_large(int(length), limit)
     if kind == "multipart/form-data":
         return await _read_multipart(request, content_type, limits)
     if kind in ("application/json", ""):
-        return _parse_json(await _read_all(request, limits.body_bytes)), {}
+        return _parse_json(await _read_all(request, limits.text_bytes)), {}
     if kind == "application/x-www-form-urlencoded":
-        return _parse_urlencoded(await _read_all(request, limits.body_bytes)), {}
+        return _parse_urlencoded(await _read_all(request, limits.text_bytes)), {}
     raise ApiError(
         415,
         f"Content-Type {kind!r} is not supported; send application/json or multipart/form-data.",

@@ -30,8 +30,13 @@ CHECKS = [
 class FuzzReport:
     cases: Counter = field(default_factory=Counter)  # operation -> cases sent
     statuses: Counter = field(default_factory=Counter)  # status code -> responses
+    by_operation: dict[str, Counter] = field(default_factory=dict)  # operation -> status code -> responses
     failures: list[tuple[str, str]] = field(default_factory=list)  # (operation, what failed)
     stateful_steps: int = 0
+
+    def record(self, operation: str, status: int) -> None:
+        self.statuses[status] += 1
+        self.by_operation.setdefault(operation, Counter())[status] += 1
 
     @property
     def total(self) -> int:
@@ -71,7 +76,7 @@ def _fuzz_one(operation, mode: GenerationMode, max_examples: int, report: FuzzRe
         report.cases[operation.label] += 1
         try:
             response = case.call(timeout=30)
-            report.statuses[response.status_code] += 1
+            report.record(operation.label, response.status_code)
             case.validate_response(response, checks=CHECKS)
         except Exception as exc:  # a failed check: recorded, the run goes on
             report.failures.append((operation.label, str(exc)[:2000]))
@@ -94,7 +99,7 @@ def fuzz_stateful(url: str, max_examples: int, report: FuzzReport | None = None)
             response = super().call(case, **kwargs)
             report.stateful_steps += 1
             report.cases[f"stateful {case.operation.label}"] += 1
-            report.statuses[response.status_code] += 1
+            report.record(f"stateful {case.operation.label}", response.status_code)
             return response
 
         def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:

@@ -205,6 +205,12 @@ def test_2_chunked_bodies_stop_at_their_limit_in_memory_and_on_disk(server_facto
     assert sent < limit + 32 * MB  # the server stopped reading (what is left is the sockets' buffers)
     assert rss_kb("VmHWM") - rss0 < 64 * 1024  # < 64 MB (buffering it all took 600 MB)
 
+    # a route whose JSON carries no file stops at 1 MB although its forms may carry a 2 MB video
+    status, body, sent = chunked_post(
+        server.port, "/v1/videos/extensions", "application/json", b'{"prompt": "', 200 * MB
+    )
+    assert status == 413 and "keep it under 1000000 bytes" in body["error"]["message"], body
+
     # a chunked 200 MB multipart upload: the file part is cut at the file limit
     boundary = "kinemaboundary"
     head = (

@@ -106,6 +106,7 @@ async def extend_video(
         files=("video",),
         spool=("video",),
         spool_dir=service.storage.spool_dir,
+        json_bytes=SMALL_BODY_BYTES,  # JSON names a video by id; only a form carries the file
     )
     fields, uploads = await read_body(request, limits)
     upload = uploads.get("video")

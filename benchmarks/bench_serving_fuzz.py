@@ -1,0 +1,123 @@
+"""Benchmark: schemathesis over `kinema serve`'s /openapi.json at depth (issue 15's fuzzing scenario).
+
+Scenario (declared here, printed with the table): `kinema serve` on 127.0.0.1 (SQLite WAL, auth auto with
+no keys = the local tenant, one supervised worker running the tests' fake backend, so jobs complete and
+their content, remix and extension paths are reachable; event streams end after 1 s). Phase 1: for every
+operation of the spec, `--examples` positive cases (valid per the spec) and as many negative ones
+(invalid on purpose). Phase 2 (stateful): `--stateful-examples` sequences of up to 10 calls that follow the
+spec's links (create → retrieve / remix / download / delete the video it made). Every response is checked:
+no 5xx; status code, Content-Type, headers and body as the spec declares for that operation.
+
+The suite runs the same code bounded (tests/serving/test_serving_openapi.py, ~300 cases); this is the
+deep run. Prints a Markdown table of cases and status codes per operation, then the totals.
+
+    python benchmarks/bench_serving_fuzz.py                          # 1000 per operation and mode, 200 sequences
+    python benchmarks/bench_serving_fuzz.py --examples 100 --stateful-examples 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests" / "serving"
+sys.path.insert(0, str(TESTS))
+
+from serving_fuzz import FuzzReport, fuzz_operations, fuzz_stateful  # noqa: E402
+from serving_helpers import write_fake_model  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen, str]:
+    write_fake_model(root / "models", "bench-tiny")  # kinema.json only: 32x32, 9 frames (33 at most), 8 fps
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "kinema.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--backends", "serving_fakes:make_backends",
+        "--data-dir", str(root / "data"), "--models-dir", str(root / "models"),
+    ]  # fmt: skip
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(REPO), env.get("PYTHONPATH", "")])
+    env.update(KINEMA_EVENTS_MAX_SECONDS="1", KINEMA_FAKE_STEPS="1", KINEMA_FAKE_STEP_SECONDS="0")
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 - open for the server's whole life
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("kinema serve exited:\n" + (root / "serve.log").read_text()[-3000:])
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("kinema serve did not come up")
+
+
+def table(report: FuzzReport) -> str:
+    per_op = report.by_operation
+    codes = sorted({c for counts in per_op.values() for c in counts})
+    lines = [
+        "| operation | cases | " + " | ".join(str(c) for c in codes) + " |",
+        "|---|---|" + "---|" * len(codes),
+    ]
+    for op in sorted(per_op):
+        counts = per_op[op]
+        cells = " | ".join(str(counts.get(c, 0)) for c in codes)
+        lines.append(f"| {op} | {report.cases[op]} | {cells} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=1000, help="cases per operation and mode")
+    parser.add_argument("--stateful-examples", type=int, default=200, help="stateful sequences")
+    args = parser.parse_args()
+    import schemathesis
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            started = time.time()
+            report = fuzz_operations(url, args.examples)
+            phase1 = time.time() - started
+            fuzz_stateful(url, args.stateful_examples, report)
+            phase2 = time.time() - started - phase1
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(
+        f"Scenario: kinema serve on 127.0.0.1, SQLite, 1 fake worker; schemathesis {schemathesis.__version__}, "
+        f"{args.examples} positive + {args.examples} negative cases per operation, "
+        f"{args.stateful_examples} stateful sequences (<= 10 calls); {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}.\n"
+    )
+    print(table(report))
+    stateful = sum(n for op, n in report.cases.items() if op.startswith("stateful"))
+    print(
+        f"\ncases: {report.total} ({report.total - stateful} single-operation in {phase1:.0f} s, "
+        f"{stateful} stateful calls in {phase2:.0f} s); 5xx: {report.server_errors}; "
+        f"check failures: {len(report.failures)}"
+    )
+    for op, message in report.failures[:10]:
+        print(f"\n--- {op}\n{message}")
+    return 1 if report.failures or report.server_errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
