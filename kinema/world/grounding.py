@@ -107,6 +107,23 @@ def simulate_tracks(spec: SceneSpec, max_objects: int | None = None) -> np.ndarr
     return tracks_from_states(spec, simulate_states(spec), max_objects)
 
 
+_PRONOUNS = ("it", "they", "both", "them")
+
+
+def _name_subject(prompt: str, states) -> str:
+    """The prompt with its pronouns (or, when it starts with a verb, its missing subject) replaced by the
+    objects of the given frames, e.g. "it rolls left" → "the red ball and the blue square roll left"."""
+    import re
+
+    from kinema.world.captions import SHAPE_WORDS
+
+    names = " and ".join(f"the {st.color} {SHAPE_WORDS.get(st.shape, ('ball',))[0]}" for st in states)
+    pattern = re.compile(r"\b(" + "|".join(_PRONOUNS) + r")\b", re.IGNORECASE)
+    if pattern.search(prompt):
+        return pattern.sub(names, prompt)
+    return f"{names} {prompt}"
+
+
 def plan_from_prompt(
     prompt: str,
     *,
@@ -136,6 +153,14 @@ def plan_from_prompt(
                 "aspect ratio (resize or crop them first)."
             )
         states = estimate_state(frames, fps=fps, prompt_parse=parse)
+        if states and not parse.spec.objects and parse.not_understood:
+            # "it keeps rolling to the right" over a picture: the pronoun (or the missing subject) is the
+            # objects in the frames; name them and read the prompt again.
+            parse = parse_world_prompt(
+                _name_subject(prompt, states), width=width, height=height, num_frames=num_frames, fps=fps,
+                require_objects=False,
+            )  # fmt: skip
+            states = estimate_state(frames, fps=fps, prompt_parse=parse)
         if not states:
             raise InvalidInputError(
                 "No object of a known colour was found in the last given frame, so there is nothing to "

@@ -88,7 +88,7 @@ def test_i2v_starts_the_simulation_at_the_image(backend):
     with DiTInputs(backend, "i2v") as seen:
         backend.generate(
             GenerationSpec(
-                task="i2v", image=image, prompt="the red ball moves to the right", physics=True, **FAST
+                task="i2v", image=image, prompt="it moves to the right", physics=True, **FAST
             )
         )
     presence = seen.trajectories[0][0, 0]  # (t, h, w)
