@@ -157,13 +157,14 @@ class Progress:
 
     def __init__(self, callback: Any, calls: int, steps: int) -> None:
         self.callback, self.steps = callback, steps
-        self.total, self.done = calls * (steps + 1), 0
+        self.total, self.done, self.last = calls * (steps + 1), 0, 0
 
     def report(self, units: int, stage: str) -> None:
-        """Units done so far in the current call (monotone: never reported backwards)."""
+        """Units done so far in the current call (never reported backwards: SkyReels' diffusion forcing
+        restarts its step count per window)."""
         if self.callback is None:
             return
-        step = min(self.total, self.done + units)
+        step = self.last = max(self.last, min(self.total, self.done + units))
         if self.callback(step, self.total, stage) is False:
             raise Interrupted(f"Generation was stopped at {stage} (step {step} of {self.total}) on request.")
 
@@ -408,9 +409,11 @@ class DiffusersBackend(VideoBackend):
         progress: Progress,
         num_frames: int | None = None,
         step_hook: Any = None,
+        drop_leading: int = 0,
         **inputs: Any,
     ) -> np.ndarray:
-        """Run the task's pipeline once → uint8 (T, H, W, 3)."""
+        """Run the task's pipeline once → uint8 (T, H, W, 3), less `drop_leading` frames that the
+        pipeline returns before its own (SkyReels' video→video returns the given video first)."""
         pipe = self.pipeline(task)
         steps = req.num_inference_steps
 
@@ -425,10 +428,10 @@ class DiffusersBackend(VideoBackend):
         kwargs = {k: v for k, v in kwargs.items() if k in self.accepted(pipe)}
         video = pipe(
             **kwargs,
-            output_type="np",
+            output_type="pt",  # to uint8 in torch: no float copies of the clip in numpy
             callback_on_step_end=on_step_end,
             callback_on_step_end_tensor_inputs=["latents"],
-        ).frames[0]  # float (T, H, W, 3) in [0, 1]
+        ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
         progress.end_call()
         return to_uint8(video)
 
@@ -591,13 +594,13 @@ def _require(module: str, feature: str, extra: str) -> None:
         )
 
 
-def to_uint8(video: np.ndarray) -> np.ndarray:
-    """float (T, H, W, 3) in [0, 1] → uint8 (in place: no float temporaries of the whole clip)."""
-    video = np.asarray(video, dtype=np.float32)
-    np.clip(video, 0.0, 1.0, out=video)
-    video *= 255.0
-    np.rint(video, out=video)
-    return video.astype(np.uint8)
+def to_uint8(video: Any) -> np.ndarray:
+    """float (T, 3, H, W) tensor in [0, 1] → uint8 (T, H, W, 3), rounded as diffusers' numpy output is."""
+    import torch
+
+    with torch.no_grad():
+        video = (video.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return video.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 def read_image(source: Any) -> np.ndarray:

@@ -254,3 +254,26 @@ def cogvideox_folder(path: str | Path, i2v: bool = False) -> Path:
         scheduler=CogVideoXDDIMScheduler(),
     )
     return _save(pipe, path, COG_DEFAULTS)
+
+
+def skyreels_folder(path: str | Path) -> Path:
+    """A tiny SkyReels-V2 diffusion-forcing folder (Wan's VAE and text encoder, per-frame noise levels)."""
+    from diffusers import (
+        SkyReelsV2DiffusionForcingPipeline,
+        SkyReelsV2Transformer3DModel,
+        UniPCMultistepScheduler,
+    )
+
+    tok = tokenizer()
+    transformer = _wan_transformer(SkyReelsV2Transformer3DModel)
+    scheduler = UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0
+    )
+    pipe = SkyReelsV2DiffusionForcingPipeline(
+        tokenizer=tok,
+        text_encoder=umt5(len(tok)),
+        vae=wan_vae(),
+        transformer=transformer,
+        scheduler=scheduler,
+    )
+    return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
