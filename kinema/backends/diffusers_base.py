@@ -272,6 +272,13 @@ class DiffusersBackend(VideoBackend):
 
     def _load(self, cls: Any) -> Any:
         """The folder as `cls`, with the load options applied, each through diffusers' own API."""
+        self.check_load()
+        dtype = self._dtype or torch_dtype(self.load.dtype, self.device)
+        pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True)
+        return self.configure(pipe, dtype)
+
+    def check_load(self) -> None:
+        """InvalidInputError / MissingDependencyError for options this device or install cannot honour."""
         opts = self.load
         accelerator = not self.device.startswith("cpu")
         if opts.offload in ("model", "sequential") and not accelerator:
@@ -285,8 +292,10 @@ class DiffusersBackend(VideoBackend):
             )
         if opts.loras:
             _require("peft", "LoRA adapters", "lora")
-        dtype = self._dtype or torch_dtype(opts.dtype, self.device)
-        pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True)
+
+    def configure(self, pipe: Any, dtype: Any) -> Any:
+        """Apply the load options to a loaded pipeline (LoRA, fp8, cache, tiling, offload, compile)."""
+        opts, accelerator = self.load, not self.device.startswith("cpu")
         pipe.set_progress_bar_config(disable=True)
         for i, (lora, _) in enumerate(opts.loras):  # before offloading hooks wrap the layers
             pipe.load_lora_weights(lora, adapter_name=f"lora{i}")
@@ -323,6 +332,18 @@ class DiffusersBackend(VideoBackend):
             for transformer in transformers:
                 transformer.compile_repeated_blocks(fullgraph=True)
         return pipe
+
+    @classmethod
+    def from_pipeline(
+        cls, pipe: Any, path: str | Path, device: str = "cpu", load: LoadOptions | None = None
+    ) -> DiffusersBackend:
+        """A backend over an already built pipeline (benchmarks, a caller's own components): `path` holds
+        the folder's facts (model_index.json and component configs; weights are not read)."""
+        backend = cls.variant(Path(path))(path, device=device, load=load)
+        task = next(t for t in backend.modes if backend.pipelines[t] == type(pipe).__name__)
+        backend.check_load()
+        backend._pipes[task] = backend.configure(pipe, pipe.dtype)
+        return backend
 
     @staticmethod
     def _cache_config(pipe: Any, cache: str) -> Any:

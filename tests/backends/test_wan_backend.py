@@ -311,3 +311,18 @@ def test_generate_command_names_an_undeclared_mode(folders, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot do t2v; it does: i2v, keyframes, extend" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_backend_over_an_already_built_pipeline(folders):
+    """`from_pipeline`: the benchmarks' way to wrap components built in memory (the folder gives facts)."""
+    from diffusers import WanPipeline
+
+    from kinema.backends.wan import WanBackend
+
+    pipe = WanPipeline.from_pretrained(folders["t2v"], local_files_only=True)
+    backend = WanBackend.from_pipeline(pipe, folders["t2v"])
+    assert backend.pipeline("t2v") is pipe
+    spec = GenerationSpec(prompt="a", num_inference_steps=2)
+    np.testing.assert_array_equal(
+        backend.generate(spec).frames, load_backend(folders["t2v"]).generate(spec).frames
+    )
