@@ -13,6 +13,10 @@ deep run. Prints a Markdown table of cases and status codes per operation, then 
 
     python benchmarks/bench_serving_fuzz.py                          # 1000 per operation and mode, 200 sequences
     python benchmarks/bench_serving_fuzz.py --examples 100 --stateful-examples 20
+
+Measured 2026-12-02 on the team's shared 2-core x86_64 box (schemathesis 4.32.5, defaults): 19,904 cases —
+18,002 single-operation in 202 s and 1,902 stateful calls in 30 s — answered 200 / 400 / 404 / 409 / 415;
+no 5xx, no check failure.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
@@ -71,6 +71,7 @@ def _fuzz_one(operation, mode: GenerationMode, max_examples: int, report: FuzzRe
         database=None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
     )
     def run(case) -> None:
         report.cases[operation.label] += 1

@@ -263,9 +263,12 @@ def test_3_big_canvas_images_are_not_decoded_by_the_api_and_429_comes_first(serv
     from serving_fakes import FakeGenerator
 
     gen = FakeGenerator(steps=1)
-    server.start_worker(gen)
     with server.client() as c:
-        vid = c.get("/v1/videos", params={"limit": 1}).json()["data"][0]["id"]
+        first, *others = [v["id"] for v in c.get("/v1/videos", params={"order": "asc"}).json()["data"]]
+        for vid in others:  # one decode shows it (each takes the worker ~2 s here)
+            c.delete(f"/v1/videos/{vid}")
+    server.start_worker(gen)
+    vid = first
     assert server.wait_for(vid)["status"] == "completed"
     request = next(r for r in gen.requests if r.label.ProduceID == vid)
     assert request.image.shape == (32, 32, 3) and tuple(request.image[16, 16]) == (120, 40, 200)
