@@ -171,7 +171,7 @@ def ltx_folder(path: str | Path) -> Path:
         num_attention_heads=4,
         attention_head_dim=8,
         cross_attention_dim=32,
-        num_layers=1,
+        num_layers=2,  # First-Block Cache needs a block after the first
         caption_channels=TEXT_DIM,
     )
     torch.manual_seed(0)
