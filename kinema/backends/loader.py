@@ -25,7 +25,6 @@ DIFFUSERS_BACKENDS: dict[str, str] = {
     "CogVideoXImageToVideoPipeline": "kinema.backends.cogvideox:CogVideoXI2VBackend",
     "CogVideoXVideoToVideoPipeline": "kinema.backends.cogvideox:CogVideoXBackend",
     "HunyuanVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoBackend",
-    "HunyuanVideoImageToVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoI2VBackend",
     "SkyReelsV2DiffusionForcingPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
     "SkyReelsV2DiffusionForcingImageToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
     "SkyReelsV2DiffusionForcingVideoToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",

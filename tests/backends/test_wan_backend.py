@@ -326,3 +326,24 @@ def test_a_backend_over_an_already_built_pipeline(folders):
     np.testing.assert_array_equal(
         backend.generate(spec).frames, load_backend(folders["t2v"]).generate(spec).frames
     )
+
+
+def test_every_dispatched_backend_exists_and_reads_its_folder_class():
+    import importlib
+
+    from kinema.backends.loader import DIFFUSERS_BACKENDS
+
+    for folder_class, target in DIFFUSERS_BACKENDS.items():
+        module, _, name = target.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        assert folder_class in cls.folder_classes, (folder_class, target)
+
+
+def test_an_unknown_diffusers_folder_names_what_kinema_runs(tmp_path):
+    from kinema.errors import ModelNotFoundError
+
+    (tmp_path / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    with pytest.raises(
+        ModelNotFoundError, match="a diffusers StableDiffusionPipeline folder, which Kinema does not"
+    ):
+        read_facts(tmp_path)

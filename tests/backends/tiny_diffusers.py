@@ -277,3 +277,71 @@ def skyreels_folder(path: str | Path) -> Path:
         scheduler=scheduler,
     )
     return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
+
+
+def hunyuan_folder(path: str | Path) -> Path:
+    """A tiny HunyuanVideo T2V folder: a Llama text encoder and a CLIP text encoder (both from configs,
+    both on the MiniLM tokenizer), the MMDiT-style transformer and Hunyuan's causal VAE."""
+    from diffusers import AutoencoderKLHunyuanVideo, HunyuanVideoPipeline, HunyuanVideoTransformer3DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=True,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    torch.manual_seed(0)
+    llama = LlamaModel(
+        LlamaConfig(
+            hidden_size=16,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tok),
+        )
+    ).eval()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=8,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tok),
+            projection_dim=8,
+            max_position_embeddings=77,
+        )  # fmt: skip
+    ).eval()
+    pipe = HunyuanVideoPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(7.0),
+        text_encoder=llama,
+        tokenizer=tok,
+        text_encoder_2=clip,
+        tokenizer_2=tokenizer(),
+    )
+    return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})

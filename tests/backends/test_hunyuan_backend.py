@@ -1,0 +1,63 @@
+"""HunyuanVideo diffusers folders (tiny random weights, saved and loaded back): the shared suite and
+agreement with diffusers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backend_suite import BackendSuite
+from diffusers_suite import diffusers_frames
+from tiny_diffusers import hunyuan_folder
+
+from kinema.backends import GenerationSpec, load_backend, read_facts
+from kinema.errors import InvalidInputError
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return hunyuan_folder(tmp_path_factory.mktemp("hunyuan") / "t2v")
+
+
+@pytest.fixture
+def fast():
+    return {"num_inference_steps": 2}
+
+
+class TestHunyuanVideo(BackendSuite):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def backend(cls, folder):
+        return load_backend(folder)
+
+
+def test_facts(folder):
+    f = read_facts(folder)
+    assert (f.backend, f.modes, f.size_multiple, f.temporal_compression) == (
+        "hunyuanvideo",
+        ("t2v", "t2i", "extend"),
+        16,  # the pipeline's own grid (the tiny VAE x patch is 8)
+        4,
+    )
+
+
+def test_text_to_video_is_exactly_diffusers(folder):
+    backend = load_backend(folder)
+    ours = backend.generate(GenerationSpec(prompt="a red ball", num_inference_steps=2, seed=5)).frames
+    theirs = diffusers_frames(
+        backend.pipeline("t2v"),
+        seed=5,
+        prompt="a red ball",
+        height=64,
+        width=64,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=6.0,
+    )
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_negative_prompt_is_refused_not_ignored(folder):
+    with pytest.raises(InvalidInputError, match="does not support negative_prompt"):
+        load_backend(folder).generate(
+            GenerationSpec(prompt="a", negative_prompt="blur", num_inference_steps=1)
+        )
