@@ -347,3 +347,34 @@ def test_an_unknown_diffusers_folder_names_what_kinema_runs(tmp_path):
         ModelNotFoundError, match="a diffusers StableDiffusionPipeline folder, which Kinema does not"
     ):
         read_facts(tmp_path)
+
+
+def test_extension_by_twenty_clips_keeps_memory_flat(folders, tmp_path):
+    """The issue's check: 20x the base clip, streamed to an MP4, peak Python memory within 1.2x of one clip's."""
+    import gc
+    import tracemalloc
+
+    backend = load_backend(folders["i2v"])
+    source = tmp_path / "src.mp4"
+    write_video(source, clip(9, 48, 48), fps=8)
+
+    def peak(add: int) -> int:
+        spec = GenerationSpec(
+            task="extend",
+            video=str(source),
+            num_frames=add,
+            num_inference_steps=1,
+            output_path=tmp_path / "x.mp4",
+        )
+        gc.collect()
+        tracemalloc.start()
+        try:
+            backend.generate(spec)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(9)  # warm-up
+    one, twenty = peak(9), peak(20 * 9)
+    assert twenty <= 1.2 * one, (one, twenty)
+    assert len(read_video(tmp_path / "x.mp4")[0]) == 9 + 20 * 9
