@@ -73,9 +73,13 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
         ("--lease-seconds", settings.lease_seconds),
         ("--heartbeat-seconds", settings.heartbeat_seconds),
         ("--max-attempts", settings.max_attempts),
+        ("--c2pa-cert", settings.c2pa_cert),
+        ("--c2pa-key", settings.c2pa_key),
     ):
         if value is not None:
             cmd += [flag, str(value)]
+    cmd += [] if settings.c2pa_sign else ["--no-c2pa"]
+    cmd += [] if settings.visible_label else ["--no-visible-label"]
     return cmd
 
 
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from kinema.serving.app import create_app
+    from kinema.serving.settings import signing_identity
     from kinema.serving.supervisor import Supervisor
     from kinema.serving.worker import settings_from_args
 
@@ -105,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = settings_from_args(args, **extra)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    signing_identity(settings)  # a missing or unreadable certificate stops start-up, not the first job
     app = create_app(settings)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` stops the
     # workers instead of the process dying with them orphaned.

@@ -24,6 +24,18 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--heartbeat-seconds", type=float, help="how often a running job renews its lease")
     parser.add_argument("--max-attempts", type=int, help="claims per job before it fails as worker_lost")
+    parser.add_argument("--c2pa-cert", type=Path, help="your C2PA signing certificate chain (PEM)")
+    parser.add_argument("--c2pa-key", type=Path, help="its private key (PEM)")
+    parser.add_argument(
+        "--no-c2pa", dest="c2pa_sign", action="store_false", default=None, help="do not sign outputs"
+    )
+    parser.add_argument(
+        "--no-visible-label",
+        dest="visible_label",
+        action="store_false",
+        default=None,
+        help='do not burn the visible "AI生成 / AI-generated" mark into outputs',
+    )
     parser.add_argument(
         "--parent-pid", type=int, help=argparse.SUPPRESS
     )  # set by `kinema serve`: exit with it

@@ -239,6 +239,30 @@ class VideoDeleted(BaseModel):
     deleted: bool
 
 
+class ProvenanceIngredient(BaseModel):
+    title: str
+    relationship: str
+
+
+class Provenance(BaseModel):
+    """A video's content credential (GB 45438's implicit AIGC label and its C2PA manifest)."""
+
+    id: str
+    object: Literal["video.provenance"] = "video.provenance"
+    aigc_label: dict[str, str] | None
+    has_manifest: bool
+    validation_state: Literal["Invalid", "Valid", "Trusted"] | None
+    signature_valid: bool
+    trusted: bool
+    digital_source_type: str | None
+    generator: str | None
+    model: str | None
+    signer: str | None
+    actions: list[str | None]
+    ingredients: list[ProvenanceIngredient]
+    failures: list[str]
+
+
 class Model(BaseModel):
     id: str
     object: Literal["model"] = "model"

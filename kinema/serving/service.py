@@ -25,7 +25,7 @@ from kinema.serving.schemas import (
     shown_status,
     video_object,
 )
-from kinema.serving.settings import ServeSettings
+from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import VARIANTS, Storage
 from kinema.serving.store import Job, JobStore, new_id
 from kinema.serving.validation import (
@@ -61,6 +61,7 @@ class VideoService:
         self.storage = storage
         self.registry = registry
         self.settings = settings
+        self.signing = signing_identity(settings)  # checked at start-up; its root validates outputs
         self.callbacks = CallbackPolicy(settings.webhook_allowed_hosts)
 
     # ---- create / remix / extend --------------------------------------------------------------------
@@ -428,6 +429,32 @@ class VideoService:
                 "not_found",
             )
         return path, VARIANTS[variant][1]
+
+    def provenance(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
+        """The content credential of a completed video: the AIGC label and its C2PA manifest, validated
+        (against this installation's root as a trust anchor)."""
+        from kinema.io.provenance import read_provenance
+
+        path, _ = self.content(tenant, video_id, "video")
+        identity = self.signing
+        anchors = [identity.trust_anchor_pem] if identity is not None and identity.trust_anchor_pem else []
+        info = read_provenance(path, trust_anchors=anchors)
+        return {
+            "id": video_id,
+            "object": "video.provenance",
+            "aigc_label": info.aigc_label.to_dict() if info.aigc_label is not None else None,
+            "has_manifest": info.has_manifest,
+            "validation_state": info.validation_state,
+            "signature_valid": info.signature_valid,
+            "trusted": info.trusted,
+            "digital_source_type": info.digital_source_type,
+            "generator": info.generator,
+            "model": info.model,
+            "signer": info.signer,
+            "actions": [a.get("action") for a in info.actions],
+            "ingredients": [{"title": i.title, "relationship": i.relationship} for i in info.ingredients],
+            "failures": info.failures,
+        }
 
     def remove_expired_outputs(self, since: float, until: float) -> int:
         """Delete the files of videos whose downloads expired in [since, until); returns how many."""

@@ -89,8 +89,26 @@ class ServeSettings(BaseSettings):
 
     # Upload temp files and job-less input folders untouched for this long are swept (janitor.py).
     orphan_seconds: float = 600.0
+    # Provenance (GB 45438-2025 and C2PA): every output carries a C2PA manifest signed with the installation's
+    # key (made in data_dir/provenance on first use) unless c2pa_cert + c2pa_key name the operator's own
+    # (PEM chain + key); a bad certificate stops start-up. The visible "AI生成 / AI-generated" mark is burned
+    # into the frames (on by default for a server; the CLI's default is off).
+    c2pa_sign: bool = True
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
+    visible_label: bool = True
 
     def database_url(self) -> str:
         if self.database:
             return self.database
         return f"sqlite:///{(Path(self.data_dir) / 'jobs.db').resolve()}"
+
+
+def signing_identity(settings: ServeSettings):
+    """The server's C2PA signing identity (None when signing is off). Called at start-up by the API and
+    by every worker, so a missing or unreadable certificate is an error there, not at the first job."""
+    if not settings.c2pa_sign:
+        return None
+    from kinema.io.provenance import load_signing_identity
+
+    return load_signing_identity(settings.data_dir, settings.c2pa_cert, settings.c2pa_key)

@@ -33,7 +33,7 @@ from kinema.errors import Interrupted, KinemaError
 from kinema.serving.cli_args import add_worker_arguments
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
-from kinema.serving.settings import ServeSettings
+from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage
 from kinema.serving.store import Claim, JobStore
 
@@ -83,6 +83,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.parent_pid: int | None = None  # stop when this process is gone (a worker of `kinema serve`)
+        self.signing = signing_identity(settings)  # checked now: a bad certificate stops the worker here
 
     def run_forever(self) -> None:
         log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
@@ -196,11 +197,12 @@ class Worker:
             raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
         width, height = params["width"], params["height"]
         inputs: dict[str, Any] = {}
+        ingredients: list[Path] = []  # the input files, named in the output's C2PA manifest
         for name in ("image", "last_image"):
             if params.get(name):
-                inputs[name] = _load_input_image(
-                    self.storage.input_path(job.id, params.pop(name)), width, height
-                )
+                path = self.storage.input_path(job.id, params.pop(name))
+                inputs[name] = _load_input_image(path, width, height)
+                ingredients.append(path)
         if params.get("source_video_id"):
             video = self.storage.output_path(params.pop("source_video_id"), "video")
             if not video.is_file():
@@ -208,6 +210,8 @@ class Worker:
             inputs["video"] = str(video)
         elif params.get("source_video"):  # an uploaded video to extend
             inputs["video"] = str(self.storage.input_path(job.id, params.pop("source_video")))
+        if "video" in inputs:
+            ingredients.append(Path(inputs["video"]))
         spec_params = {k: v for k, v in params.items() if k in SPEC_PARAMS and v is not None}
         spec = GenerationSpec.parse(
             task=API_TASKS[job.task],
@@ -216,9 +220,17 @@ class Worker:
             **inputs,
             output_path=self.storage.output_path(job.id, "video"),
             label=_label(job.id),
+            visible_label=self._visible_label(),
+            signing=self.signing,
+            ingredients=ingredients,
             callback=callback,
         )
         return spec, model
+
+    def _visible_label(self) -> Any:
+        from kinema.io.visible_label import VisibleLabel
+
+        return VisibleLabel() if self.settings.visible_label else None
 
     def write_previews(self, job_id: str) -> None:
         """Thumbnail and sprite sheet, made from the finished video file (each written atomically)."""
@@ -226,11 +238,17 @@ class Worker:
 
         s = self.storage
         video = s.output_path(job_id, "video")
-        write_thumbnail(video, s.output_path(job_id, "thumbnail"))
+        thumbnail, sheet = s.output_path(job_id, "thumbnail"), s.output_path(job_id, "spritesheet")
+        write_thumbnail(video, thumbnail)
         n = probe_video(video).num_frames
         columns = min(n, 4)
         rows = max(1, min(4, (n + columns - 1) // columns))
-        write_spritesheet(video, s.output_path(job_id, "spritesheet"), columns, rows)
+        write_spritesheet(video, sheet, columns, rows)  # (the visible mark is already in the frames)
+        if self.signing is not None:
+            from kinema.io.provenance import sign_file
+
+            for path, kind in ((thumbnail, "thumbnail"), (sheet, "spritesheet")):
+                sign_file(path, self.signing, kind, ingredients=[video])
 
 
 def _load_input_image(path: Path, width: int, height: int) -> Any:
@@ -272,6 +290,10 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
         ("lease_seconds", "lease_seconds"),
         ("heartbeat_seconds", "heartbeat_seconds"),
         ("max_attempts", "max_attempts"),
+        ("c2pa_cert", "c2pa_cert"),
+        ("c2pa_key", "c2pa_key"),
+        ("c2pa_sign", "c2pa_sign"),
+        ("visible_label", "visible_label"),
     ):
         value = getattr(args, arg, None)
         if value is not None:

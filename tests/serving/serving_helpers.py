@@ -137,6 +137,9 @@ def make_settings(tmp_path: Path, database: str | None = None, **over) -> ServeS
         heartbeat_seconds=0.3,
         poll_seconds=0.05,
         webhook_backoff_seconds=0.2,
+        # The queue and API tests compare pixels with their inputs; the visible mark (on by default for a
+        # server) is tested on its own in test_serving_provenance.py.
+        visible_label=False,
     )
     values.update(over)
     return ServeSettings(**values)

@@ -22,6 +22,7 @@ from kinema.serving.errors import validate
 from kinema.serving.openapi import errors, request_body
 from kinema.serving.schemas import (
     MAX_ID_CHARS,
+    Provenance,
     Video,
     VideoCreateRequest,
     VideoDeleted,
@@ -154,6 +155,12 @@ def video_content(
 ) -> FileResponse:
     path, media_type = service.content(tenant, video_id, variant)
     return FileResponse(path, media_type=media_type, filename=f"{video_id}{path.suffix}")
+
+
+@router.get("/{video_id}/provenance", response_model=Provenance, responses=errors(400, 401, 403, 404, 409))
+def video_provenance(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> dict[str, Any]:
+    """The video's content credential: its AIGC label and C2PA manifest, and whether the signature validates."""
+    return service.provenance(tenant, video_id)
 
 
 @router.post(

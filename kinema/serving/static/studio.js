@@ -178,6 +178,7 @@ function card(video) {
     <div class="player"><video controls loop muted playsinline></video><span class="ai-mark">AI-generated</span></div>
     <p class="prompt"></p>
     <p class="muted"><small></small></p>
+    <p class="muted credential"><small>content credential: checking…</small></p>
     <div class="actions">
       <a class="download" download>Download</a>
       <button type="button" class="secondary extend">Extend this</button>
@@ -193,6 +194,11 @@ function card(video) {
     link.href = url;
     link.download = `${video.id}.mp4`;
   }).catch((err) => { div.querySelector("small").textContent = err.message; });
+  api(`/v1/videos/${video.id}/provenance`).then((p) => {
+    const who = [p.generator, p.model && `model ${p.model}`].filter(Boolean).join(", ");
+    const state = !p.has_manifest ? "no C2PA manifest" : p.signature_valid ? `C2PA ${p.validation_state.toLowerCase()}` : "C2PA signature INVALID";
+    div.querySelector(".credential small").textContent = `content credential: ${state}${who ? " — " + who : ""}; AIGC label ${p.aigc_label ? "present" : "missing"}`;
+  }).catch((err) => { div.querySelector(".credential small").textContent = `content credential: ${err.message}`; });
   div.querySelector(".extend").onclick = () => useSource("extend", video.id);
   div.querySelector(".remix").onclick = () => useSource("remix", video.id);
   div.querySelector(".delete").onclick = async () => {
