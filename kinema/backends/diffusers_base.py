@@ -23,6 +23,8 @@ Memory and speed options (`LoadOptions`, the `kinema generate` flags of the same
                  TaylorSeerCacheConfig)`
   compile        `transformer.compile_repeated_blocks()`
   loras          `pipe.load_lora_weights` + `pipe.set_adapters` (needs peft: `pip install 'kinema[lora]'`)
+  context_parallel  `transformer.enable_parallelism(ContextParallelConfig(ulysses_degree | ring_degree=N))`
+                 over the torchrun group, one GPU per process (diffusers 0.42 cannot on CPU/gloo)
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ DEFAULTS_FILE = "kinema_defaults.json"
 DTYPES = ("bf16", "fp16", "fp32")
 OFFLOADS = ("model", "sequential", "group")
 CACHES = ("fbc", "pab", "taylorseer")
+PARALLEL = ("ulysses", "ring")
 _DEFAULT_KEYS = (
     "width",
     "height",
@@ -118,12 +121,14 @@ class LoadOptions:
     cache: str | None = None  # fbc | pab | taylorseer
     compile: bool = False
     loras: tuple[tuple[str, float], ...] = ()  # (path, scale)
+    context_parallel: str | None = None  # ulysses | ring, over the torchrun group (one GPU per process)
 
     def __post_init__(self) -> None:
         for name, value, choices in (
             ("dtype", self.dtype, DTYPES),
             ("offload", self.offload, OFFLOADS),
             ("cache", self.cache, CACHES),
+            ("context_parallel", self.context_parallel, PARALLEL),
         ):
             if value is not None and value not in choices:
                 raise InvalidInputError(f"{name}={value!r} is not one of {', '.join(choices)}; pick one.")
@@ -197,8 +202,12 @@ class DiffusersBackend(VideoBackend):
     ) -> None:
         self.path = Path(path)
         self.facts = self.read_facts(self.path)
-        self.device = str(device)
         self.load = load or LoadOptions()
+        self.device = str(device)
+        if self.load.context_parallel and self.device == "cuda":  # torchrun: one GPU per process
+            import os
+
+            self.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
         if isinstance(dtype, str):
             self.load = replace(self.load, dtype=dtype)
         self._dtype = dtype if dtype is not None and not isinstance(dtype, str) else None
@@ -292,6 +301,13 @@ class DiffusersBackend(VideoBackend):
             )
         if opts.loras:
             _require("peft", "LoRA adapters", "lora")
+        if opts.context_parallel and not accelerator:
+            # diffusers 0.42 builds the mesh on the accelerator (rank % torch.accelerator.device_count():
+            # a ZeroDivisionError on a CPU-only torch, gloo included; measured)
+            raise InvalidInputError(
+                "Context parallelism needs one GPU per process: run `torchrun --nproc-per-node N -m kinema.cli "
+                "generate ... --device cuda --context-parallel ulysses`; on the CPU drop --context-parallel."
+            )
 
     def configure(self, pipe: Any, dtype: Any) -> Any:
         """Apply the load options to a loaded pipeline (LoRA, fp8, cache, tiling, offload, compile)."""
@@ -328,10 +344,31 @@ class DiffusersBackend(VideoBackend):
             pipe.enable_sequential_cpu_offload(device=self.device)
         else:
             pipe.to(self.device)
+        if opts.context_parallel:
+            config = self._parallel_config(opts.context_parallel)
+            for transformer in transformers:
+                transformer.enable_parallelism(config=config)
         if opts.compile:
             for transformer in transformers:
                 transformer.compile_repeated_blocks(fullgraph=True)
         return pipe
+
+    def _parallel_config(self, kind: str) -> Any:
+        """diffusers' ContextParallelConfig over every process of the torchrun group (NCCL)."""
+        import torch.distributed as dist
+        from diffusers import ContextParallelConfig
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl")
+        world = dist.get_world_size()
+        return ContextParallelConfig(**{f"{kind}_degree": world})
+
+    def generate(self, spec: GenerationSpec) -> Any:
+        """As the base's; under context parallelism every rank computes the same frames and only rank 0
+        delivers them (the others discard theirs)."""
+        if self.load.context_parallel and _rank() != 0:
+            spec = spec.model_copy(update={"output_path": None, "sink": _Discard()})
+        return super().generate(spec)
 
     @classmethod
     def from_pipeline(
@@ -606,6 +643,17 @@ class LatentPrefix:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+class _Discard:
+    def write(self, frames: np.ndarray) -> None:
+        pass
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def _require(module: str, feature: str, extra: str) -> None:
     import importlib.util
 

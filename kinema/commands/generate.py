@@ -147,6 +147,11 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH[:SCALE]",
         help="LoRA adapter (repeatable; needs peft)",
     )
+    load.add_argument(
+        "--context-parallel",
+        choices=("ulysses", "ring"),
+        help="split attention over the GPUs of `torchrun --nproc-per-node N` (one GPU per process)",
+    )
 
 
 def load_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,6 +167,7 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         "cache": args.cache,
         "compile": args.compile,
         "loras": tuple(LoadOptions.parse_lora(item) for item in args.lora),
+        "context_parallel": args.context_parallel,
     }
     return {k: v for k, v in options.items() if v not in (None, False, ())}
 

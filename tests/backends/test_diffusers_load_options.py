@@ -174,3 +174,13 @@ def test_load_options_on_a_kinema_folder_are_refused(tmp_path):
     model = create_random_model_folder(tmp_path / "tiny", preset="tiny", seed=0)
     with pytest.raises(InvalidInputError, match="vae_tiling are options of diffusers model folders"):
         load_backend(model, vae_tiling=True)
+
+
+def test_context_parallel_on_the_cpu_is_a_clear_error(folder, tmp_path, capsys):
+    """diffusers 0.42 builds its device mesh on the accelerator (a ZeroDivisionError on CPU-only torch,
+    gloo included), so Kinema says what to run instead."""
+    with pytest.raises(InvalidInputError, match="Context parallelism needs one GPU per process"):
+        load_backend(folder, context_parallel="ulysses").pipeline("t2v")
+    code = main(["generate", "a", "--model", str(folder), "--out", str(tmp_path / "x.mp4")]
+                + ["--context-parallel", "ring"])  # fmt: skip
+    assert code == 2 and "torchrun --nproc-per-node N" in capsys.readouterr().err
