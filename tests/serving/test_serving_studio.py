@@ -62,6 +62,16 @@ def test_studio_submits_a_prompt_and_plays_the_finished_video(real_server, page)
     card = page.query_selector("#gallery .card")
     assert card.query_selector(".ai-mark").inner_text() == "AI-generated"
     assert card.query_selector(".ai-mark").is_visible()
+    # ... and its content credential, read back and validated by the server
+    page.wait_for_function(
+        "!document.querySelector('#gallery .card .credential').innerText.includes('checking')", timeout=10_000
+    )
+    credential = card.query_selector(".credential").inner_text()
+    assert (
+        "C2PA trusted" in credential
+        and "model kinema-tiny" in credential
+        and "AIGC label present" in credential
+    )
     played = page.evaluate(
         """async () => {
             const v = document.querySelector('#gallery .card video');
