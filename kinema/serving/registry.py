@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kinema.backends.base import ModelFacts
-from kinema.backends.loader import read_facts
+from kinema.backends.loader import is_model_folder, read_facts
 from kinema.errors import ModelNotFoundError
-from kinema.pipelines.model_config import CONFIG_NAME
 
 ModelInfo = ModelFacts  # what the API knows of a model: read from its folder without torch
 
@@ -41,9 +40,9 @@ class ModelRegistry:
                 raise ModelNotFoundError(
                     f"Models folder {root} does not exist; create it or pass --model PATH."
                 )
-            if (root / CONFIG_NAME).is_file():
+            if is_model_folder(root):
                 found.append(read_model_info(root))
-            for sub in sorted(p for p in root.iterdir() if (p / CONFIG_NAME).is_file()):
+            for sub in sorted(p for p in root.iterdir() if is_model_folder(p)):
                 found.append(read_model_info(sub))
         if not models and models_dir is None:
             # Nothing named: serve the shipped model, so `kinema serve` works out of the box, offline.

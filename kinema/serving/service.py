@@ -19,6 +19,7 @@ from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
+    API_TASKS,
     VideoCreateRequest,
     VideoExtendRequest,
     VideoRemixRequest,
@@ -307,6 +308,14 @@ class VideoService:
     ) -> dict[str, Any]:
         job_id = job_id or new_id("video")
         shown = shown or geo
+        facts = self.registry.get(model)
+        if facts is not None and API_TASKS[task] not in facts.modes:  # e.g. an image-to-video-only folder
+            self.storage.remove_job(job_id)
+            raise ApiError(
+                400,
+                f"Model {model} cannot do {task} ({API_TASKS[task]}); it does: {', '.join(facts.modes)}.",
+                "model",
+            )
         try:
             # Inputs are on disk before the row commits: a worker that claims the job always finds them.
             # Images are stored as uploaded (checked, not decoded); the worker decodes them at the output size.

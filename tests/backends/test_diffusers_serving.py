@@ -56,3 +56,22 @@ def test_openai_client_makes_a_video_with_a_diffusers_folder(server, tmp_path):
     frames, fps = read_video(mp4)
     assert frames.shape == (9, 48, 48, 3) and fps == 8  # 1 s at the folder's 8 fps: 1 + 4k = 9 frames
     assert read_aigc_label(mp4).ProduceID == video.id
+
+
+def test_models_dir_finds_diffusers_folders_and_refuses_their_missing_modes(tmp_path):
+    from serving_helpers import Server
+
+    from kinema.serving.settings import ServeSettings
+
+    wan_folder(tmp_path / "models" / "wan-i2v", "i2v")  # image→video only: no text→video
+    settings = ServeSettings(data_dir=tmp_path / "data", models_dir=tmp_path / "models", auth="auto")
+    server = Server(settings).start()
+    try:
+        with server.client() as c:
+            listed = {m["id"]: m for m in c.get("/v1/models").json()["data"]}
+            assert "wan-i2v" in listed and "t2v" not in listed["wan-i2v"]["modes"]
+            r = c.post("/v1/videos", json={"prompt": "a red ball", "model": "wan-i2v"})
+            assert r.status_code == 400 and r.json()["error"]["param"] == "model"
+            assert "cannot do text (t2v); it does: i2v" in r.json()["error"]["message"]
+    finally:
+        server.stop()
