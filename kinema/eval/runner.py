@@ -111,6 +111,11 @@ def run_benchmark(
     return payload
 
 
+def _per_model(summarize: Callable[[Any], Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A per-model summary function from a benchmark's summary of one model's records."""
+    return lambda records: {name: summarize(rs) for name, rs in records.items()}
+
+
 # ---- physics ---------------------------------------------------------------------------------------------
 def _physics_figures(out_dir, cases, settings, records, samples, models) -> list[str]:
     """Error against initial velocity (ID band shaded); sample frames with parsed tracks."""
@@ -152,7 +157,7 @@ PHYSICS = Benchmark(
     build_cases=physics.build_cases,
     build_oracle=physics.build_oracle,
     evaluate=physics.evaluate_physics,
-    summarize=lambda records: {name: physics.summarize(rs) for name, rs in records.items()},
+    summarize=_per_model(physics.summarize),
     settings_json=lambda s: s.to_json(),
     figures=_physics_figures,
     tables=_physics_tables,
@@ -181,7 +186,7 @@ ADHERENCE = Benchmark(
         adherence.evaluate_adherence(m, cases, settings, progress),
         None,
     ),
-    summarize=lambda records: {name: adherence.summarize(rs) for name, rs in records.items()},
+    summarize=_per_model(adherence.summarize),
     settings_json=lambda s: s.to_json(),
     figures=_adherence_figures,
     tables=lambda summaries, records, models: [adherence.summary_table(summaries)],
@@ -265,7 +270,7 @@ CONTINUITY = Benchmark(
     build_cases=continuity.build_cases,
     build_oracle=continuity.build_oracle,
     evaluate=continuity.evaluate_continuity,
-    summarize=lambda records: {name: continuity.summarize(rs) for name, rs in records.items()},
+    summarize=_per_model(continuity.summarize),
     settings_json=lambda s: s.to_json(),
     figures=_continuity_figures,
     tables=lambda summaries, records, models: [continuity.summary_table(summaries)],
