@@ -89,6 +89,11 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     common(p, 64, 4)
     p.add_argument("--chunks", type=int, default=None, help="extension calls per clip (default 4)")
     p.add_argument("--chunk-frames", type=int, default=None, help="frames per call (default 17)")
+    p = bench.add_parser(
+        "trajectory", help="trajectory following: distance from the asked path per speed band (motion brush)"
+    )
+    common(p, 64, 8, "cases per speed band")
+    p.add_argument("--frames", type=int, default=None, help="frames per clip (default 33)")
     parser.set_defaults(func=run, _parser=parser)
 
 
@@ -98,6 +103,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "adherence": {"n": 4},
     "camera": {"presets": False, "num_frames": 9},
     "continuity": {"n": 1, "chunks": 3},
+    "trajectory": {"n": 2},
 }
 
 
@@ -106,13 +112,14 @@ PIPELINE_OPTIONS = ("num_inference_steps", "guidance_scale", "device")
 
 def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
     """(model spec, settings dataclass, pipeline options) from a report (--from-json) or the flags."""
-    from kinema.eval import adherence, camera_accuracy, continuity, physics
+    from kinema.eval import adherence, camera_accuracy, continuity, physics, trajectory
 
     classes = {
         "physics": physics.PhysicsSettings,
         "adherence": adherence.AdherenceSettings,
         "camera": camera_accuracy.CameraSettings,
         "continuity": continuity.ContinuitySettings,
+        "trajectory": trajectory.TrajectorySettings,
     }
     cls = classes[args.benchmark]
     names = {f.name for f in fields(cls)}

@@ -62,6 +62,12 @@ class VideoModel(Protocol):
         """A video for a prompt, with the camera moving as asked."""
         ...
 
+    def trajectory_video(
+        self, prompt: str, tracks: np.ndarray, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        """A video for a prompt whose objects follow `tracks (K, T, 3)` (x_px, y_px, visible per frame)."""
+        ...
+
 
 def _frame_key(frame: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=16).hexdigest()
@@ -80,15 +86,22 @@ class GroundTruthModel:
     _frame_index: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     _by_prompt: dict[str, int] = field(default_factory=dict)
     _by_camera: dict[tuple[str, CameraRequest], int] = field(default_factory=dict)
+    _by_trajectory: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add_clip(
-        self, video: np.ndarray, prompt: str | None = None, camera: CameraRequest | None = None
+        self,
+        video: np.ndarray,
+        prompt: str | None = None,
+        camera: CameraRequest | None = None,
+        trajectory: np.ndarray | None = None,
     ) -> None:
         clip_id = len(self._clips)
         self._clips.append(video)
         for t, frame in enumerate(video):
             self._frame_index.setdefault(_frame_key(frame), []).append((clip_id, t))
-        if prompt is not None and camera is None:
+        if trajectory is not None:
+            self._by_trajectory[(prompt or "", _frame_key(trajectory))] = clip_id
+        elif prompt is not None and camera is None:
             self._by_prompt[prompt] = clip_id
         if prompt is not None and camera is not None:
             self._by_camera[(prompt, camera)] = clip_id
@@ -142,6 +155,14 @@ class GroundTruthModel:
             raise InvalidInputError(f"no ground-truth clip registered for {prompt!r} with camera {camera}")
         return self._clips[self._by_camera[(prompt, camera)]][:num_frames].copy()
 
+    def trajectory_video(
+        self, prompt: str, tracks: np.ndarray, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        key = (prompt, _frame_key(tracks))
+        if key not in self._by_trajectory:
+            raise InvalidInputError(f"no ground-truth clip registered for {prompt!r} with these tracks")
+        return self._clips[self._by_trajectory[key]][:num_frames].copy()
+
 
 class _Distorted:
     """A wrong model: the base model's answer with a distortion applied to its generated frames."""
@@ -168,6 +189,11 @@ class _Distorted:
         self, prompt: str, camera: CameraRequest, num_frames: int, width: int, height: int, seed: int = 0
     ) -> np.ndarray:
         return self._distort(self.base.camera_video(prompt, camera, num_frames, width, height, seed), 1)
+
+    def trajectory_video(
+        self, prompt: str, tracks: np.ndarray, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        return self._distort(self.base.trajectory_video(prompt, tracks, num_frames, width, height, seed), 1)
 
 
 class FrozenModel(_Distorted):
@@ -274,6 +300,15 @@ class BackendVideoModel:
             num_frames=valid_num_frames(num_frames),
             camera_control=camera.as_dict(),
             seed=seed,
+        )[:num_frames]
+
+    def trajectory_video(
+        self, prompt: str, tracks: np.ndarray, num_frames: int, width: int, height: int, seed: int = 0
+    ) -> np.ndarray:
+        frames = valid_num_frames(num_frames)
+        full = np.concatenate([tracks, np.repeat(tracks[:, -1:], frames - tracks.shape[1], axis=1)], axis=1)
+        return self._frames(
+            prompt=prompt, width=width, height=height, num_frames=frames, trajectories=full, seed=seed
         )[:num_frames]
 
 

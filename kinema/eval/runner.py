@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import InvalidInputError
-from kinema.eval import adherence, camera_accuracy, continuity, physics
+from kinema.eval import adherence, camera_accuracy, continuity, physics, trajectory
 from kinema.eval.models import GroundTruthModel, VideoModel, load_model
 from kinema.eval.report import (
     plot_bars,
@@ -277,7 +277,41 @@ CONTINUITY = Benchmark(
     floor_ok=lambda floor: floor.get("all_present_at_end", 1.0) >= 1.0,
 )
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (PHYSICS, ADHERENCE, CAMERA, CONTINUITY)}
+
+# ---- trajectory following -------------------------------------------------------------------------------
+def _trajectory_figures(out_dir, cases, settings, records, samples, models) -> list[str]:
+    """Distance per speed band for every model; sample frames with the asked path drawn over them."""
+    summaries = {name: trajectory.summarize(rs) for name, rs in records.items()}
+    bands = [b for b in settings.bands if b in next(iter(summaries.values()))]
+    plot_bars(
+        out_dir / "trajectory.png",
+        "Trajectory following",
+        bands,
+        {name: [s[b]["mean_distance_px"] for b in bands] for name, s in summaries.items()},
+        "mean distance, px",
+    )
+    rows = []
+    for index, video in samples[models[0]].items():
+        rows.append((f"{cases[index].band} {models[0]}", video, cases[index].tracks()))
+    t = settings.num_frames
+    plot_frame_strip(out_dir / "trajectory_samples.png", rows, sorted({0, t // 4, t // 2, 3 * t // 4, t - 1}))
+    return ["trajectory.png", "trajectory_samples.png"]
+
+
+TRAJECTORY = Benchmark(
+    name="trajectory",
+    title="Trajectory following",
+    build_cases=trajectory.build_cases,
+    build_oracle=trajectory.build_oracle,
+    evaluate=trajectory.evaluate_trajectory,
+    summarize=_per_model(trajectory.summarize),
+    settings_json=lambda s: s.to_json(),
+    figures=_trajectory_figures,
+    tables=lambda summaries, records, models: [trajectory.summary_table(summaries)],
+    floor_ok=lambda floor: floor.get("all", {}).get("mean_distance_px", 0.0) <= 0.5,
+)
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (PHYSICS, ADHERENCE, CAMERA, CONTINUITY, TRAJECTORY)}
 
 
 def run_physics(
