@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from kinema.errors import InvalidInputError
 from kinema.eval.models import GroundTruthModel, VideoModel
 from kinema.eval.report import Table, nanmean
 from kinema.world.spec import SHAPES, ObjectSpec, SceneSpec, WallsSpec
@@ -56,6 +57,7 @@ class TrajectoryCase:
     spec: SceneSpec
     prompt: str
     path_px: np.ndarray = field(repr=False)  # (T, 2) asked centres in pixels
+    video: np.ndarray = field(repr=False)  # the world renderer's clip of the path (what the oracle answers)
     seed: int = 0
 
     @property
@@ -94,17 +96,14 @@ def _case(rng: np.random.Generator, index: int, band: str, settings: TrajectoryS
         scenario="trajectory",
         params={"band": band, "speed": speed},
     )
-    _, truth = render_scene(spec, simulate_spec(spec))
-    return TrajectoryCase(
-        index, band, spec, caption(spec, rng), truth.pixels[:, 0, :].copy(), settings.seed + index
-    )
+    video, truth = render_scene(spec, simulate_spec(spec))
+    path = truth.pixels[:, 0, :].copy()
+    return TrajectoryCase(index, band, spec, caption(spec, rng), path, video, settings.seed + index)
 
 
 def build_cases(settings: TrajectorySettings) -> list[TrajectoryCase]:
     unknown = [b for b in settings.bands if b not in SPEED_BANDS]
     if unknown:
-        from kinema.errors import InvalidInputError
-
         raise InvalidInputError(f"unknown speed band(s) {unknown}; use {', '.join(SPEED_BANDS)}")
     rng = np.random.default_rng(settings.seed)
     cases: list[TrajectoryCase] = []
@@ -115,11 +114,9 @@ def build_cases(settings: TrajectorySettings) -> list[TrajectoryCase]:
 
 
 def build_oracle(cases: list[TrajectoryCase], oracle: GroundTruthModel | None = None) -> GroundTruthModel:
-    from kinema.eval.physics import render_spec
-
     oracle = oracle or GroundTruthModel()
     for case in cases:
-        oracle.add_clip(render_spec(case.spec), prompt=case.prompt, trajectory=case.tracks())
+        oracle.add_clip(case.video, prompt=case.prompt, trajectory=case.tracks())
     return oracle
 
 
