@@ -12,7 +12,12 @@ image's shortest side. Kinema's mark, kept simple:
   12 px), until the last frame (``during_playback=False`` leaves the rest of the video clean);
 - images (thumbnails, sprite sheets, text-to-image) get the opening mark.
 
-White text over a semi-transparent black box, so it reads on any background. At 64x64 the mark is the
+White text over a dark box, so it reads on any background. The mark is a clamp, not a blend: inside the
+box each channel is capped at ``255 (1 - box_opacity)`` (45 % by default; a white background comes out
+exactly as a 55 %-opaque black box over it would), and the text's ink sets a floor of ``255 x coverage``.
+A clamp applied twice is the clamp applied once, so marking frames that already carry the mark changes
+nothing: extending a marked video (its source frames are written again) or editing one does not stamp a
+second, darker mark; after a lossy encode, marking again only snaps the codec's noise back. At 64x64 the mark is the
 Chinese line alone, 12 px high (36x12 px of text in a 44x20 px box); at 832x480 the opening mark is 38 px high.
 
 The glyphs come from two grayscale masks shipped in ``kinema/io/assets/`` (rendered once from Noto Sans CJK SC
@@ -88,23 +93,22 @@ class VisibleLabel:
 
 @dataclass(frozen=True)
 class Mark:
-    """One mark placed on frames of one size: the region it covers and its per-pixel blend."""
+    """One mark placed on frames of one size: the region it covers and its per-pixel clamp."""
 
     top: int
     left: int
-    alpha: np.ndarray  # float32 (h, w, 1): how much of the mark replaces the frame
-    colour: np.ndarray  # float32 (h, w, 3): the mark's premultiplied colour
+    ceiling: np.ndarray  # uint8 (h, w, 1): the box caps each channel at this
+    ink: np.ndarray  # uint8 (h, w, 1): the text's floor (255 x glyph coverage; 0 off the glyphs)
 
     def region(self) -> tuple[slice, slice]:
-        h, w = self.alpha.shape[:2]
+        h, w = self.ceiling.shape[:2]
         return slice(self.top, self.top + h), slice(self.left, self.left + w)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
-        """A copy of one uint8 (H, W, 3) frame with the mark blended in."""
+        """A copy of one uint8 (H, W, 3) frame with the mark: max(min(frame, ceiling), ink), idempotent."""
         out = frame.copy()
         ys, xs = self.region()
-        patch = out[ys, xs].astype(np.float32)  # (h, w, 3)
-        out[ys, xs] = np.rint(patch * (1.0 - self.alpha) + self.colour).astype(np.uint8)
+        out[ys, xs] = np.maximum(np.minimum(out[ys, xs], self.ceiling), self.ink)
         return out
 
 
@@ -173,41 +177,32 @@ def _mark(width: int, height: int, fraction: float, corner: str, two_lines: bool
 def _compose(
     lines: list[np.ndarray], box_w: int, box_h: int, pad: int, gap: int, opacity: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """White text centred in a box of the given opacity: (alpha (h, w, 1), premultiplied colour (h, w, 3))."""
+    """White text centred in a box: (ceiling, ink), float32 (h, w, 1) each (see `Mark`)."""
     coverage = np.zeros((box_h, box_w), dtype=np.float32)
     y = pad
     for line in lines:
         x = (box_w - line.shape[1]) // 2
         coverage[y : y + line.shape[0], x : x + line.shape[1]] = line
         y += line.shape[0] + gap
-    # Box (black, opacity o) over the frame, then white text of coverage c over that:
-    # out = f (1 - o)(1 - c) + 255 c, i.e. alpha = 1 - (1 - o)(1 - c), colour = 255 c.
-    alpha = 1.0 - (1.0 - opacity) * (1.0 - coverage)
-    colour = np.repeat((255.0 * coverage)[..., None], 3, axis=-1)
-    return alpha[..., None], colour
+    ceiling = np.full((box_h, box_w), 255.0 * (1.0 - opacity), dtype=np.float32)
+    return ceiling[..., None], (255.0 * coverage)[..., None]
 
 
 def _placed(parts: tuple[np.ndarray, np.ndarray], width: int, height: int, margin: int, corner: str) -> Mark:
-    alpha, colour = parts
-    h, w = alpha.shape[:2]
+    ceiling, ink = (np.rint(p).astype(np.uint8) for p in parts)
+    h, w = ceiling.shape[:2]
     top = margin if corner.startswith("top") else height - margin - h
     left = margin if corner.endswith("left") else width - margin - w
-    return Mark(top, left, alpha, colour)
+    return Mark(top, left, ceiling, ink)
 
 
 def _shrunk(parts: tuple[np.ndarray, np.ndarray], fit: float, width: int, height: int, corner: str) -> Mark:
-    alpha, colour = parts
-    w, h = max(1, int(alpha.shape[1] * fit)), max(1, int(alpha.shape[0] * fit))
+    ceiling, ink = parts
+    w, h = max(1, int(ceiling.shape[1] * fit)), max(1, int(ceiling.shape[0] * fit))
 
     def resize(a: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [
-                np.asarray(Image.fromarray(a[..., c]).resize((w, h), Image.Resampling.BOX))
-                for c in range(a.shape[-1])
-            ],
-            axis=-1,
-        )
+        return np.asarray(Image.fromarray(a[..., 0]).resize((w, h), Image.Resampling.BOX))[..., None]
 
     return _placed(
-        (resize(alpha), resize(colour)), width, height, max(0, min(width - w, height - h) // 2), corner
+        (resize(ceiling), resize(ink)), width, height, max(0, min(width - w, height - h) // 2), corner
     )

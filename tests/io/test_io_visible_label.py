@@ -39,7 +39,7 @@ def region_diff(a: np.ndarray, b: np.ndarray, mark: Mark) -> float:
 def text_rows(mark: Mark) -> int:
     """Rows of the mark that hold text (at least a quarter-covered pixel of white ink): the text's height in
     pixels (both lines' together)."""
-    return int((mark.colour[..., 0] > 64).any(axis=1).sum())
+    return int((mark.ink[..., 0] > 64).any(axis=1).sum())
 
 
 # (width, height, fps): the smallest Kinema size and Wan's 832x480 (fps 2 keeps that encode short)
@@ -84,7 +84,7 @@ def test_mark_is_legible_at_both_sizes():
     small = VisibleLabel().for_video(64, 64, 8)
     large = VisibleLabel().for_video(832, 480, 16)
     assert text_rows(small.opening) >= MIN_CJK_PX and text_rows(small.playback) >= MIN_CJK_PX
-    assert small.opening.alpha.shape[:2] == (20, 44)  # the Chinese line alone: English would be unreadable
+    assert small.opening.ceiling.shape[:2] == (20, 44)  # the Chinese line alone: English would be unreadable
     assert text_rows(large.playback) >= 0.05 * 480  # the standard's 5 % of the shortest side
     assert text_rows(large.opening) > 1.4 * 0.08 * 480  # two lines: 生成 at 8 %, AI-generated beneath
     for mark in (small.opening, small.playback, large.opening, large.playback):  # inside the frame
@@ -110,6 +110,22 @@ def test_streamed_chunks_mark_the_same_frames_as_one_write(tmp_path):
         assert region_diff(once[i], chunks[i], marks.playback) < 4, i
     assert region_diff(chunks[15], frames[15], marks.opening) > 40  # the last opening frame
     assert region_diff(chunks[16], frames[16], marks.playback) > 40  # the first playback frame
+
+
+def test_marking_a_marked_video_again_changes_nothing(tmp_path):
+    """An extension writes its source's (already marked) frames through a marking writer again; so does
+    any edit of a Kinema video. The mark must not come out twice (a second, darker box)."""
+    frames = smooth(24, 64, 64)
+    marks = VisibleLabel().for_video(64, 64, 8)
+    once = marks.apply(frames, 0)
+    np.testing.assert_array_equal(marks.apply(once, 0), once)  # in memory: exactly the same
+    write_video(tmp_path / "marked.mp4", frames, 8, visible_label=VisibleLabel())
+    decoded, _ = read_video(tmp_path / "marked.mp4")
+    write_video(tmp_path / "again.mp4", decoded, 8, visible_label=VisibleLabel())
+    again, _ = read_video(tmp_path / "again.mp4")
+    for i, mark in ((0, marks.opening), (15, marks.opening), (16, marks.playback), (23, marks.playback)):
+        assert region_diff(decoded[i], frames[i], mark) > 40, i  # the source does carry the mark
+        assert region_diff(again[i], decoded[i], mark) < 4, i  # and marking it again adds nothing
 
 
 def test_images_carry_the_mark_when_asked(tmp_path):
