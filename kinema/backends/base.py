@@ -12,6 +12,7 @@ A new model family is one file: a `VideoBackend` subclass with `modes`, `options
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,13 +102,20 @@ class GenerationSpec(BaseModel):
 
     def given(self) -> set[str]:
         """Names of the optional inputs this spec sets (what a backend must honour or refuse)."""
-        fields = type(self).model_fields
+        defaults = _optional_defaults(type(self))
         out = set()
         for name in OPTIONAL_INPUTS:
-            value, default = getattr(self, name), fields[name].get_default(call_default_factory=True)
+            value, default = getattr(self, name), defaults[name]
             if _is_set(value) and not (isinstance(value, (int, float, str)) and value == default):
                 out.add(name)
         return out
+
+
+@functools.cache
+def _optional_defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    """The defaults of `OPTIONAL_INPUTS`, read once per class: pydantic's `get_default` inspects the default
+    factory's signature on every call (AST parsing, ~200 KB of garbage each), and `given()` runs per job."""
+    return {n: cls.model_fields[n].get_default(call_default_factory=True) for n in OPTIONAL_INPUTS}
 
 
 def _is_set(value: Any) -> bool:

@@ -168,7 +168,11 @@ class BackendSuite:
         self._extend_peak(backend, fast, tmp_path, chunk, Discard())  # warm-up
         short = self._extend_peak(backend, fast, tmp_path, chunk, Discard())
         long = self._extend_peak(backend, fast, tmp_path, 10 * chunk, Discard())
-        assert long <= 1.2 * short, (short, long)
+        # Nine chunks more may cost a little (diffusers backends encode the prompt again for each chunk; the
+        # tokenizer's and text encoder's small objects come to about 4-10 KB a chunk with these tiny models),
+        # but less than two frames a chunk, where keeping each chunk's new frames would cost four or more.
+        frame_bytes = backend.facts.height * backend.facts.width * 3
+        assert (long - short) / 9 < 2 * frame_bytes, (short, long, frame_bytes)
         kept = self._extend_peak(
             backend, fast, tmp_path, 5 * chunk, None
         )  # held in memory: the probe sees it
