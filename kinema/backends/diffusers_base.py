@@ -484,14 +484,17 @@ class DiffusersBackend(VideoBackend):
 
         kwargs = {**self.call_kwargs(req, num_frames or req.size.num_frames), **inputs}
         kwargs = {k: v for k, v in kwargs.items() if k in self.accepted(pipe)}
-        video = pipe(
-            **kwargs,
-            output_type="pt",  # to uint8 in torch: no float copies of the clip in numpy
-            callback_on_step_end=on_step_end,
-            callback_on_step_end_tensor_inputs=["latents"],
-        ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
+        with encoded_once(pipe, self._prompt_memo):
+            video = pipe(
+                **kwargs,
+                output_type="pt",  # to uint8 in torch: no float copies of the clip in numpy
+                callback_on_step_end=on_step_end,
+                callback_on_step_end_tensor_inputs=["latents"],
+            ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
         progress.end_call()
         return to_uint8(video)
+
+    _prompt_memo: dict[Any, Any] | None = None  # set while an extension runs (see `encoded_once`)
 
     @staticmethod
     def accepted(pipe: Any) -> set[str]:
@@ -565,12 +568,19 @@ class DiffusersBackend(VideoBackend):
         """Continue the source video chunk by chunk: each chunk is a native-length generation conditioned
         on the last frames so far (`continue_inputs`); its remake of those frames is dropped (or crossfaded
         into them) and the rest streamed to the output. Only the tail is held: memory stays flat."""
-        from kinema.pipelines.pipeline_extend import CrossFade
-
         if spec.video is None:
             raise InvalidInputError(
                 "Extension needs a source video (an MP4 path or uint8 (T, H, W, 3) frames)."
             )
+        self._prompt_memo = {}  # every chunk has the same prompt: the text encoder runs once
+        try:
+            self._extend(spec, output)
+        finally:
+            self._prompt_memo = None
+
+    def _extend(self, spec: GenerationSpec, output: Output) -> None:
+        from kinema.pipelines.pipeline_extend import CrossFade
+
         req = self.request(spec, output.fps, like=video_size(spec.video))
         add = frames_to_add(spec, output.fps, self.facts)
         c = self.facts.temporal_compression  # context: 1 + ck frames, shorter than a chunk
@@ -728,3 +738,54 @@ def frames_to_add(spec: GenerationSpec, fps: float, facts: ModelFacts) -> int:
     if add < 1:
         raise InvalidInputError(f"Asked to add {add} frames; give a positive duration to extend by.")
     return add
+
+
+_PLAIN = (str, bytes, int, float, bool, type(None))
+
+
+def _memo_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A hashable key for an `encode_prompt` call whose arguments are all plain values (prompts, flags,
+    lengths, device, dtype), else None (given embeddings are not memoised)."""
+    import torch
+
+    def plain(v: Any) -> bool:
+        if isinstance(v, (list, tuple)):
+            return all(plain(x) for x in v)
+        return isinstance(v, (*_PLAIN, torch.device, torch.dtype))
+
+    values = (*args, *kwargs.values())
+    if not all(plain(v) for v in values):
+        return None
+    freeze = lambda v: tuple(freeze(x) for x in v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return freeze(args), tuple(sorted((k, freeze(v)) for k, v in kwargs.items()))
+
+
+class encoded_once:  # noqa: N801 (used as a context manager, like contextlib's)
+    """While `memo` is a dict, the pipeline's `encode_prompt` answers a repeated call from `memo`: an
+    extension runs the pipeline once per chunk with the same prompt, and re-encoding it each time costs a
+    text-encoder pass (and leaves the tokenizer's small objects behind) per chunk. The embeddings are the same
+    tensors each time; the diffusers pipelines build new tensors from them (cat, to), never in place."""
+
+    def __init__(self, pipe: Any, memo: dict[Any, Any] | None) -> None:
+        self.pipe, self.memo = pipe, memo
+        self.active = memo is not None and callable(getattr(pipe, "encode_prompt", None))
+
+    def __enter__(self) -> None:
+        if not self.active:
+            return
+        original, memo = self.pipe.encode_prompt, self.memo
+
+        def encode_prompt(*args: Any, **kwargs: Any) -> Any:
+            key = _memo_key(args, kwargs)
+            if key is None:
+                return original(*args, **kwargs)
+            key = (id(self.pipe), key)
+            if key not in memo:
+                memo[key] = original(*args, **kwargs)
+            return memo[key]
+
+        self.pipe.encode_prompt = encode_prompt  # an instance attribute over the class's method
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.active:
+            del self.pipe.encode_prompt  # the class's method again
