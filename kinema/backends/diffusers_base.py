@@ -33,6 +33,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -760,32 +761,28 @@ def _memo_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return freeze(args), tuple(sorted((k, freeze(v)) for k, v in kwargs.items()))
 
 
-class encoded_once:  # noqa: N801 (used as a context manager, like contextlib's)
+@contextmanager
+def encoded_once(pipe: Any, memo: dict[Any, Any] | None) -> Iterator[None]:
     """While `memo` is a dict, the pipeline's `encode_prompt` answers a repeated call from `memo`: an
     extension runs the pipeline once per chunk with the same prompt, and re-encoding it each time costs a
     text-encoder pass (and leaves the tokenizer's small objects behind) per chunk. The embeddings are the same
     tensors each time; the diffusers pipelines build new tensors from them (cat, to), never in place."""
+    original = getattr(pipe, "encode_prompt", None)
+    if memo is None or not callable(original):
+        yield
+        return
 
-    def __init__(self, pipe: Any, memo: dict[Any, Any] | None) -> None:
-        self.pipe, self.memo = pipe, memo
-        self.active = memo is not None and callable(getattr(pipe, "encode_prompt", None))
+    def encode_prompt(*args: Any, **kwargs: Any) -> Any:
+        key = _memo_key(args, kwargs)
+        if key is None:
+            return original(*args, **kwargs)
+        key = (id(pipe), key)
+        if key not in memo:
+            memo[key] = original(*args, **kwargs)
+        return memo[key]
 
-    def __enter__(self) -> None:
-        if not self.active:
-            return
-        original, memo = self.pipe.encode_prompt, self.memo
-
-        def encode_prompt(*args: Any, **kwargs: Any) -> Any:
-            key = _memo_key(args, kwargs)
-            if key is None:
-                return original(*args, **kwargs)
-            key = (id(self.pipe), key)
-            if key not in memo:
-                memo[key] = original(*args, **kwargs)
-            return memo[key]
-
-        self.pipe.encode_prompt = encode_prompt  # an instance attribute over the class's method
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.active:
-            del self.pipe.encode_prompt  # the class's method again
+    pipe.encode_prompt = encode_prompt  # an instance attribute over the class's method
+    try:
+        yield
+    finally:
+        del pipe.encode_prompt  # the class's method again
