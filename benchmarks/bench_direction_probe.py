@@ -29,14 +29,11 @@ PROBES = (
 
 
 def passes(video: np.ndarray, color: str, direction: tuple[int, int], fps: float) -> bool:
-    tracks = track_objects(video, fps=fps, colors=(color,))
-    best = max(tracks, key=lambda tr: int(tr.visible.sum()), default=None)
+    best = track_objects(video, fps=fps, colors=(color,)).most_seen()
     if best is None or best.visible.mean() < 0.5:
         return False
-    t = np.flatnonzero(best.visible)
     axis = 0 if direction[0] else 1
-    slope = np.polyfit(t, best.centre_px[t, axis], 1)[0]  # px per frame
-    return slope * (direction[0] or direction[1]) > 0.3
+    return best.drift_px(axis) * (direction[0] or direction[1]) > 0.3  # px per frame
 
 
 def main() -> None:

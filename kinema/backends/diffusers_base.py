@@ -193,6 +193,7 @@ class DiffusersBackend(VideoBackend):
     unsupported_motion: ClassVar[str] = (
         "diffusers' pipelines for this family take no camera or trajectory input"
     )
+    _prompt_memo: dict[Any, Any] | None = None  # a dict while an extension runs (see `encoded_once`)
 
     def __init__(
         self,
@@ -494,8 +495,6 @@ class DiffusersBackend(VideoBackend):
             ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
         progress.end_call()
         return to_uint8(video)
-
-    _prompt_memo: dict[Any, Any] | None = None  # set while an extension runs (see `encoded_once`)
 
     @staticmethod
     def accepted(pipe: Any) -> set[str]:

@@ -126,13 +126,10 @@ def follow_errors(video: np.ndarray, case: TrajectoryCase) -> tuple[np.ndarray, 
     from kinema.world.parser import track_objects
 
     spec = case.spec
-    tracks = [
-        tr for tr in track_objects(video, world_size=spec.world_size, fps=spec.fps) if tr.color == case.color
-    ]
+    track = track_objects(video, world_size=spec.world_size, fps=spec.fps).most_seen(case.color)
     t = len(video)
-    if not tracks:
+    if track is None:
         return np.full(t, np.nan), np.zeros(t, dtype=bool)
-    track = max(tracks, key=lambda tr: int(tr.visible.sum()))
     seen = track.visible[:t].astype(bool)
     dist = np.linalg.norm(track.centre_px[:t] - case.path_px[:t], axis=1)
     return np.where(seen, dist, np.nan), seen

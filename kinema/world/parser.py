@@ -62,6 +62,14 @@ class ObjectTrack:
     velocity_world: np.ndarray  # (T, 2) world units / s
     velocity_px: np.ndarray  # (T, 2) pixels / s
 
+    def drift_px(self, axis: int = 0) -> float:
+        """Least-squares speed along an image axis (0 = x rightwards, 1 = y downwards) in px per frame, over
+        the frames where the object was found; NaN when it was found in fewer than 2."""
+        t = np.flatnonzero(self.visible)
+        if len(t) < 2:
+            return float("nan")
+        return float(np.polyfit(t, self.centre_px[t, axis], 1)[0])
+
 
 @dataclass
 class Tracks:
@@ -86,6 +94,11 @@ class Tracks:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+    def most_seen(self, color: str | None = None) -> ObjectTrack | None:
+        """The track (of `color`, if given) found in the most frames; None when there is none."""
+        mine = [tr for tr in self if color is None or tr.color == color]
+        return max(mine, key=lambda tr: int(tr.visible.sum()), default=None)
 
     def as_array(self, names: list[str] | None = None) -> np.ndarray:
         """`(K, T, 3)` float32 [x_px, y_px, visible] (0, 0, 0 where missing) in the order of `names`."""

@@ -168,9 +168,9 @@ class BackendSuite:
         self._extend_peak(backend, fast, tmp_path, chunk, Discard())  # warm-up
         short = self._extend_peak(backend, fast, tmp_path, chunk, Discard())
         long = self._extend_peak(backend, fast, tmp_path, 10 * chunk, Discard())
-        # Nine chunks more may cost a little (diffusers backends encode the prompt again for each chunk; the
-        # tokenizer's and text encoder's small objects come to about 4-10 KB a chunk with these tiny models),
-        # but less than two frames a chunk, where keeping each chunk's new frames would cost four or more.
+        # Nine chunks more may cost a little (each diffusers pipeline call leaves a few small tensor objects,
+        # about 1.5 KB a chunk with these tiny models; before an extension encoded its prompt once it was
+        # 4-10 KB), but less than two frames a chunk, where keeping each chunk's new frames costs four or more.
         frame_bytes = backend.facts.height * backend.facts.width * 3
         assert (long - short) / 9 < 2 * frame_bytes, (short, long, frame_bytes)
         kept = self._extend_peak(

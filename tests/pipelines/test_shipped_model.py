@@ -42,8 +42,7 @@ def test_generation_has_the_prompts_colour_and_direction(shipped, prompt, color,
     seen = tracks[color].visible
     assert seen.mean() >= 0.7, f"the {color} object is missing in {int((~seen).sum())} of {len(seen)} frames"
     assert tracks[other].visible.mean() < seen.mean(), f"{prompt!r} drew more {other} than {color}"
-    t = np.flatnonzero(seen)
-    speed = np.polyfit(t, tracks[color].centre_px[t, 0], 1)[0]  # px per frame, + = rightwards
+    speed = tracks[color].drift_px(0)  # px per frame, + = rightwards
     assert sign * speed > 0.3, f"{prompt!r}: the {color} object moves {speed:+.2f} px/frame horizontally"
 
 
@@ -63,11 +62,10 @@ def _found_and_speed(frames: np.ndarray, color: str) -> tuple[float, float]:
     in px/frame (+ = rightwards)."""
     from kinema.world.parser import track_objects
 
-    best = max(track_objects(frames, colors=(color,)), key=lambda tr: int(tr.visible.sum()), default=None)
+    best = track_objects(frames, colors=(color,)).most_seen()
     if best is None or best.visible.sum() < 2:
         return 0.0, 0.0
-    t = np.flatnonzero(best.visible)
-    return float(best.visible.mean()), float(np.polyfit(t, best.centre_px[t, 0], 1)[0])
+    return float(best.visible.mean()), best.drift_px(0)
 
 
 @pytest.mark.parametrize(
