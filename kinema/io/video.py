@@ -63,6 +63,12 @@ class EncodeSettings:
     # encodes of a 13-frame clip with the other core busy; issue 18). One thread gave 1 in 30 and costs
     # ~28 % of encode speed at 832x480 (29 vs 40 fps on this CPU), small beside generation time.
     threads: int = 1
+    # No macroblock-tree rate control: with it, one thread still gave different bitstreams for the same
+    # frames under CPU load (a 32x24 5-frame world clip: 2 distinct files in 100 encodes, in up to half of
+    # them; the world-make determinism test failed 4 times in 8). Without it: 1 file in 300 encodes; turning
+    # off AQ, trellis, psy or fast-pskip did not help, rc-lookahead=0 (which also drops MB-tree) did. MB-tree
+    # saves a few % of bits at equal CRF; a repeatable file matters more here.
+    x264_params: str = "mbtree=0"
 
 
 DEFAULT_ENCODE = EncodeSettings()
@@ -230,7 +236,11 @@ class VideoWriter:
             ctx.color_primaries, ctx.color_trc, ctx.colorspace = _SMPTE170M, _SMPTE170M, _SMPTE170M
             ctx.color_range = _RANGE_MPEG
             ctx.thread_count = DEFAULT_ENCODE.threads  # deterministic bitstream (see EncodeSettings)
-            self._stream.options = {"crf": str(crf), "preset": preset}
+            self._stream.options = {
+                "crf": str(crf),
+                "preset": preset,
+                "x264-params": DEFAULT_ENCODE.x264_params,
+            }
         except BaseException:
             self.abort()
             raise
