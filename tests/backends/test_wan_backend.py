@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from backend_suite import BackendSuite, clip
 from diffusers_suite import FirstFrameSuite, diffusers_frames
 from tiny_diffusers import wan_folder
@@ -191,8 +192,18 @@ def test_video_to_video_keeps_the_source_length_and_strength_matters(folders, tm
         for s in (0.25, 1.0)
     )
     assert weak.shape == strong.shape == (13, 32, 32, 3)
-    source_frames = read_video(source)[0].astype(int)
-    assert np.abs(weak - source_frames).mean() < np.abs(strong - source_frames).mean()
+    # A tiny random VAE cannot draw the source (its round trip is ~50 levels off), so compare with what
+    # strength -> 0 would give, the source through the folder's VAE: the weak remix stays clearly closer
+    # (measured 1.6 vs 2.1 levels; against the raw source the two differed by 0.01 of 50, i.e. noise).
+    from diffusers import AutoencoderKLWan
+
+    vae = AutoencoderKLWan.from_pretrained(folders["t2v"] / "vae")
+    x = torch.from_numpy(read_video(source)[0]).permute(3, 0, 1, 2)[None].float() / 127.5 - 1  # (1,3,T,H,W)
+    with torch.no_grad():
+        round_trip = vae.decode(vae.encode(x).latent_dist.mode()).sample
+    round_trip = ((round_trip[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().numpy()
+    weak_off, strong_off = (np.abs(v.astype(int) - round_trip).mean() for v in (weak, strong))
+    assert weak_off < 0.9 * strong_off
 
 
 def test_a_strength_that_leaves_no_step_is_refused(folders):
