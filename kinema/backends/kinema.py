@@ -148,7 +148,9 @@ class KinemaBackend(VideoBackend):
         request = pipe.make_request(spec.prompt or None, {**options, "callback": None}, like=like, fps=fps)
         size = request.size
         given = pipe.fit_frames(args[0][None], size) if spec.task == "i2v" else None
-        plan = physics.plan(spec.prompt, size.width, size.height, size.num_frames, fps, given, spec.camera_control)
+        plan = physics.plan(
+            spec.prompt, size.width, size.height, size.num_frames, fps, given, spec.camera_control
+        )
         output.info["physics"] = plan.report
         options = self._with_plan_camera(options, plan)
         n = spec.physics_candidates

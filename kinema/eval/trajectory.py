@@ -30,7 +30,7 @@ from tqdm import tqdm
 from kinema.errors import InvalidInputError
 from kinema.eval.models import GroundTruthModel, VideoModel
 from kinema.eval.report import Table, nanmean
-from kinema.world.spec import SHAPES, ObjectSpec, SceneSpec, WallsSpec
+from kinema.world.spec import COLORS, SHAPES, ObjectSpec, SceneSpec, WallsSpec
 
 SPEED_BANDS: dict[str, tuple[float, float]] = {"slow": (0.3, 0.9), "trained": (1.0, 4.0), "fast": (4.5, 6.0)}
 TRAJECTORY_COLORS: tuple[str, ...] = ("red", "blue", "green", "yellow", "purple", "orange")
@@ -65,9 +65,17 @@ class TrajectoryCase:
         return self.spec.objects[0].color
 
     def tracks(self) -> np.ndarray:
-        """The asked path as motion-brush tracks `(1, T, 3)`: x_px, y_px, visible."""
+        """The asked path as tracks `(1, T, 7)`: x_px, y_px, visible, then the object's looks (colour in
+        0-1, radius in px), as physics mode hands them to the model (a model without the trajectory
+        adapter reads only the first three)."""
         t = len(self.path_px)
-        return np.concatenate([self.path_px, np.ones((t, 1))], axis=1)[None].astype(np.float32)
+        obj = self.spec.objects[0]
+        looks = [
+            *(np.asarray(COLORS[obj.color]) / 255.0),
+            obj.size * self.spec.height / self.spec.world_size[1],
+        ]
+        columns = [self.path_px, np.ones((t, 1)), np.tile(looks, (t, 1))]
+        return np.concatenate(columns, axis=1)[None].astype(np.float32)
 
 
 def _case(rng: np.random.Generator, index: int, band: str, settings: TrajectorySettings) -> TrajectoryCase:

@@ -14,6 +14,10 @@ Choices and where they come from:
 - Camera (B, t, 6) and trajectory maps (B, 3, t, h, w) are added to the tokens through zero-initialised
   embeddings, so adding them to a trained model changes nothing until they are fine-tuned (ControlNet's
   zero-convolution argument, arXiv 2302.05543).
+- Optional trajectory adapter (``trajectory_adapter_channels > 0``, T2I-Adapter's recipe, arXiv 2302.08453):
+  the full map (motion + the objects' colour and size, 7 channels) through a small MLP, injected before
+  every block by a zero-initialised projection per block. It is trained on a frozen base model, so the
+  base's behaviour without a trajectory map is exactly what it was (issue 14: keep the other modes).
 Efficiency choices (measured with benchmarks/bench_dit_step.py and micro-timings on the 2-core CPU):
 exact (erf) GELU in the MLP - the tanh approximation took 5.9 ms vs 0.6 ms for one (320, 1536) activation on
 this AVX2 build, ~8% of a forward; gated residuals as one ``addcmul``; fused QKV and the text K/V of all
@@ -212,6 +216,7 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
         text_dim: int = 384,
         camera_dim: int = 6,
         trajectory_channels: int = 3,
+        trajectory_adapter_channels: int = 0,
         condition_channels: int | None = None,
         qk_norm: bool = True,
         rope_theta: float = 10000.0,
@@ -234,6 +239,18 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
 
         self.patch_embed = nn.Linear((in_channels + cond_ch) * vol, hidden_size)
         self.trajectory_embed = nn.Linear(trajectory_channels * vol, hidden_size)  # zero-init
+        if trajectory_adapter_channels:
+            # Bias-free, so an all-zero map injects exactly nothing (a dropped map = no map).
+            self.trajectory_adapter = nn.Sequential(
+                nn.Linear(trajectory_adapter_channels * vol, hidden_size, bias=False),
+                nn.SiLU(),
+                nn.Linear(hidden_size, hidden_size, bias=False),
+            )
+            self.trajectory_inject = nn.ModuleList(
+                nn.Linear(hidden_size, hidden_size, bias=False) for _ in range(depth)
+            )  # zero-init: the adapter starts as a no-op
+        else:
+            self.trajectory_adapter, self.trajectory_inject = None, None
         self.camera_embed = nn.Sequential(
             nn.Linear(camera_dim * pt, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
         )  # last layer zero-init
@@ -254,7 +271,8 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         for block in self.blocks:
             nn.init.zeros_(block.adaLN_modulation.weight)
             nn.init.zeros_(block.adaLN_modulation.bias)
@@ -263,9 +281,11 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
             self.final_layer.linear,
             self.trajectory_embed,
             self.camera_embed[-1],
+            *(self.trajectory_inject or ()),
         ):
             nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
         nn.init.normal_(self.time_embed.mlp[0].weight, std=0.02)
         nn.init.normal_(self.time_embed.mlp[2].weight, std=0.02)
 
@@ -278,6 +298,11 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
                 "pick frames/height/width whose latents are multiples of the patch size."
             )
         return t // pt, h // ph, w // pw
+
+    @property
+    def trajectory_map_channels(self) -> int:
+        """Channels of the trajectory map this model reads: 3 (motion) or the adapter's 7 (+ colour, size)."""
+        return max(self.config.trajectory_channels, self.config.trajectory_adapter_channels)
 
     def num_tokens(self, t: int, h: int, w: int) -> int:
         gt, gh, gw = self.grid_size(t, h, w)
@@ -325,7 +350,7 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
             "cond_latents": (cond_latents, (b, cfg.in_channels, t, h, w)),
             "cond_mask": (cond_mask, (b, 1, t, h, w)),
             "camera": (camera, (b, t, cfg.camera_dim)),
-            "trajectory": (trajectory, (b, cfg.trajectory_channels, t, h, w)),
+            "trajectory": (trajectory, (b, self.trajectory_map_channels, t, h, w)),
         }
         if text.ndim != 3 or text.shape[0] != b or text.shape[2] != cfg.text_dim:
             raise InvalidInputError(
@@ -374,8 +399,13 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
         cond = x.new_zeros(x.shape) if cond_latents is None else cond_latents * cond_mask
         inp = torch.cat([x, cond, cond_mask.to(x.dtype)], dim=1)  # (B, 2C + 1, t, h, w)
         tokens = self.patch_embed(self._patchify(inp))  # (B, N, D)
+        inject = None
         if trajectory is not None:
-            tokens = tokens + self.trajectory_embed(self._patchify(trajectory.to(x.dtype)))  # (B, N, D)
+            traj = self._patchify(trajectory.to(x.dtype))  # (B, N, C_traj*pt*ph*pw)
+            motion = self.config.trajectory_channels * math.prod(self.config.patch_size)  # channel-major
+            tokens = tokens + self.trajectory_embed(traj[..., :motion])  # (B, N, D)
+            if self.trajectory_adapter is not None:
+                inject = self.trajectory_adapter(traj)  # (B, N, D)
         if camera is not None:
             cam = self.camera_embed(
                 camera.to(x.dtype).reshape(b, grid[0], pt * self.config.camera_dim)
@@ -397,6 +427,8 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
         # 3. Blocks.
         cos, sin = self._rope(grid, x.device, tokens.dtype)  # (N, hd/2) each
         for i, block in enumerate(self.blocks):
+            if inject is not None:
+                tokens = tokens + self.trajectory_inject[i](inject)  # (B, N, D)
             args = (tokens, c, cos, sin, kv[i, 0], kv[i, 1], mask)
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 tokens = self._gradient_checkpointing_func(block, *args)

@@ -110,9 +110,10 @@ def _wake_zero_layers(module: torch.nn.Module, generator: torch.Generator, std: 
 
 
 def build_random_components(
-    preset: str = "tiny", seed: int = 0, text_dim: int = 384
+    preset: str = "tiny", seed: int = 0, text_dim: int = 384, **transformer_overrides: Any
 ) -> tuple[AutoencoderKinema, KinemaTransformer3DModel, ModelFolderConfig]:
-    """Seeded random (vae, transformer, config) of a preset in RANDOM_PRESETS."""
+    """Seeded random (vae, transformer, config) of a preset in RANDOM_PRESETS (`transformer_overrides`,
+    e.g. `trajectory_adapter_channels=7`, change the DiT's config)."""
     if preset not in RANDOM_PRESETS:
         raise InvalidInputError(
             f"Unknown random model preset {preset!r}; use one of {', '.join(RANDOM_PRESETS)}."
@@ -122,13 +123,17 @@ def build_random_components(
     vae = AutoencoderKinema(**vae_config(vae_name)).eval()
     channels = vae.config.latent_channels
     transformer = KinemaTransformer3DModel(
-        **transformer_config(dit_name, in_channels=channels, out_channels=channels, text_dim=text_dim)
+        **transformer_config(
+            dit_name, in_channels=channels, out_channels=channels, text_dim=text_dim, **transformer_overrides
+        )
     ).eval()
     _wake_zero_layers(transformer, torch.Generator().manual_seed(seed + 1))
     return vae, transformer, ModelFolderConfig(name=f"random-{preset}", **folder)
 
 
-def create_random_model_folder(path: str | Path, preset: str = "tiny", seed: int = 0) -> Path:
+def create_random_model_folder(
+    path: str | Path, preset: str = "tiny", seed: int = 0, **transformer_overrides: Any
+) -> Path:
     """Write a seeded random-weight model folder (for tests, the server's tests and the README)."""
-    vae, transformer, config = build_random_components(preset, seed)
+    vae, transformer, config = build_random_components(preset, seed, **transformer_overrides)
     return save_model_folder(path, vae, transformer, config)

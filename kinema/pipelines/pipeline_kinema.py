@@ -124,7 +124,7 @@ class Conditions:
     cond_latents: torch.Tensor | None = None  # (B, C, t, h, w)
     cond_mask: torch.Tensor | None = None  # (B, 1, t, h, w)
     camera: torch.Tensor | None = None  # (B, t, 6)
-    trajectory: torch.Tensor | None = None  # (B, 3, t, h, w)
+    trajectory: torch.Tensor | None = None  # (B, 3 or 7, t, h, w): the transformer's map channels
     clean_latent_frames: int = 0  # leading latent frames to overwrite with cond_latents before decoding
 
     def model_kwargs(self, guided: bool) -> dict[str, torch.Tensor | None]:
@@ -402,7 +402,8 @@ class KinemaPipeline:
                 fps=request.fps,
                 temporal_compression=self.vae.config.temporal_compression,
                 spatial_compression=self.vae.config.spatial_compression,
-            )  # (1 or B, 3, t, h, w)
+                channels=self.transformer.trajectory_map_channels,
+            )  # (1 or B, 3 or 7, t, h, w)
             cond.trajectory = traj.expand(batch, -1, -1, -1, -1).to(self.device)
         return cond
 

@@ -8,6 +8,11 @@ channel 0 = presence (a Gaussian blob, peak 1, centred on the object in each lat
 the object's displacement to the next latent frame in frame widths / heights, written where its blob is
 (the motion-brush encoding of DragNUWA / MotionCtrl, arXiv 2308.08089 / 2312.03641, at latent resolution).
 
+Tracks may carry four more columns, the object's looks: `(K, T, 7)` `[x_px, y_px, visible, r, g, b,
+radius_px]` with r, g, b in [0, 1] (the physics world knows them; a user's path does not). A model with the
+trajectory adapter reads a 7-channel map: channels 3-5 = the colour as 2c - 1 and channel 6 = the radius in
+latent cells, written where the object's blob is; zeros there mean "not given" (mid grey is no world colour).
+
 JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
     {"trajectories": [{"point": [x, y], "path": [[t, x, y], ...], "unit": "seconds"},
                       {"mask": "mask.png", "path": [{"frame": 8, "x": 30, "y": 40}]}]}
@@ -29,6 +34,8 @@ from kinema.errors import InvalidInputError
 
 BLOB_SIGMA = 1.0  # latent cells; a blob about 2 × 8 px wide at the default 8× VAE
 BLOB_FLOOR = 0.1  # displacement is written where the blob is at least this strong
+MOTION_CHANNELS = 3  # presence, dx, dy
+MAP_CHANNELS_WITH_LOOKS = 7  # + colour (3) and radius (1): the trajectory adapter's map
 
 
 @dataclass
@@ -117,10 +124,16 @@ def rasterize_trajectories(
     spatial_compression: int = 8,
     fps: float | None = None,
     sigma: float = BLOB_SIGMA,
+    channels: int = MOTION_CHANNELS,
 ) -> torch.Tensor:
-    """Tracks `(K, T, 3)` or `(B, K, T, 3)` `[x_px, y_px, visible]`, or user paths (give `fps`),
-    → the trajectory map `(B, 3, t, h, w)` float32. `latent_size = (t, h, w)` defaults to the VAE's
+    """Tracks `(K, T, 3 | 7)` or `(B, K, T, 3 | 7)` `[x_px, y_px, visible(, r, g, b, radius_px)]`, or
+    user paths (give `fps`), → the trajectory map `(B, channels, t, h, w)` float32, `channels` 3 (motion)
+    or 7 (+ looks; zeros where the tracks do not have them). `latent_size = (t, h, w)` defaults to the VAE's
     geometry `(1 + (T − 1) // 4, H // 8, W // 8)`. Tracks may leave the frame (the blob is clipped)."""
+    if channels not in (MOTION_CHANNELS, MAP_CHANNELS_WITH_LOOKS):
+        raise InvalidInputError(
+            f"A trajectory map has {MOTION_CHANNELS} or {MAP_CHANNELS_WITH_LOOKS} channels, not {channels}."
+        )
     if latent_size is None:
         latent_size = (
             1 + (num_frames - 1) // temporal_compression,
@@ -136,10 +149,12 @@ def rasterize_trajectories(
         tracks = paths_to_tracks(list(paths), num_frames, fps, width, height)
     if tracks.dim() == 3:
         tracks = tracks[None]
-    if tracks.dim() != 4 or tracks.shape[-1] != 3 or tracks.shape[2] != num_frames:
+    if tracks.dim() != 4 or tracks.shape[-1] not in (3, 7) or tracks.shape[2] != num_frames:
         raise InvalidInputError(
-            f"Trajectory tracks must be (K, {num_frames}, 3) or (B, K, {num_frames}, 3); got {tuple(tracks.shape)}."
+            f"Trajectory tracks must be (K, {num_frames}, 3 or 7) or (B, K, {num_frames}, 3 or 7); "
+            f"got {tuple(tracks.shape)}."
         )
+    looks = channels > MOTION_CHANNELS and tracks.shape[-1] == 7
     B, K = tracks.shape[:2]
     picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3)
     # Pixel → latent cell coordinates: cell i covers pixels [i·s, (i+1)·s), its centre is pixel (i + ½)·s.
@@ -162,17 +177,27 @@ def rasterize_trajectories(
     )  # (B, K, t, h, w)
     blobs = blobs * visible[..., None, None]
 
-    out = torch.zeros(B, 3, t, h, w)
+    if looks:
+        # Colour as 2c - 1 (0 = not given) and radius in latent cells, per object and latent frame.
+        colour = picked[..., 3:6] * 2 - 1  # (B, K, t, 3)
+        radius = picked[..., 6:7] * (w / width)  # (B, K, t, 1)
+        attributes = torch.cat([colour, radius], dim=-1).permute(0, 1, 3, 2)  # (B, K, 4, t)
+
+    out = torch.zeros(B, channels, t, h, w)
     for k in range(K):  # objects in order; where blobs overlap the stronger one writes its motion
         blob = blobs[:, k]  # (B, t, h, w)
         wins = (blob > out[:, 0]) & (blob >= BLOB_FLOOR)
+        if looks:
+            out[:, 3:] = torch.where(
+                wins[:, None], attributes[:, k, :, :, None, None].expand(-1, -1, -1, h, w), out[:, 3:]
+            )
         out[:, 0] = torch.maximum(out[:, 0], blob)
         write = wins & moving[:, k, :, None, None]
         out[:, 1] = torch.where(write, dx[:, k, :, None, None].expand_as(blob), out[:, 1])
         out[:, 2] = torch.where(write, dy[:, k, :, None, None].expand_as(blob), out[:, 2])
         clear = wins & ~moving[:, k, :, None, None]
-        out[:, 1:] = out[:, 1:].masked_fill(clear[:, None], 0.0)
-    return out  # (B, 3, t, h, w)
+        out[:, 1:3] = out[:, 1:3].masked_fill(clear[:, None], 0.0)
+    return out  # (B, channels, t, h, w)
 
 
 def _point(value: Any, what: str) -> tuple[float, float, float] | tuple[float, float]:

@@ -45,6 +45,10 @@ class TrainSection:
     # DiT jobs, the folder itself for VAE jobs). Only the weights: step, optimizer and LR start fresh.
     # Ignored once run_dir holds a checkpoint (the run then resumes from that).
     init_from: str | None = None
+    # Train only the parameters whose names start with one of these prefixes; the rest stay frozen. With
+    # init_from, the weights may then lack exactly these (modules new to the trained model, e.g. the
+    # trajectory adapter: `trainable: [trajectory_adapter, trajectory_inject]`). Empty = train everything.
+    trainable: list[str] = field(default_factory=list)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # CPU threads per process; 0 = torch's default. On a shared CPU, 1 can be many times faster than
     # oversubscribed OpenMP threads (measured: tiny DiT step 0.05 s with 1 thread vs 2.4 s with 2).

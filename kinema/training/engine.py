@@ -19,6 +19,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -114,13 +115,16 @@ class TrainTask(Protocol):
     def export(self, trainer: Trainer, weights: dict[str, torch.Tensor], out_dir: Path) -> None: ...
 
 
-def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = "") -> None:
+def load_initial_weights(
+    model: nn.Module, source: str | Path, subfolder: str = "", new: Sequence[str] = ()
+) -> None:
     """Load trained weights into `model` for `train.init_from`.
 
     `source` is a trainer checkpoint (a folder with model.safetensors: its model weights, not the
     ema.safetensors beside them) or an exported model folder (its `subfolder`, e.g. transformer/, holds
     diffusers safetensors shards). Every key must match: a weight file for another architecture is an
-    error that names the differing keys, not a silent partial load.
+    error that names the differing keys, not a silent partial load. Only keys under the `new` name
+    prefixes (modules added to the trained model, which keep their fresh initialisation) may be missing.
     """
     from safetensors.torch import load_file
 
@@ -139,7 +143,8 @@ def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = 
     for f in files:
         state.update(load_file(str(f)))
     own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith(tuple(new)))
+    unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         raise InvalidInputError(
@@ -147,7 +152,19 @@ def load_initial_weights(model: nn.Module, source: str | Path, subfolder: str = 
             f"unexpected {unexpected[:3]}, other shapes {wrong[:3]}); use weights trained with the same "
             "transformer/vae settings"
         )
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)
+
+
+def freeze_except(model: nn.Module, prefixes: Sequence[str]) -> None:
+    """Freeze every parameter whose name starts with none of `prefixes` (an error if that is all of them)."""
+    trainable = [n for n, p in model.named_parameters() if n.startswith(tuple(prefixes))]
+    if not trainable:
+        raise InvalidInputError(
+            f"train.trainable={list(prefixes)} matches no parameter of the model; give name prefixes such "
+            f"as {sorted({n.split('.')[0] for n, _ in model.named_parameters()})[:6]}"
+        )
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.startswith(tuple(prefixes)))
 
 
 def step_seed(seed: int, rank: int, step: int, micro: int) -> int:
@@ -194,7 +211,11 @@ class Trainer:
 
         task.setup(self)
         if cfg.train.init_from and ckpt.latest_checkpoint(self.run_dir) is None:
-            load_initial_weights(task.model, cfg.train.init_from, getattr(task, "weights_subfolder", ""))
+            load_initial_weights(
+                task.model, cfg.train.init_from, getattr(task, "weights_subfolder", ""), cfg.train.trainable
+            )
+        if cfg.train.trainable:
+            freeze_except(task.model, cfg.train.trainable)
         self.model = task.model.to(self.device)
         if cfg.train.activation_checkpointing:
             _enable_activation_checkpointing(self.model)

@@ -29,7 +29,8 @@ def dit_forward_flops(
                   text MLP 2L(D_text D + D^2); text K/V of all blocks in one GEMM 2L D (2 depth D);
       per block:  self-attn QKV + out 8ND^2, scores + weighted sum 4N^2 D, cross-attn Q + out 4ND^2,
                   cross scores + weighted sum 4NLD, MLP 4rND^2, adaLN 12D^2;
-      final:      2ND P C_out.
+      final:      2ND P C_out;
+      trajectory adapter (if any): 2N(C_adapter P D + D^2) + depth 2ND^2.
     Norms, RoPE, softmax, the timestep / camera MLPs (per sample or per frame, not per token) are ignored.
     """
     _, t, h, w = latent_shape
@@ -51,7 +52,9 @@ def dit_forward_flops(
         8 * n * d * d + 4 * n * n * d + 4 * n * d * d + 4 * n * text_len * d + 4 * r * n * d * d + 12 * d * d
     )
     final = 2 * n * d * patch * c_out
-    return float(embed + text + depth * block + final), n
+    c_adapter = cfg.get("trajectory_adapter_channels") or 0
+    adapter = 2 * n * (c_adapter * patch * d + d * d) + depth * 2 * n * d * d if c_adapter else 0
+    return float(embed + text + depth * block + final + adapter), n
 
 
 def measure_matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:

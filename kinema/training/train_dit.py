@@ -74,6 +74,7 @@ class DiTTask:
         self.model = KinemaTransformer3DModel(**transformer_config(cfg.transformer.preset, **overrides))
         _, t, h, w = self.latent_shape
         self.num_tokens = self.model.num_tokens(t, h, w)
+        self.map_channels = self.model.trajectory_map_channels
         self.shift = cfg.flow.shift if cfg.flow.shift is not None else resolution_shift(self.num_tokens)
         empty, empty_mask = self.text_encoder.encode([""], max_length=cfg.text_encoder.max_length)
         self.empty_text, self.empty_mask = (
@@ -174,10 +175,10 @@ class DiTTask:
             camera = torch.zeros(b, t, 6, device=self.device)
         if batch.get("tracks") is not None:
             trajectory = _rasterize(
-                batch["tracks"], video.shape[2], video.shape[3], video.shape[4], (t, h, w)
+                batch["tracks"], video.shape[2], video.shape[3], video.shape[4], (t, h, w), self.map_channels
             ).to(self.device)
         else:
-            trajectory = torch.zeros(b, 3, t, h, w, device=self.device)
+            trajectory = torch.zeros(b, self.map_channels, t, h, w, device=self.device)
         return {
             "latents": latents,
             "text": text,
@@ -339,13 +340,20 @@ class DiTTask:
 
 
 def _rasterize(
-    tracks: torch.Tensor, num_frames: int, height: int, width: int, latent_size: tuple[int, int, int]
+    tracks: torch.Tensor,
+    num_frames: int,
+    height: int,
+    width: int,
+    latent_size: tuple[int, int, int],
+    channels: int,
 ) -> torch.Tensor:
-    """Ground-truth tracks (B, K, T, 3) -> trajectory map (B, 3, t, h, w), the same function the pipelines
-    use for user paths (docs/CONTRACTS.md)."""
+    """Ground-truth tracks (B, K, T, 7) -> trajectory map (B, channels, t, h, w), the same function the
+    pipelines use for user paths (docs/CONTRACTS.md)."""
     from kinema.pipelines.trajectories import rasterize_trajectories
 
-    return rasterize_trajectories(tracks.float(), num_frames, height, width, latent_size=latent_size)
+    return rasterize_trajectories(
+        tracks.float(), num_frames, height, width, latent_size=latent_size, channels=channels
+    )
 
 
 def _weights_mtime(path: Path) -> float:

@@ -10,9 +10,10 @@ id/ood) and `general` (pymunk, `kinema.world.simulate`: 1..max_objects mixed sha
 not, walls, bounces, spin). Clips of one iteration chunk are rendered together in one batched call.
 
 Item (CONTRACTS.md): `{"video": float32 (3, T, H, W) in [-1, 1], "caption": str, "camera": float32 (T, 6)
-(Kling axes / 10, zeros when static), "tracks": float32 (K, T, 3) [x_px, y_px, visible] (K = max_objects,
-padded with zeros; visible = the object's centre is inside the frame), "spec": dict (SceneSpec JSON with the
-simulator's events under params["events"])}`. Use `collate_clips` to batch items (specs stay a list).
+(Kling axes / 10, zeros when static), "tracks": float32 (K, T, 7) [x_px, y_px, visible, r, g, b, radius_px]
+(K = max_objects, padded with zeros; visible = the object's centre is inside the frame; colour in 0-1;
+`grounding.tracks_from_states`), "spec": dict (SceneSpec JSON with the simulator's events under
+params["events"])}`. Use `collate_clips` to batch items (specs stay a list).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from kinema.errors import InvalidInputError
 from kinema.world import paper
-from kinema.world.camera import apply_homography, camera_vector
+from kinema.world.camera import camera_vector
 from kinema.world.captions import caption
+from kinema.world.grounding import tracks_from_states
 from kinema.world.render import render_batch, specs_to_tensors
 from kinema.world.simulate import simulate
 from kinema.world.spec import (
@@ -239,14 +241,7 @@ def render_plans(plans: Sequence[ClipPlan], max_objects: int) -> list[dict[str, 
     items = []
     for b, plan in enumerate(plans):
         spec, t = plan.spec, plan.spec.num_frames
-        tracks = np.zeros((max_objects, t, 3), dtype=np.float32)
-        n = min(len(spec.objects), max_objects)
-        if n:
-            px = apply_homography(homs[b][:, None], plan.states[:, :n, :2])  # (T, n, 2)
-            inside = (px[..., 0] >= -0.5) & (px[..., 0] <= spec.width - 0.5)
-            inside &= (px[..., 1] >= -0.5) & (px[..., 1] <= spec.height - 0.5)
-            tracks[:n, :, :2] = px.transpose(1, 0, 2)
-            tracks[:n, :, 2] = inside.T
+        tracks = tracks_from_states(spec, plan.states, max_objects, homographies=homs[b])
         items.append(
             {
                 "video": video[b],

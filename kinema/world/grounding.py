@@ -1,8 +1,9 @@
 """Physics grounding: simulate a scene and hand its object tracks to the generator.
 
 `simulate_tracks(spec)` gives the tracks the training data carries (`dataset.render_plans`, CONTRACTS
-"tracks"): float32 `(K, T, 3)` `[x_px, y_px, visible]`, each object's centre seen through the spec's camera,
-visible = the centre is inside the frame. Paper scenes (`spec.scenario` in `paper.SCENARIOS`, with the
+"tracks"): float32 `(K, T, 7)` `[x_px, y_px, visible, r, g, b, radius_px]`, each object's centre seen
+through the spec's camera, visible = the centre is inside the frame, then its colour (0-1) and its radius
+in pixels as the camera sees it (the looks the trajectory adapter reads). Paper scenes (`spec.scenario` in `paper.SCENARIOS`, with the
 parameters `paper.paper_spec` records) use the closed form, exactly as the dataset draws them; everything
 else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the DiT's trajectory map with
 `kinema.pipelines.trajectories.rasterize_trajectories`.
@@ -85,25 +86,37 @@ def simulate_states(spec: SceneSpec) -> np.ndarray:
     return states
 
 
-def tracks_from_states(spec: SceneSpec, states: np.ndarray, max_objects: int | None = None) -> np.ndarray:
-    """States `(T, K, 6)` → tracks `(max_objects or K, T, 3)` float32 `[x_px, y_px, visible]` through the
-    spec's camera (rows past the spec's objects are zeros, as the dataset pads them)."""
+def tracks_from_states(
+    spec: SceneSpec,
+    states: np.ndarray,
+    max_objects: int | None = None,
+    homographies: np.ndarray | None = None,
+) -> np.ndarray:
+    """States `(T, K, 6)` → tracks `(max_objects or K, T, 7)` float32 `[x_px, y_px, visible, r, g, b,
+    radius_px]` through the spec's camera (`homographies (T, 3, 3)` if already computed; rows past the
+    spec's objects are zeros, as the dataset pads them)."""
     t, n = spec.num_frames, len(spec.objects)
     k = n if max_objects is None else max_objects
-    tracks = np.zeros((k, t, 3), dtype=np.float32)
+    tracks = np.zeros((k, t, 7), dtype=np.float32)
     n = min(n, k)
     if n:
-        homs = camera_homographies(spec.camera, t, spec.fps, spec.world_size, spec.width, spec.height)
+        homs = homographies
+        if homs is None:
+            homs = camera_homographies(spec.camera, t, spec.fps, spec.world_size, spec.width, spec.height)
         px = apply_homography(homs[:, None], states[:, :n, :2])  # (T, n, 2)
         inside = (px[..., 0] >= -0.5) & (px[..., 0] <= spec.width - 0.5)
         inside &= (px[..., 1] >= -0.5) & (px[..., 1] <= spec.height - 0.5)
+        sizes = np.array([[o.size, 0.0] for o in spec.objects[:n]])  # (n, 2) world units
+        rim = apply_homography(homs[:, None], states[:, :n, :2] + sizes)  # (T, n, 2)
         tracks[:n, :, :2] = px.transpose(1, 0, 2)
         tracks[:n, :, 2] = inside.T
+        tracks[:n, :, 3:6] = (np.array([COLORS[o.color] for o in spec.objects[:n]]) / 255.0)[:, None]
+        tracks[:n, :, 6] = np.linalg.norm(rim - px, axis=-1).T
     return tracks
 
 
 def simulate_tracks(spec: SceneSpec, max_objects: int | None = None) -> np.ndarray:
-    """Simulate `spec` → tracks `(K, T, 3)` float32 `[x_px, y_px, visible]`, the dataset's format."""
+    """Simulate `spec` → tracks `(K, T, 7)` float32 (see `tracks_from_states`), the dataset's format."""
     return tracks_from_states(spec, simulate_states(spec), max_objects)
 
 

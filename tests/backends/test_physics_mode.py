@@ -87,9 +87,7 @@ def test_i2v_starts_the_simulation_at_the_image(backend):
     image[(xx - 8) ** 2 + (yy - 16) ** 2 <= 16] = (255, 0, 0)  # a red ball at (8, 16) px
     with DiTInputs(backend, "i2v") as seen:
         backend.generate(
-            GenerationSpec(
-                task="i2v", image=image, prompt="it moves to the right", physics=True, **FAST
-            )
+            GenerationSpec(task="i2v", image=image, prompt="it moves to the right", physics=True, **FAST)
         )
     presence = seen.trajectories[0][0, 0]  # (t, h, w)
     first = np.unravel_index(int(presence[0].argmax()), presence[0].shape)
@@ -124,3 +122,25 @@ def test_unusable_prompts_and_modes_are_clear_errors(backend, tmp_path):
             GenerationSpec(prompt="a red ball", physics=True, trajectories=np.zeros((1, 9, 3)), **FAST)
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_a_model_with_the_trajectory_adapter_gets_the_objects_looks_in_its_map(tmp_path):
+    folder = create_random_model_folder(
+        tmp_path / "adapter", preset="tiny", seed=0, trajectory_adapter_channels=7
+    )
+    adapted = load_backend(folder)
+    prompt = "a red ball moves to the right and a blue square falls"
+    f = adapted.facts
+    with DiTInputs(adapted, "t2v") as seen:
+        adapted.generate(GenerationSpec(prompt=prompt, physics=True, **FAST))
+    plan = plan_from_prompt(prompt, width=f.width, height=f.height, num_frames=f.num_frames, fps=f.fps)
+    want = rasterize_trajectories(
+        plan.tracks, f.num_frames, f.height, f.width, latent_size=_latent_size(adapted, f.num_frames),
+        spatial_compression=4, channels=7,
+    )  # fmt: skip
+    got = seen.trajectories[0][0]  # (7, t, h, w)
+    torch.testing.assert_close(got, want[0], rtol=0, atol=1e-6)
+    # Where the objects are in the first latent frame, the map carries their colours (2c - 1) and a radius.
+    at_objects = got[3:, 0][:, got[0, 0] > 0.5].T  # (cells, 4)
+    assert {tuple(c) for c in at_objects[:, :3].tolist()} == {(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0)}
+    assert (at_objects[:, 3] > 0).all()

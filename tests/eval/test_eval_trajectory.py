@@ -32,7 +32,7 @@ def test_cases_cover_every_band_at_its_speed_and_stay_in_the_frame(trajectory_ru
         assert low * unit_px * 0.9 <= np.median(px_per_frame) <= high * unit_px * 1.1
         assert (case.path_px >= 0).all() and (case.path_px <= settings.size - 1).all()
         assert case.color in case.prompt
-        assert case.tracks().shape == (1, settings.num_frames, 3)
+        assert case.tracks().shape == (1, settings.num_frames, 7)
 
 
 def test_ground_truth_follows_and_wrong_models_do_not(trajectory_run):

@@ -236,3 +236,31 @@ def test_reference_slice():
     torch.testing.assert_close(
         out[1, 0, 2, 0, :3], torch.tensor([-0.0899, -0.6177, -0.2508]), atol=1e-4, rtol=0
     )
+
+
+@torch.no_grad()
+def test_trajectory_adapter_starts_as_a_no_op_and_a_zero_map_injects_nothing():
+    inp = _inputs()
+    g = torch.Generator().manual_seed(3)
+    looks_map = torch.randn(2, 7, 3, 4, 6, generator=g)  # presence, dx, dy, colour (3), radius
+    base = _model()
+    adapted = KinemaTransformer3DModel(**transformer_config("tiny", trajectory_adapter_channels=7)).eval()
+    assert adapted.trajectory_map_channels == 7 and base.trajectory_map_channels == 3
+    missing, unexpected = adapted.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("trajectory_") for k in missing)
+    # Fresh (zero-initialised injections): the adapter changes nothing; the base reads the motion channels.
+    torch.testing.assert_close(adapted(**inp, trajectory=looks_map), base(**inp, trajectory=looks_map[:, :3]))
+    _activate_zero_inits(adapted, seed=5)
+    with_looks = adapted(**inp, trajectory=looks_map)
+    assert (with_looks - base(**inp, trajectory=looks_map[:, :3])).abs().max() > 1e-4
+    other_colour = looks_map.clone()
+    other_colour[:, 3:6] *= -1  # only the colour channels change: the adapter reads them
+    assert (adapted(**inp, trajectory=other_colour) - with_looks).abs().max() > 1e-4
+    # Bias-free adapter: an all-zero map injects nothing, and no map is exactly the base model.
+    zero = torch.zeros_like(looks_map)
+    torch.testing.assert_close(
+        adapted(**inp, trajectory=zero), base(**inp, trajectory=zero[:, :3]), atol=0, rtol=0
+    )
+    torch.testing.assert_close(adapted(**inp), base(**inp), atol=0, rtol=0)
+    with pytest.raises(InvalidInputError, match=r"trajectory must have shape \(2, 7, 3, 4, 6\)"):
+        adapted(**inp, trajectory=looks_map[:, :3])

@@ -92,3 +92,23 @@ def test_json_file_with_point_and_mask(tmp_path):
         load_trajectories("{nope")
     with pytest.raises(InvalidInputError, match="Cannot read the trajectory file"):
         load_trajectories(tmp_path / "missing.json")
+
+
+def test_tracks_with_looks_write_colour_and_radius_where_the_blob_is():
+    # A red object 12 px in radius and a blue one 4 px, far apart, on a 64x32 frame (8x latent).
+    red = [11.5, 11.5, 1.0, 1.0, 0.0, 0.0, 12.0]
+    blue = [51.5, 19.5, 1.0, 0.0, 0.0, 1.0, 4.0]
+    tracks = torch.tensor([[red] * 9, [blue] * 9])  # (K=2, T=9, 7)
+    out = rasterize_trajectories(tracks, 9, 32, 64, channels=7)  # (1, 7, t, h, w)
+    assert out.shape == (1, 7, 3, 4, 8)
+    assert out[0, 3:, 0, 1, 1].tolist() == pytest.approx([1.0, -1.0, -1.0, 1.5])  # 2c - 1, radius in cells
+    assert out[0, 3:, 0, 2, 6].tolist() == pytest.approx([-1.0, -1.0, 1.0, 0.5])
+    assert torch.all(out[0, 3:, :, 3, 3] == 0)  # between the objects: no blob, no looks
+    # The first three channels are the motion map, whatever the looks; a 3-channel map ignores them.
+    assert torch.equal(out[:, :3], rasterize_trajectories(tracks[..., :3], 9, 32, 64))
+    assert torch.equal(rasterize_trajectories(tracks, 9, 32, 64), out[:, :3])
+    # Tracks without looks (a user's path) leave the looks channels at zero: "not given".
+    plain = rasterize_trajectories(tracks[..., :3], 9, 32, 64, channels=7)
+    assert torch.equal(plain[:, :3], out[:, :3]) and not plain[:, 3:].any()
+    with pytest.raises(InvalidInputError, match="3 or 7 channels"):
+        rasterize_trajectories(tracks, 9, 32, 64, channels=5)

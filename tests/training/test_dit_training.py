@@ -402,3 +402,38 @@ def test_export_can_store_the_transformer_in_half_precision(tmp_path, vae_dir):
     for name, param in loaded.state_dict().items():
         assert param.dtype == torch.float32  # loading casts back for CPU inference
         assert torch.equal(param, ema[name].half().float()), name
+
+
+def test_an_adapter_trains_on_a_frozen_model_from_its_export(tmp_path, vae_dir):
+    first = _cfg(tmp_path / "base", vae_dir, train={"steps": 2})
+    trainer = Trainer(first, DiTTask(first))
+    trainer.fit()
+    export = trainer.export()
+    trainer.close()
+    base = KinemaTransformer3DModel.from_pretrained(export / "transformer").state_dict()
+
+    adapter = {"trainable": ["trajectory_adapter", "trajectory_inject"], "init_from": str(export)}
+    with_adapter = {"overrides": {"trajectory_adapter_channels": 7}}
+    cfg = _cfg(tmp_path / "adapter", vae_dir, train={"steps": 4, **adapter}, transformer=with_adapter)
+    cfg.conditioning.p_trajectory = 1.0
+    trainer = Trainer(cfg, DiTTask(cfg))
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("trajectory_adapter", "trajectory_inject")) for n in trainable)
+    trainer.fit()
+    out = trainer.export()
+    trainer.close()
+    tuned = KinemaTransformer3DModel.from_pretrained(out / "transformer").state_dict()
+    assert all(torch.equal(tuned[k], v) for k, v in base.items())  # every base weight exactly as it was
+    assert any(tuned[k].any() for k in tuned if k.startswith("trajectory_inject"))  # the adapter learned
+
+    # Only the named new modules may be missing from init_from's weights; a typo matches nothing.
+    wrong = _cfg(
+        tmp_path / "w", vae_dir, train={**adapter, "trainable": ["blocks"]}, transformer=with_adapter
+    )
+    with pytest.raises(InvalidInputError, match="do not fit this model"):
+        Trainer(wrong, DiTTask(wrong))
+    typo = _cfg(
+        tmp_path / "t", vae_dir, train={"trainable": ["trajectory_adaptor"]}, transformer=with_adapter
+    )
+    with pytest.raises(InvalidInputError, match="matches no parameter"):
+        Trainer(typo, DiTTask(typo))

@@ -25,7 +25,7 @@ def test_simulate_tracks_equals_the_datasets_tracks():
         spec = SceneSpec.parse(item["spec"])
         scenarios.add(spec.scenario)
         tracks = simulate_tracks(spec, max_objects=ds.config.max_objects)
-        assert tracks.dtype == np.float32 and tracks.shape == (4, 9, 3)
+        assert tracks.dtype == np.float32 and tracks.shape == (4, 9, 7)
         np.testing.assert_array_equal(tracks, item["tracks"].numpy())
     assert scenarios == set(ALL_SCENARIOS)
 
@@ -46,7 +46,7 @@ def test_paper_specs_use_the_closed_form():
 def test_plan_from_prompt_gives_rasterisable_tracks():
     plan = plan_from_prompt("a red ball moves to the right", width=64, height=64, num_frames=17, fps=10.0)
     assert plan.parse.report() == "understood: red ball moving right; not understood: nothing"
-    assert plan.tracks.shape == (1, 17, 3) and plan.tracks[..., 2].all()
+    assert plan.tracks.shape == (1, 17, 7) and plan.tracks[..., 2].all()
     x, y = plan.tracks[0, :, 0], plan.tracks[0, :, 1]
     np.testing.assert_allclose(np.diff(x), 2.6 * 6.4 / 10, rtol=1e-4)  # 2.6 world units/s at 6.4 px/unit
     np.testing.assert_allclose(y, y[0])
@@ -80,3 +80,29 @@ def test_plan_from_prompt_refuses_what_it_cannot_ground():
         plan_from_prompt("it falls", width=64, height=64, num_frames=9, fps=10.0, frames=blank)
     with pytest.raises(InvalidInputError, match="aspect ratio"):
         plan_from_prompt("it falls", width=96, height=64, num_frames=9, fps=10.0, frames=blank)
+
+
+def test_tracks_carry_each_objects_colour_and_its_radius_as_the_camera_sees_it():
+    from kinema.world.spec import COLORS, CameraSpec, ObjectSpec
+
+    objects = [
+        ObjectSpec(color="green", size=1.0, position=(3.0, 5.0), velocity=(1.0, 0.0)),
+        ObjectSpec(color="purple", shape="square", size=0.5, position=(7.0, 5.0)),
+    ]
+    spec = SceneSpec(objects=objects, num_frames=9, width=64, height=64)  # a 10x10 world: 6.4 px per unit
+    tracks = simulate_tracks(spec, max_objects=3)
+    np.testing.assert_allclose(tracks[0, :, 3:6], np.tile(np.array(COLORS["green"]) / 255, (9, 1)), atol=1e-6)
+    np.testing.assert_allclose(
+        tracks[1, :, 3:6], np.tile(np.array(COLORS["purple"]) / 255, (9, 1)), atol=1e-6
+    )
+    np.testing.assert_allclose(tracks[:2, :, 6], [[6.4] * 9, [3.2] * 9], rtol=1e-5)
+    assert not tracks[2].any()  # padding rows stay zero
+    # Under a zoom the radius scales like everything else in the picture, e.g. the gap between the two
+    # objects (both static here, so only the camera changes it).
+    still = spec.model_copy(
+        update={"objects": [o.model_copy(update={"velocity": (0.0, 0.0)}) for o in objects]}
+    )
+    zoomed = simulate_tracks(still.model_copy(update={"camera": CameraSpec(zoom=5)}))
+    gap = np.linalg.norm(zoomed[0, :, :2] - zoomed[1, :, :2], axis=-1)  # (T,)
+    assert abs(zoomed[0, -1, 6] / zoomed[0, 0, 6] - 1) > 0.05
+    np.testing.assert_allclose(zoomed[0, :, 6] / zoomed[0, 0, 6], gap / gap[0], rtol=1e-3)
