@@ -17,7 +17,8 @@ Choices and where they come from:
 - Optional trajectory adapter (``trajectory_adapter_channels > 0``, T2I-Adapter's recipe, arXiv 2302.08453):
   the full map (motion + the objects' colour and size, 7 channels) through a small MLP, injected before
   every block by a zero-initialised projection per block. It is trained on a frozen base model, so the
-  base's behaviour without a trajectory map is exactly what it was (issue 14: keep the other modes).
+  base's behaviour without a trajectory map, or with a map that gives no looks, is exactly what it was
+  (issue 14: keep the other modes).
 Efficiency choices (measured with benchmarks/bench_dit_step.py and micro-timings on the 2-core CPU):
 exact (erf) GELU in the MLP - the tanh approximation took 5.9 ms vs 0.6 ms for one (320, 1536) activation on
 this AVX2 build, ~8% of a forward; gated residuals as one ``addcmul``; fused QKV and the text K/V of all
@@ -405,7 +406,10 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
             motion = self.config.trajectory_channels * math.prod(self.config.patch_size)  # channel-major
             tokens = tokens + self.trajectory_embed(traj[..., :motion])  # (B, N, D)
             if self.trajectory_adapter is not None:
-                inject = self.trajectory_adapter(traj)  # (B, N, D)
+                # The adapter learned from maps that carry the objects' looks; a map without them (a user's
+                # motion brush) leaves it out, so those samples get exactly the base model's motion brush.
+                looks = trajectory[:, self.config.trajectory_channels :].flatten(1).any(dim=1)  # (B,)
+                inject = self.trajectory_adapter(traj) * looks[:, None, None].to(x.dtype)  # (B, N, D)
         if camera is not None:
             cam = self.camera_embed(
                 camera.to(x.dtype).reshape(b, grid[0], pt * self.config.camera_dim)

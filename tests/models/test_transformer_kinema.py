@@ -262,5 +262,11 @@ def test_trajectory_adapter_starts_as_a_no_op_and_a_zero_map_injects_nothing():
         adapted(**inp, trajectory=zero), base(**inp, trajectory=zero[:, :3]), atol=0, rtol=0
     )
     torch.testing.assert_close(adapted(**inp), base(**inp), atol=0, rtol=0)
+    # A map whose looks are not given (a user's motion brush) leaves the adapter out, sample by sample.
+    no_looks = looks_map.clone()
+    no_looks[0, 3:] = 0
+    mixed = adapted(**inp, trajectory=no_looks)
+    torch.testing.assert_close(mixed[0], base(**inp, trajectory=no_looks[:, :3])[0], atol=0, rtol=0)
+    torch.testing.assert_close(mixed[1], with_looks[1])
     with pytest.raises(InvalidInputError, match=r"trajectory must have shape \(2, 7, 3, 4, 6\)"):
         adapted(**inp, trajectory=looks_map[:, :3])
