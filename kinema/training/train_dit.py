@@ -45,6 +45,9 @@ def load_frozen_vae(path: str | Path, device: torch.device) -> nn.Module:
     return vae.to(device).eval().requires_grad_(False)
 
 
+TEXT_MEMO_SIZE = 20000  # distinct captions kept encoded (a few KB each)
+
+
 class DiTTask:
     weights_subfolder = "transformer"  # where an exported model folder keeps this job's weights (init_from)
 
@@ -146,11 +149,13 @@ class DiTTask:
     # ---- encoding ------------------------------------------------------------------------------------
     def _encode_text(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         # Captions repeat a lot in world data; memoise (bounded) so MiniLM runs once per distinct caption.
+        # Clear before looking up, never between the lookup and the use: clearing after it dropped the
+        # batch's already-known captions (a KeyError ~5000 steps into a run on on-the-fly clips).
+        if len(self._text_memo) > TEXT_MEMO_SIZE:
+            self._text_memo.clear()
         missing = [c for c in dict.fromkeys(captions) if c not in self._text_memo]
         if missing:
             emb, mask = self.text_encoder.encode(missing, max_length=self.cfg.text_encoder.max_length)
-            if len(self._text_memo) > 20000:
-                self._text_memo.clear()
             for c, e, m in zip(missing, emb, mask):
                 self._text_memo[c] = (e.to(self.device), m.to(self.device))
         emb = torch.stack([self._text_memo[c][0] for c in captions])  # (B, L, D)

@@ -437,3 +437,21 @@ def test_an_adapter_trains_on_a_frozen_model_from_its_export(tmp_path, vae_dir):
     )
     with pytest.raises(InvalidInputError, match="matches no parameter"):
         Trainer(typo, DiTTask(typo))
+
+
+def test_the_caption_memo_stays_bounded_and_never_drops_a_batchs_known_captions(
+    tmp_path, vae_dir, monkeypatch
+):
+    import kinema.training.train_dit as train_dit
+
+    monkeypatch.setattr(train_dit, "TEXT_MEMO_SIZE", 2)
+    cfg = _cfg(tmp_path / "run", vae_dir)
+    trainer = Trainer(cfg, DiTTask(cfg))
+    task = trainer.task
+    task._encode_text(["a red ball", "a blue ball", "a green ball"])  # the memo is now over its size
+    # One known caption and one new one: clearing the memo between the lookup and the use lost the known one.
+    emb, mask = task._encode_text(["a red ball", "a yellow ball"])
+    want, want_mask = task.text_encoder.encode(["a red ball", "a yellow ball"], max_length=8)
+    torch.testing.assert_close(emb, want.to(emb.device), rtol=1e-4, atol=1e-5)
+    assert torch.equal(mask.cpu(), want_mask.bool().cpu()) and len(task._text_memo) <= 2 + 2
+    trainer.close()
