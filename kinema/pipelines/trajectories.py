@@ -156,7 +156,7 @@ def rasterize_trajectories(
         )
     looks = channels > MOTION_CHANNELS and tracks.shape[-1] == 7
     B, K = tracks.shape[:2]
-    picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3)
+    picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3 or 7)
     # Pixel → latent cell coordinates: cell i covers pixels [i·s, (i+1)·s), its centre is pixel (i + ½)·s.
     cx = (picked[..., 0] + 0.5) * (w / width) - 0.5  # (B, K, t)
     cy = (picked[..., 1] + 0.5) * (h / height) - 0.5
