@@ -527,7 +527,7 @@ class Trainer:
         out = Path(out_dir or self.cfg.export.dir or (self.run_dir / "export"))
         if self.ema is not None and self.cfg.export.use_ema:
             weights = self.ema.full_state_dict()
-            # Buffers (not averaged) come from the live model.
+            # Buffers and frozen parameters (train.trainable) are not averaged: they come from the live model.
             for k, v in self._model_state().items():
                 weights.setdefault(k, v)
         else:
