@@ -3,9 +3,9 @@
 `simulate_tracks(spec)` gives the tracks the training data carries (`dataset.render_plans`, CONTRACTS
 "tracks"): float32 `(K, T, 7)` `[x_px, y_px, visible, r, g, b, radius_px]`, each object's centre seen
 through the spec's camera, visible = the centre is inside the frame, then its colour (0-1) and its radius
-in pixels as the camera sees it (the looks the trajectory adapter reads). Paper scenes (`spec.scenario` in `paper.SCENARIOS`, with the
-parameters `paper.paper_spec` records) use the closed form, exactly as the dataset draws them; everything
-else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the DiT's trajectory map with
+in pixels as the camera sees it (the looks the trajectory adapter reads). Paper scenes (`spec.scenario` in
+`paper.SCENARIOS`, with the parameters `paper.paper_spec` records) use the closed form, exactly as the
+dataset draws them; everything else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the DiT's trajectory map with
 `kinema.pipelines.trajectories.rasterize_trajectories`.
 
 `plan_from_prompt(prompt, …)` joins the three steps: the prompt's scene (`prompt.parse_world_prompt`), or,
