@@ -5,8 +5,8 @@
 through the spec's camera, visible = the centre is inside the frame, then its colour (0-1) and its radius
 in pixels as the camera sees it (the looks the trajectory adapter reads). Paper scenes (`spec.scenario` in
 `paper.SCENARIOS`, with the parameters `paper.paper_spec` records) use the closed form, exactly as the
-dataset draws them; everything else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the DiT's trajectory map with
-`kinema.pipelines.trajectories.rasterize_trajectories`.
+dataset draws them; everything else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the
+DiT's trajectory map with `kinema.pipelines.trajectories.rasterize_trajectories`.
 
 `plan_from_prompt(prompt, …)` joins the three steps: the prompt's scene (`prompt.parse_world_prompt`), or,
 with `frames`, the state at their last frame (`state.estimate_state`) carried on with the prompt's physics;
