@@ -4,6 +4,10 @@
     kinema eval adherence  --model PATH --n N
     kinema eval camera     --model PATH
     kinema eval continuity --model PATH --chunks K
+    kinema eval codec      --model PATH [--size 64] [--n 8] [--quick]
+
+`kinema eval codec` measures a model's VAE alone (encode -> decode): the paper's parser on the round trip
+against the floor, every colour x shape x size kept or lost, PSNR, encode/decode time (`kinema.eval.codec`).
 
 `--model` is a Kinema model folder, or one of the reference models `ground-truth`, `frozen`, `reversed`,
 `wrong-colour` (no weights needed; they show what a perfect and a broken model score). Every run also
@@ -94,6 +98,21 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     )
     common(p, 64, 8, "cases per speed band")
     p.add_argument("--frames", type=int, default=None, help="frames per clip (default 33)")
+    p = bench.add_parser(
+        "codec", help="the VAE alone: parser error of its round trip vs the floor, colours/shapes/sizes kept"
+    )
+    p.add_argument("--model", help="model folder, VAE folder (Kinema or diffusers), ground-truth or blur")
+    p.add_argument("--size", type=int, default=None, help="frame width and height in pixels (default 64)")
+    p.add_argument("--n", type=int, default=None, help="paper clips per scenario and split (default 8)")
+    p.add_argument("--frames", type=int, default=None, help="frames per clip, 1 + 4k (default 33)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the clips (default 0)")
+    p.add_argument("--quick", action="store_true", help="fewer paper clips and three object sizes")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default eval-results/codec-<model>)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--from-json", type=Path, default=None, help="rerun the settings of a codec report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run, _parser=parser)
 
 
@@ -189,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "benchmark", None):
         args._parser.print_help()
         return 2
+    if args.benchmark == "codec":
+        return run_codec(args)
     model, settings, options = _settings(args)
     out = args.out or Path("eval-results") / f"{args.benchmark}-{Path(model).name}"
     payload = runner.run_benchmark(
@@ -197,4 +218,46 @@ def run(args: argparse.Namespace) -> int:
     print(f"kinema eval {args.benchmark}: wrote {out}/{args.benchmark}.json, .md and figures")
     for name, summary in payload["summary"].items():
         print(f"  {name}: {json.dumps(summary, default=str)[:400]}")
+    return 0
+
+
+def run_codec(args: argparse.Namespace) -> int:
+    from kinema.eval import codec
+
+    model, values = args.model, {}
+    if args.from_json is not None:
+        try:
+            report = json.loads(Path(args.from_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(
+                f"cannot read the report {args.from_json}: {exc}; give a report JSON"
+            ) from None
+        if report.get("benchmark") != "codec":
+            raise InvalidInputError(
+                f"{args.from_json} is not a codec report; use `kinema eval {report.get('benchmark')}`"
+            )
+        values = codec.CodecSettings.from_json(report["settings"]).to_json()
+        model = model or report["model"]
+    elif args.quick:
+        values.update(codec.QUICK)
+    for flag, name in (("size", "size"), ("n", "n"), ("frames", "num_frames"), ("seed", "seed")):
+        if getattr(args, flag) is not None:
+            values[name] = getattr(args, flag)
+    if not model:
+        raise InvalidInputError("give --model: a model folder, a VAE folder, ground-truth or blur")
+    settings = codec.CodecSettings.from_json(values)
+    out = args.out or Path("eval-results") / f"codec-{Path(model).name}"
+    payload = codec.run_codec(model, settings, out, device=args.device, progress=not args.no_progress)
+    print(f"kinema eval codec: wrote {out}/codec.json and codec.md")
+    for row in payload["summary"]["paper"]:
+        print(
+            f"  {row['scenario']} {row['split']}: velocity error {row['velocity_error']:.4f} "
+            f"(floor {row['floor_velocity_error']:.4f}, {row['ratio']:.2f}x), PSNR {row['psnr']:.1f} dB"
+        )
+    t = payload["summary"]["targets"]
+    print(
+        f"  objects: {t['cells_met']} of {t['cells']} colour x shape x size cells kept (worst survival "
+        f"{100 * t['survival_min']:.0f} %, worst centre error {t['centre_error_max_px']:.2f} px); "
+        f"PSNR plain {payload['summary']['psnr']['plain']:.1f} dB, textured {payload['summary']['psnr']['textured']:.1f} dB"
+    )
     return 0
