@@ -79,12 +79,13 @@ class EMASection:
 class DataSection:
     """What clips to train on. `world` renders physics clips on the fly; `folder` reads video files."""
 
-    source: Literal["world", "folder"] = "world"
+    source: Literal["world", "folder", "codec"] = "world"
     width: int = 64
     height: int = 64
     num_frames: int = 17  # 1 + 4k
     fps: float = 10.0
     world: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for WorldClipDataset
+    codec: dict[str, Any] = field(default_factory=dict)  # source=codec (VAE only): CodecMixConfig options
     folder: str | None = None  # for source=folder: a folder of videos + captions (VideoFolderDataset)
     # DiT only: "none" encodes every batch with the frozen VAE / text encoder; "disk" stores each sample's
     # latents + text embedding on disk the first time it is drawn (reused across epochs and resumes). For
@@ -383,6 +384,10 @@ def _validate(cfg: TrainingConfig) -> None:
             bool(d.folder),
             "data.source is 'folder' but data.folder is not set; set data.folder=/path/to/videos",
         )
+    need(
+        d.source != "codec" or cfg.kind == "vae",
+        "data.source 'codec' (the codec mix) trains a VAE only; a DiT trains on 'world' or 'folder' data",
+    )
     if cfg.kind == "dit":
         need(
             bool(cfg.vae.path),

@@ -297,3 +297,21 @@ def world_stream(cfg: Any, batch_size: int, rank: int, world_size: int):
                 )
             )
     return streams[0] if len(streams) == 1 else RoundRobinStream(streams)
+
+
+def codec_dataset(cfg: Any, **overrides: Any):
+    """The codec mix of a recipe's data section (`data.source: codec`, options under `data.codec`)."""
+    from kinema.world.codec_mix import CodecMixDataset
+
+    d = cfg.data
+    options = {"width": d.width, "height": d.height, "num_frames": d.num_frames, "fps": d.fps}
+    return CodecMixDataset(**{**options, "seed": cfg.train.seed, **d.codec, **overrides})
+
+
+def codec_stream(cfg: Any, batch_size: int, rank: int, world_size: int) -> IterStream:
+    """Batches of codec clips for one rank (clip p * R + r at position p, as `world_stream`)."""
+    return IterStream(
+        lambda pos: iter(codec_dataset(cfg, start=pos * world_size, rank=rank, world_size=world_size)),
+        batch_size,
+        lambda items: {"video": torch.stack([i["video"] for i in items])},
+    )

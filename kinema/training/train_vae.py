@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinema.training.config import TrainingConfig
-from kinema.training.streams import BucketStream, world_dataset, world_stream
+from kinema.training.streams import BucketStream, codec_dataset, codec_stream, world_dataset, world_stream
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out clips come from another seed than the training stream
 
@@ -99,6 +99,8 @@ class VAETask:
         rank, world = trainer.info.rank, trainer.info.world_size
         if d.source == "world":
             return world_stream(self.cfg, bs, rank, world)
+        if d.source == "codec":
+            return codec_stream(self.cfg, bs, rank, world)
         from kinema.data import VideoFolderDataset
         from kinema.data.buckets import BucketConfig
 
@@ -120,7 +122,8 @@ class VAETask:
         """(N, 3, T, H, W) world clips never drawn by training (another seed)."""
         if self._heldout is None:
             n = self.cfg.data.heldout_clips
-            ds = world_dataset(self.cfg, seed=self.cfg.train.seed + HELDOUT_SEED_OFFSET)
+            source = codec_dataset if self.cfg.data.source == "codec" else world_dataset
+            ds = source(self.cfg, seed=self.cfg.train.seed + HELDOUT_SEED_OFFSET)
             self._heldout = torch.stack([item["video"] for item in ds.render(list(range(n)))])
         return self._heldout
 
