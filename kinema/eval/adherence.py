@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from kinema.eval.models import GroundTruthModel, VideoModel
+from kinema.eval.model_under_test import GroundTruthModel, VideoModel
 from kinema.eval.report import Table, nanmean
 from kinema.world.spec import COLORS, SHAPES, ObjectSpec, SceneSpec
 

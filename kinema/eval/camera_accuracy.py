@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from kinema.eval.models import CameraRequest, GroundTruthModel, VideoModel
+from kinema.eval.model_under_test import CameraRequest, GroundTruthModel, VideoModel
 from kinema.eval.motion import MOTION_KINDS, expected_video_motion, video_motion
 from kinema.eval.report import Table, nanmean
 from kinema.world import camera as world_camera

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kinema.errors import InvalidInputError
-from kinema.eval.models import GroundTruthModel, VideoModel
+from kinema.eval.model_under_test import GroundTruthModel, VideoModel
 from kinema.eval.report import Table, nanmean
 from kinema.world.spec import ObjectSpec, SceneSpec
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from kinema.errors import InvalidInputError
 from kinema.eval import adherence, camera_accuracy, continuity, physics, trajectory
-from kinema.eval.models import GroundTruthModel, VideoModel, load_model
+from kinema.eval.model_under_test import GroundTruthModel, VideoModel, load_model
 from kinema.eval.report import (
     plot_bars,
     plot_error_vs_velocity,

@@ -31,11 +31,9 @@ from typing import Any
 
 import torch
 
+from kinema.camera_vocab import CAMERA_AXES, CAMERA_RANGE
+from kinema.camera_vocab import PRESET_COMPOSITIONS as CAMERA_PRESETS
 from kinema.errors import InvalidInputError
-from kinema.world.camera import PRESETS as CAMERA_PRESETS
-from kinema.world.spec import CAMERA_AXES
-
-CAMERA_RANGE = 10.0  # Kling's values run −10…10
 
 # Jimeng-style named moves in film words → (Kling axis, sign). Film "pan" turns left/right, which is
 # Kling's "tilt"; film "tilt" turns up/down, Kling's "pan"; zooming in narrows the view (Kling zoom < 0).

@@ -16,16 +16,8 @@ Kling's own words call the x-axis rotation "pan" and the y-axis rotation "tilt" 
 Kinema follows Kling so that its API values mean what Kling's users expect. Rotation rates are small
 enough that, at 16:9, every pixel's ray still meets the world plane for 5 s of motion.
 
-Presets are compositions of the axes (Kling describes them in words only; these values are ours):
-
-| preset              | Kling's description                    | composition                   |
-|---------------------|----------------------------------------|-------------------------------|
-| down_back           | descends and moves backward            | vertical -5, zoom +5          |
-| forward_up          | moves forward and tilts up             | zoom -5, pan +5               |
-| right_turn_forward  | rotates right and moves forward        | tilt +5, zoom -5              |
-| left_turn_forward   | rotates left and moves forward         | tilt -5, zoom -5              |
-
-("forward"/"backward" on a flat scene look the same as a narrower/wider field of view, so they use zoom.)
+The axis names, their range and the presets (compositions of the axes) are the shared vocabulary in
+`kinema.camera_vocab`; `PRESETS` here is that module's `PRESET_COMPOSITIONS`.
 
 Geometry. Normalised image coordinates are `u = (x_px - (W-1)/2) / (H/2)`, `v = (y_px - (H-1)/2) / (H/2)`
 (v down). At rest, the world plane sits at depth 1 and exactly fills the frame. At time t the camera is at
@@ -40,21 +32,15 @@ import math
 
 import numpy as np
 
-from kinema.world.spec import CAMERA_AXES, CameraSpec
+from kinema.camera_vocab import CAMERA_AXES
+from kinema.camera_vocab import PRESET_COMPOSITIONS as PRESETS
+from kinema.world.spec import CameraSpec
 
 # Rates at |value| = 10, in the units of the table above (normalised units are half a frame height).
 TRANSLATION_RATE = 0.5  # normalised units per second (= 0.25 frame heights per second)
 PITCH_YAW_RATE = math.radians(5.0)  # radians per second
 ROLL_RATE = math.radians(15.0)  # radians per second
 ZOOM_RATE = math.log(2.0) / 2.0  # log focal change per second (×2 per 2 s)
-
-PRESETS: dict[str, dict[str, float]] = {
-    "down_back": {"vertical": -5.0, "zoom": 5.0},
-    "forward_up": {"zoom": -5.0, "pan": 5.0},
-    "right_turn_forward": {"tilt": 5.0, "zoom": -5.0},
-    "left_turn_forward": {"tilt": -5.0, "zoom": -5.0},
-}
-CAMERA_PRESETS = PRESETS  # the name kinema.pipelines.camera looks for
 
 
 def camera_axes(camera: CameraSpec | None) -> np.ndarray:

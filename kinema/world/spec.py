@@ -18,6 +18,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+# CAMERA_PRESETS is re-exported: the world's users (dataset, eval, the physics backend) import it from here.
+from kinema.camera_vocab import CAMERA_AXES, CAMERA_RANGE
+from kinema.camera_vocab import CAMERA_PRESETS as CAMERA_PRESETS
 from kinema.errors import InvalidInputError
 
 Shape = Literal["circle", "square", "triangle", "ring"]
@@ -37,9 +40,6 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "cyan": (0, 190, 210),
     "black": (20, 20, 20),
 }
-
-CAMERA_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-CAMERA_PRESETS: tuple[str, ...] = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 
 class _Model(BaseModel):
@@ -77,12 +77,12 @@ class CameraSpec(_Model):
     """A virtual camera with Kling's six axes (each -10..10; meanings and speeds in `kinema.world.camera`).
     `preset`, when set, overrides the six axes with that preset's documented composition."""
 
-    horizontal: float = Field(default=0.0, ge=-10.0, le=10.0)
-    vertical: float = Field(default=0.0, ge=-10.0, le=10.0)
-    pan: float = Field(default=0.0, ge=-10.0, le=10.0)
-    tilt: float = Field(default=0.0, ge=-10.0, le=10.0)
-    roll: float = Field(default=0.0, ge=-10.0, le=10.0)
-    zoom: float = Field(default=0.0, ge=-10.0, le=10.0)
+    horizontal: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
+    vertical: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
+    pan: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
+    tilt: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
+    roll: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
+    zoom: float = Field(default=0.0, ge=-CAMERA_RANGE, le=CAMERA_RANGE)
     preset: Literal["down_back", "forward_up", "right_turn_forward", "left_turn_forward"] | None = None
 
     @property

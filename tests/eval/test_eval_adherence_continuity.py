@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kinema.eval import adherence, continuity
-from kinema.eval.models import load_model
+from kinema.eval.model_under_test import load_model
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from kinema.eval import camera_accuracy
-from kinema.eval.models import load_model
+from kinema.eval.model_under_test import load_model
 from kinema.eval.motion import estimate_similarity
 
 

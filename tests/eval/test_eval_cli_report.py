@@ -5,7 +5,7 @@ import pytest
 
 from kinema.cli import main
 from kinema.eval import physics
-from kinema.eval.models import BackendVideoModel, valid_num_frames
+from kinema.eval.model_under_test import BackendVideoModel, valid_num_frames
 from kinema.eval.runner import run_physics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

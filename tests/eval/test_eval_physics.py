@@ -5,7 +5,7 @@ import pytest
 
 from kinema.errors import InvalidInputError
 from kinema.eval import physics
-from kinema.eval.models import load_model
+from kinema.eval.model_under_test import load_model
 from kinema.world import paper
 
 

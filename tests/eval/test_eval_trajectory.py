@@ -11,7 +11,7 @@ import torch
 
 from kinema.cli import main
 from kinema.eval import trajectory
-from kinema.eval.models import BackendVideoModel, load_model
+from kinema.eval.model_under_test import BackendVideoModel, load_model
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,8 @@ def _eval_loss(trainer: Trainer) -> float:
 
 
 def test_tiny_dit_loss_falls_on_world_clips_and_exports_a_model_folder(tmp_path, vae_dir):
-    cfg = _cfg(tmp_path / "run", vae_dir)
+    # The device box returns files < 16 MiB: small shards show that sharded exports work.
+    cfg = _cfg(tmp_path / "run", vae_dir, export={"max_shard_size": "200KB"})
     trainer = Trainer(cfg, DiTTask(cfg))
     trainer.stream.next_batch()  # fills the disk cache for the pool
     trainer.stream.load_state_dict({"epoch": 0, "cursor": 0})
@@ -83,7 +84,6 @@ def test_tiny_dit_loss_falls_on_world_clips_and_exports_a_model_folder(tmp_path,
     assert all(r["mfu"] > 0 and r["tokens_per_s"] > 0 for r in rows)
     assert len(list((tmp_path / "run" / "cache").glob("*/*.safetensors"))) == 4  # the pool, encoded once
 
-    trainer.cfg.export.max_shard_size = "200KB"  # the device box returns files < 16 MiB: shards work
     out = trainer.export()
     trainer.close()
     shards = sorted(p.stat().st_size for p in (out / "transformer").glob("*.safetensors"))
@@ -345,10 +345,10 @@ def test_activation_checkpointing_keeps_gradients():
 def test_init_from_an_export_or_a_checkpoint_starts_a_new_run_from_those_weights(tmp_path, vae_dir):
     from kinema.errors import InvalidInputError
 
-    first = _cfg(tmp_path / "a", vae_dir, train={"steps": 3, "ckpt_every": 3})
+    shards = {"max_shard_size": "200KB"}  # sharded exports load too
+    first = _cfg(tmp_path / "a", vae_dir, train={"steps": 3, "ckpt_every": 3}, export=shards)
     trainer = Trainer(first, DiTTask(first))
     trainer.fit()
-    trainer.cfg.export.max_shard_size = "200KB"  # sharded exports load too
     export = trainer.export()
     trained = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     ema = trainer.ema.full_state_dict()
@@ -414,8 +414,14 @@ def test_an_adapter_trains_on_a_frozen_model_from_its_export(tmp_path, vae_dir):
 
     adapter = {"trainable": ["trajectory_adapter", "trajectory_inject"], "init_from": str(export)}
     with_adapter = {"overrides": {"trajectory_adapter_channels": 7}}
-    cfg = _cfg(tmp_path / "adapter", vae_dir, train={"steps": 4, **adapter}, transformer=with_adapter)
-    cfg.conditioning.p_trajectory = 1.0
+    always = {"p_trajectory": 1.0}
+    cfg = _cfg(
+        tmp_path / "adapter",
+        vae_dir,
+        train={"steps": 4, **adapter},
+        transformer=with_adapter,
+        conditioning=always,
+    )
     trainer = Trainer(cfg, DiTTask(cfg))
     trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith(("trajectory_adapter", "trajectory_inject")) for n in trainable)
