@@ -149,7 +149,8 @@ def plan_from_prompt(
     """Prompt (and, for image-to-video or extension, the given `frames`) → spec + tracks + parse.
 
     `frames`: uint8 `(T, H, W, 3)` (or anything `parser.as_frames` takes). Without frames the prompt must
-    name an object (else `InvalidInputError` with its report). With frames
+    name an object (else `InvalidInputError` with its report), and every motion word must be understood
+    (else `InvalidInputError` naming it: no motion is guessed). With frames
     the objects come from their last frame and the prompt adds motion for a single frame, gravity, walls
     and camera; the frames must have the output's aspect ratio."""
     parse = parse_world_prompt(
@@ -182,4 +183,5 @@ def plan_from_prompt(
         spec = scene_from_state(
             states, width=width, height=height, num_frames=num_frames, fps=fps, prompt_parse=parse
         )
+    parse.check_motion()  # a motion word not understood: refuse rather than simulate a guess
     return GroundedPlan(spec, simulate_tracks(spec), parse)

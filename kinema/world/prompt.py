@@ -10,7 +10,12 @@ DIRECTION_WORDS, CAMERA_WORDS, PRESET_WORDS, BACKGROUND_WORDS, COUNT_WORDS; colo
 every caption the training data carries parses back; the few tables below add the verbs and glue words the
 captioner writes inline, plus a handful of free-form synonyms ("up", "slow", "walls", "twice"). Matching is
 longest phrase first, so "up and to the right" beats "up" and "the camera descends and pulls back" is the
-preset, not two axes. Words after "camera" are read with the camera tables until a clause ends.
+preset, not two axes. Words after "camera" are read with the camera tables until a clause ends. Words the
+tables do not list are read by meaning (`kinema.world.phrases`: MiniLM against prototype phrasings, one
+encoder call per prompt, none when every word is listed): "travels leftward", "to the west", "toward the
+left edge". A motion word read as no one motion ("sideways", "wiggles"), or a verb read as "moves" with no
+direction anywhere ("drifts"), leaves its object's motion undetermined: no default is drawn, the report
+says "motion not understood" and `PromptParse.check_motion` (physics grounding) refuses it (issue #25).
 
 Meaning.
 - An object is `[count] [size] [colour] shape` ("two small blue squares"); `the <noun>` refers back to an
@@ -59,6 +64,7 @@ from kinema.world.captions import (
     direction_index,
 )
 from kinema.world.paper import GRAVITY
+from kinema.world.phrases import ACCEPT, DIRECTIONS, PhraseMatch, match_phrases
 from kinema.world.spec import (
     COLORS,
     BackgroundSpec,
@@ -278,12 +284,28 @@ class PromptParse:
     events: list[dict[str, Any]] = field(default_factory=list)
     understood: list[str] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
+    unclear_motion: dict[str, list[str]] = field(default_factory=dict)  # noun → its motion words not read
 
     def report(self) -> str:
         """'understood: red ball moving right; not understood: 'wobbly'' ("nothing" for an empty side)."""
         said = ", ".join(self.understood) or "nothing"
         missed = ", ".join(f"'{p}'" for p in self.not_understood) or "nothing"
         return f"understood: {said}; not understood: {missed}"
+
+    def check_motion(self) -> None:
+        """Raise `InvalidInputError` when an object's motion word was not understood, so no motion is
+        invented for it (issue #25: "travels leftward" once became a ball going right)."""
+        if not self.unclear_motion:
+            return
+        said = " and ".join(
+            f"the {noun} from {' '.join(repr(w) for w in words)}"
+            for noun, words in self.unclear_motion.items()
+        )
+        raise InvalidInputError(
+            f"Physics mode cannot tell how to move {said} ({self.report()}) and will not guess; say it with a "
+            'direction (left, right, up, down: "moves to the left") or a verb it knows ("moves to the '
+            'right", "falls", "is thrown", "stays still").'
+        )
 
 
 @dataclass
@@ -300,6 +322,13 @@ class _Mention:
     speed_word: str | None = None
     gravity: bool = False
     spin: bool = False
+    unclear: list[str] = field(default_factory=list)  # motion words about it that were not understood
+
+    @property
+    def undetermined(self) -> bool:
+        """A motion word was not understood and nothing else gives a direction: its motion is not known
+        (and no default is drawn for it)."""
+        return bool(self.unclear) and self.direction is None and self.motion not in ("still", "fall")
 
 
 @dataclass
@@ -308,6 +337,7 @@ class _Item:
     value: Any
     start: int
     end: int
+    by_meaning: bool = False  # read by `phrases.match_phrases`, not from a table
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -352,6 +382,99 @@ def _scan(tokens: list[str]) -> list[_Item]:
     return items
 
 
+def _phrase_runs(tokens: list[str], items: list[_Item]) -> list[tuple[int, int]]:
+    """Index ranges into `items` of the spans to read by meaning: runs of unknown words, articles, "of" and
+    listed directions with at least one unknown word ("to the west", "toward the left edge", "drifts
+    leftward"), without articles at their ends."""
+
+    def joins(item: _Item) -> bool:
+        return item.kind in ("unknown", "article", "direction") or (
+            item.kind == "glue" and tokens[item.start] == "of"
+        )
+
+    runs, i = [], 0
+    while i < len(items):
+        if not joins(items[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(items) and joins(items[j]):
+            j += 1
+        a, b = i, j
+        while a < b and items[a].kind in ("article", "glue"):
+            a += 1
+        while b > a and items[b - 1].kind in ("article", "glue"):
+            b -= 1
+        if any(it.kind == "unknown" for it in items[a:b]):
+            runs.append((a, b))
+        i = j
+    return runs
+
+
+def _read_phrases(tokens: list[str], items: list[_Item]) -> list[_Item]:
+    """The spans the tables did not cover, read by meaning (`phrases.match_phrases`, one encoder call for
+    the whole prompt, none when nothing is unknown): each span, and each unknown word of a span with more
+    than one or with a listed direction. Readings that agree give motion / direction items and the words
+    count as understood; a listed direction wins over the encoder's. A span that reads like a motion but
+    as no one class (or as two) becomes "unclear", so its object gets no invented motion."""
+    runs = _phrase_runs(tokens, items)
+    if not runs:
+        return items
+    queries: dict[str, PhraseMatch | None] = {}
+    for a, b in runs:
+        unknown = [it for it in items[a:b] if it.kind == "unknown"]
+        queries[" ".join(tokens[items[a].start : items[b - 1].end])] = None
+        if len(unknown) > 1 or any(it.kind == "direction" for it in items[a:b]):
+            queries.update((tokens[it.start], None) for it in unknown)
+    queries.update((m.phrase, m) for m in match_phrases(list(queries)))
+
+    out: list[_Item] = []
+    last = 0
+    for a, b in runs:
+        out.extend(items[last:a])
+        last = b
+        start, end = items[a].start, items[b - 1].end
+        whole = queries[" ".join(tokens[start:end])]
+        unknown = [it for it in items[a:b] if it.kind == "unknown"]
+        own = {it.start: queries.get(tokens[it.start]) or whole for it in unknown}
+        listed = {it.value for it in items[a:b] if it.kind == "direction"}
+        read = [m for m in (whole, *own.values()) if m.label not in (None, "unclear")]
+        directions = {m.direction for m in read if m.direction is not None}
+        motions = {m.motion for m in read if m.motion is not None}
+        conflict = len(motions) > 1 or len(directions) > 1 or bool(listed and directions - listed)
+        if conflict:  # readings that disagree are not a reading
+            read, directions, motions = [], set(), set()
+        if (
+            read
+            and whole in read
+            or (listed and DIRECTIONS.get(whole.best) in listed and whole.score >= ACCEPT)
+        ):  # the span as a whole ("to the west", "toward the left edge")
+            absorbed = set(own)
+        else:
+            absorbed = {i for i, m in own.items() if m in read}
+        if motions:
+            motion = motions.pop()
+            out.append(_Item("motion", motion, start, end, by_meaning=True))
+            if motion == "move" and not directions and not listed:  # "drifts": which way is not said
+                out.append(_Item("vague", " ".join(tokens[start:end]), start, end, by_meaning=True))
+        if directions and not listed:
+            out.append(_Item("direction", directions.pop(), start, end, by_meaning=True))
+        unclear = (
+            not read
+            and not listed
+            and (conflict or whole.label == "unclear" or any(m.label == "unclear" for m in own.values()))
+        )
+        for it in items[a:b]:
+            if it.start in absorbed:
+                continue
+            if unclear and it.kind == "unknown":
+                out.append(_Item("unclear", tokens[it.start], it.start, it.end, by_meaning=True))
+            else:
+                out.append(it)
+    out.extend(items[last:])
+    return out
+
+
 class _Reader:
     """Walks the items once, building mentions, events and scene flags (see the module docstring)."""
 
@@ -385,6 +508,8 @@ class _Reader:
                 self.pending.append(item)  # "a fast red ball", "a spinning ring": they belong to the noun
             elif item.kind == "unknown":
                 self.unknown.add(item.start)
+            elif item.by_meaning and self.pending:  # "two wobbling red balls": a modifier, not a verb
+                self.unknown.update(range(item.start, item.end))
             elif item.kind in ("shape", "object"):
                 self.noun(item)
             else:
@@ -483,6 +608,19 @@ class _Reader:
             self.unknown.update(range(item.start, item.end))
         for m in targets:
             m.direction = item.value
+
+    def on_unclear(self, item: _Item) -> None:
+        """A word that reads like a motion but as no one class: reported, and its objects get no
+        invented motion (`_Mention.undetermined`)."""
+        self.unknown.update(range(item.start, item.end))
+        for m in self.subjects():
+            m.unclear.append(item.value)
+
+    def on_vague(self, item: _Item) -> None:
+        """A verb read by meaning as "moves" with no direction: understood, but the default heading the
+        listed verbs get ("moves" → right) is not drawn for it; a direction word later settles it."""
+        for m in [self.mentions[j] for j in self.group]:
+            m.unclear.append(item.value)
 
     def on_speed(self, item: _Item) -> None:
         targets = self.subjects()
@@ -639,7 +777,10 @@ def class_centre(ranges: dict[str, tuple[float, float]], cls: str) -> float:
 
 def _velocity(m: _Mention, wh: float) -> np.ndarray:
     """Direction word × speed class centre; no direction: right for "moves" / "is thrown" / a speed word,
-    down for "falls quickly", at rest for "falls", "falls down", "stays still" or no verb."""
+    down for "falls quickly", at rest for "falls", "falls down", "stays still" or no verb; none at all for
+    an undetermined object (a motion word not understood: no default is drawn)."""
+    if m.undetermined:
+        return np.zeros(2)
     direction = m.direction
     if direction is None and m.motion != "still":
         if m.motion == "fall":
@@ -914,7 +1055,7 @@ def parse_world_prompt(
     # 1. words → mentions, events, flags
     tokens = _TOKEN.findall(prompt.lower())
     reader = _Reader(tokens)
-    reader.read(_scan(tokens))
+    reader.read(_read_phrases(tokens, _scan(tokens)))
     mentions = reader.mentions
     if len(mentions) > 16:
         raise InvalidInputError(
@@ -983,7 +1124,10 @@ def parse_world_prompt(
         params={"prompt": prompt},
     )
     understood = _understood(mentions, velocity, gravity, reader, camera_phrases)
-    parse = PromptParse(prompt, spec, reader.events, understood, _unknown_runs(tokens, reader.unknown))
+    unclear = {m.noun: m.unclear for m in mentions if m.undetermined}
+    parse = PromptParse(
+        prompt, spec, reader.events, understood, _unknown_runs(tokens, reader.unknown), unclear
+    )
     if require_objects and not mentions:
         shapes = ", ".join(words[0] for words in SHAPE_WORDS.values())
         raise InvalidInputError(
@@ -1003,7 +1147,9 @@ def _understood(
     """Short phrases of what was placed: 'red ball moving left quickly', 'red ball bounces off the floor'."""
     out = []
     for m, v in zip(mentions, velocity):
-        if v.any():
+        if m.undetermined:
+            motion = "moving, direction not understood" if m.motion == "move" else "motion not understood"
+        elif v.any():
             verb = "falling" if m.motion == "fall" else "thrown" if gravity and m.gravity else "moving"
             motion = f"{verb} {_short_direction(direction_index(*v))}" + (
                 f" {m.speed_word}" if m.speed_word else ""

@@ -115,6 +115,8 @@ def test_extend_gives_each_chunk_its_window_of_one_simulation(backend, tmp_path)
 def test_unusable_prompts_and_modes_are_clear_errors(backend, tmp_path):
     with pytest.raises(InvalidInputError, match="not understood: 'purple elephants dancing wobbly'"):
         backend.generate(GenerationSpec(prompt="purple elephants dancing wobbly", physics=True, **FAST))
+    with pytest.raises(InvalidInputError, match="cannot tell how to move the red ball from 'sideways'"):
+        backend.generate(GenerationSpec(prompt="a red ball moves sideways", physics=True, **FAST))
     with pytest.raises(InvalidInputError, match="Physics mode works with t2v, i2v, extend"):
         backend.generate(GenerationSpec(task="t2i", prompt="a red ball", physics=True, **FAST))
     with pytest.raises(InvalidInputError, match="drop the trajectories"):
