@@ -9,16 +9,14 @@ A heartbeat thread renews the job's lease and records progress while the generat
 deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
 False and generation stops.
 
-Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (or `python -m kinema.serving.worker`).
+Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (its options live in
+kinema/commands/worker.py; `python -m kinema.serving.worker` still works and runs that command).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -30,7 +28,6 @@ from typing import Any, Protocol
 
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
-from kinema.serving.cli_args import add_worker_arguments
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
 from kinema.serving.settings import ServeSettings, signing_identity
@@ -46,15 +43,6 @@ class BackendPool(Protocol):
     """Where the worker gets a model's backend (`kinema.backends.BackendCache`: each model loaded once)."""
 
     def get(self, path: str | Path) -> VideoBackend: ...
-
-
-def load_backends(spec: str | None) -> BackendPool:
-    """`module:factory` → factory() (a custom pool, e.g. the tests' fake); None → BackendCache()."""
-    if not spec:
-        return BackendCache()
-    module_name, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr or "make_backends")
-    return factory()
 
 
 def progress_percent(step: int, total: int, stage: str) -> int:
@@ -280,50 +268,7 @@ def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -
     return Worker(store, storage, registry, backends or BackendCache(), settings)
 
 
-def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
-    overrides: dict[str, Any] = dict(extra)
-    for arg, key in (
-        ("database", "database"),
-        ("data_dir", "data_dir"),
-        ("models_dir", "models_dir"),
-        ("default_model", "default_model"),
-        ("lease_seconds", "lease_seconds"),
-        ("heartbeat_seconds", "heartbeat_seconds"),
-        ("max_attempts", "max_attempts"),
-        ("c2pa_cert", "c2pa_cert"),
-        ("c2pa_key", "c2pa_key"),
-        ("c2pa_sign", "c2pa_sign"),
-        ("visible_label", "visible_label"),
-    ):
-        value = getattr(args, arg, None)
-        if value is not None:
-            overrides[key] = value
-    if getattr(args, "model", None):
-        overrides["models"] = list(args.model)
-    return ServeSettings(**overrides)
+if __name__ == "__main__":  # `python -m kinema.serving.worker`: the same as `kinema worker`
+    from kinema.commands.worker import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kinema worker", description=__doc__.splitlines()[0])
-    add_worker_arguments(parser)
-    return run_worker(parser.parse_args(argv))
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = settings_from_args(args)
-    worker = build_worker(settings, load_backends(getattr(args, "backends", None)))
-    worker.parent_pid = getattr(args, "parent_pid", None)
-
-    def stop(signum: int, frame: Any) -> None:
-        worker.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    worker.run_forever()
-    worker.store.dispose()
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())
