@@ -23,12 +23,11 @@ from kinema.serving.schemas import (
     VideoCreateRequest,
     VideoExtendRequest,
     VideoRemixRequest,
-    shown_status,
-    video_object,
+    WebhookState,
 )
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import VARIANTS, Storage
-from kinema.serving.store import Job, JobStore, new_id
+from kinema.serving.store import Job, Store, new_id
 from kinema.serving.validation import (
     ApiError,
     Geometry,
@@ -44,6 +43,7 @@ from kinema.serving.validation import (
     parse_seconds,
     resolve_model,
 )
+from kinema.serving.views import shown_status, video_view
 
 
 def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
@@ -56,9 +56,10 @@ def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidat
 
 class VideoService:
     def __init__(
-        self, store: JobStore, storage: Storage, registry: ModelRegistry, settings: ServeSettings
+        self, store: Store, storage: Storage, registry: ModelRegistry, settings: ServeSettings
     ) -> None:
-        self.store = store
+        self.jobs = store.jobs
+        self.webhooks = store.webhooks
         self.storage = storage
         self.registry = registry
         self.settings = settings
@@ -244,7 +245,7 @@ class VideoService:
         }
 
     def _finished_source(self, tenant: Tenant, video_id: str, param: str) -> Job:
-        source = self.store.get(video_id, tenant.id)
+        source = self.jobs.get(video_id, tenant.id)
         if source is None:
             raise ApiError(404, f"No video with id {video_id!r}.", param, "not_found")
         if source.status != "completed":
@@ -262,10 +263,10 @@ class VideoService:
         tier = tenant.tier
         now = time.time() if now is None else now
         if conn is None:
-            with self.store.reading() as c:
-                usage = self.store.tenant_usage(c, tenant.id, now - self.settings.quota_window_seconds)
+            with self.jobs.reading() as c:
+                usage = self.jobs.tenant_usage(c, tenant.id, now - self.settings.quota_window_seconds)
         else:
-            usage = self.store.tenant_usage(conn, tenant.id, now - self.settings.quota_window_seconds)
+            usage = self.jobs.tenant_usage(conn, tenant.id, now - self.settings.quota_window_seconds)
         active, used, oldest = usage
         if active >= tier.concurrency:
             raise ApiError(
@@ -275,7 +276,7 @@ class VideoService:
                 None,
                 "concurrency_limit_exceeded",
                 "rate_limit_error",
-                {"Retry-After": str(max(1, math.ceil(self.store.mean_run_seconds(10.0))))},
+                {"Retry-After": str(max(1, math.ceil(self.jobs.mean_run_seconds(10.0))))},
             )
         if used + cost > tier.quota_seconds:
             window_h = self.settings.quota_window_seconds / 3600
@@ -323,10 +324,10 @@ class VideoService:
                 if image is not None:
                     params[name] = f"{name}{image.suffix}"
                     self.storage.write_bytes(self.storage.input_path(job_id, params[name]), image.data)
-            with self.store.writing() as conn:
-                self.store.lock_tenant(conn, tenant.id)
+            with self.jobs.writing() as conn:
+                self.jobs.lock_tenant(conn, tenant.id)
                 self._check_tier(tenant, cost, conn)
-                job = self.store.insert_job(
+                job = self.jobs.insert_job(
                     conn,
                     id=job_id,
                     tenant=tenant.id,
@@ -355,28 +356,33 @@ class VideoService:
         status = shown_status(job, now)
         position = eta = None
         if status == "queued":
-            position = self.store.queue_position(job)
-            running = max(1, self.store.running_count())
-            eta = position * self.store.mean_run_seconds() / running
+            position = self.jobs.queue_position(job)
+            running = max(1, self.jobs.running_count())
+            eta = position * self.jobs.mean_run_seconds() / running
         elif status == "in_progress":
-            eta = self.store.mean_run_seconds() * (1 - job.progress / 100)
-        return video_object(job, position, eta, self._webhook_state(job), now)
+            eta = self.jobs.mean_run_seconds() * (1 - job.progress / 100)
+        return video_view(job, position, eta, self._webhook_state(job), now).model_dump(mode="json")
 
-    def _webhook_state(self, job: Job) -> dict[str, Any] | None:
+    def _webhook_state(self, job: Job) -> WebhookState | None:
         """The deliveries to the job's callback_url: the first that failed for good, else the latest."""
         if not job.callback_url:
             return None
-        rows = self.store.webhook_rows(job.id)
+        rows = self.webhooks.rows(job.id)
         if not rows:
             return None
         row = next((r for r in rows if r["status"] == "failed"), rows[-1])
-        return {k: row[k] for k in ("event", "status", "attempts", "last_error")}
+        return WebhookState(**{k: row[k] for k in ("event", "status", "attempts", "last_error")})
 
     def get(self, tenant: Tenant, video_id: str) -> Job:
-        job = self.store.get(video_id, tenant.id)
+        job = self.jobs.get(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         return job
+
+    def find(self, tenant: Tenant, video_id: str) -> dict[str, Any] | None:
+        """The video as it is now, or None once it is gone (deleted, or never the tenant's)."""
+        job = self.jobs.get(video_id, tenant.id)
+        return None if job is None else self.public(job)
 
     def list(self, tenant: Tenant, after: str | None, limit: int, order: str) -> dict[str, Any]:
         if order not in ("asc", "desc"):
@@ -384,7 +390,7 @@ class VideoService:
         if not 1 <= limit <= 100:
             raise ApiError(400, f"`limit` must be between 1 and 100; got {limit}.", "limit")
         try:
-            items, has_more = self.store.list(tenant.id, after, limit, order)
+            items, has_more = self.jobs.list(tenant.id, after, limit, order)
         except KeyError:
             raise ApiError(
                 400,
@@ -392,7 +398,7 @@ class VideoService:
                 "after",
             ) from None
         now = time.time()
-        data = [video_object(j, webhook=self._webhook_state(j), now=now) for j in items]
+        data = [video_view(j, webhook=self._webhook_state(j), now=now).model_dump(mode="json") for j in items]
         return {
             "object": "list",
             "data": data,
@@ -402,7 +408,7 @@ class VideoService:
         }
 
     def delete(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
-        job = self.store.delete(video_id, tenant.id)
+        job = self.jobs.delete(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         if job.status in ("completed", "failed", "cancelled"):
@@ -467,10 +473,18 @@ class VideoService:
 
     def remove_expired_outputs(self, since: float, until: float) -> int:
         """Delete the files of videos whose downloads expired in [since, until); returns how many."""
-        ids = self.store.expired_ids(since, until)
+        ids = self.jobs.expired_ids(since, until)
         for video_id in ids:
             self.storage.remove_job(video_id)
         return len(ids)
+
+    def sweep_files(self) -> tuple[int, int]:
+        """Remove upload temp files and job-less input folders left by a crash: (bytes, paths) removed."""
+        return self.storage.sweep(self.jobs.existing_ids, self.settings.orphan_seconds)
+
+    def sweep_leases(self) -> list[str]:
+        """Requeue (or fail) the jobs whose worker stopped renewing its lease; their ids."""
+        return self.jobs.sweep_expired_leases()
 
     def models(self) -> dict[str, Any]:
         return {

@@ -32,7 +32,7 @@ from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage
-from kinema.serving.store import Claim, JobStore
+from kinema.serving.store import Claim, JobStore, Store
 
 log = logging.getLogger("kinema.worker")
 
@@ -262,7 +262,7 @@ def _label(job_id: str) -> Any:
 
 
 def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
-    store = JobStore(settings.database_url())
+    store = Store(settings.database_url()).jobs
     storage = Storage(settings.data_dir)
     registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
     return Worker(store, storage, registry, backends or BackendCache(), settings)

@@ -214,12 +214,11 @@ async def _event_stream(
     while time.monotonic() - started < max_seconds:
         if await request.is_disconnected():
             return
-        job = await run_in_threadpool(service.store.get, video_id, tenant.id)
-        if job is None:
+        obj = await run_in_threadpool(service.find, tenant, video_id)
+        if obj is None:
             gone = {"id": video_id, "object": "video.deleted", "deleted": True}
             yield f"event: video.deleted\ndata: {json.dumps(gone)}\n\n"
             return
-        obj = await run_in_threadpool(service.public, job)
         text = json.dumps(obj)
         if text != last:
             last, last_sent = text, time.monotonic()
