@@ -25,23 +25,6 @@ API_TASKS: dict[str, str] = {
     "extend": "extend",
     "remix": "v2v",
 }
-# Job parameters stored in GenerationSpec's vocabulary (service.py maps the API's field names onto them
-# once, e.g. Kling's `cfg_scale` → `guidance_scale`); the worker passes them to the spec as they are.
-SPEC_PARAMS: tuple[str, ...] = (
-    "width",
-    "height",
-    "num_frames",
-    "fps",
-    "negative_prompt",
-    "guidance_scale",
-    "num_inference_steps",
-    "seed",
-    "strength",
-    "camera_control",
-    "trajectories",
-    "physics",
-    "physics_candidates",
-)
 MAX_URL_CHARS = 2048  # browsers' and CDNs' common limit
 MAX_SHORT_CHARS = 200  # model names, sizes, aspect ratios, file ids
 MAX_ID_CHARS = 64  # video ids (the jobs table's id column)

@@ -8,6 +8,7 @@ message saying when to retry, and both are checked before any uploaded file is l
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -17,9 +18,9 @@ from typing import Any
 from kinema.serving.auth import Tenant
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
+from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
-    API_TASKS,
     VideoCreateRequest,
     VideoExtendRequest,
     VideoRemixRequest,
@@ -32,14 +33,14 @@ from kinema.serving.validation import (
     ApiError,
     Geometry,
     ImageInput,
+    Plan,
     check_callback_url,
-    check_camera,
-    check_image,
-    check_physics,
+    check_create,
+    check_images,
     check_texts,
-    check_trajectories,
     check_video,
-    geometry,
+    create_spec,
+    generation_spec,
     parse_seconds,
     resolve_model,
 )
@@ -69,62 +70,26 @@ class VideoService:
     # ---- create / remix / extend --------------------------------------------------------------------
 
     def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> dict[str, Any]:
-        s = self.settings
-        prompt = check_texts(s, req.prompt, req.negative_prompt)
-        if req.seconds is not None and req.duration is not None:
-            raise ApiError(400, "Send `seconds` or `duration`, not both (they mean the same).", "duration")
-        model = resolve_model(self.registry, req.model)
-        geo = geometry(
-            model,
-            s,
-            req.size,
-            req.aspect_ratio,
-            req.seconds if req.seconds is not None else req.duration,
-            req.fps,
-            "seconds" if req.seconds is not None else "duration",
-        )
-        physics = check_physics(model, req.physics, req.physics_candidates)
-        callback_url = check_callback_url(req.callback_url, self.callbacks)
-        cost = charged_seconds(model, geo.video_seconds, geo.fps, physics.get("physics_candidates", 1))
+        plan = check_create(req, uploads, self.registry, self.settings, self.callbacks)
+        cost = charged_seconds(plan.model, plan.geometry.video_seconds, plan.geometry.fps, plan.candidates)
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
         self._check_tier(tenant, cost)
-        image = check_image(uploads.get("input_reference") or req.input_reference, s, "input_reference")
-        tail = check_image(uploads.get("image_tail") or req.image_tail, s, "image_tail")
-        if tail is not None and image is None:
-            raise ApiError(
-                400,
-                "`image_tail` (the last frame) needs `input_reference` (the first frame) too.",
-                "image_tail",
-            )
-        task = "keyframes" if tail is not None else "image" if image is not None else "text"
-        params = self._common_params(req, geo)
-        params["camera_control"] = check_camera(req.camera_control)
-        params["trajectories"] = trajectory_paths(
-            check_trajectories(req.trajectories, geo.width, geo.height), geo
-        )
-        params.update(physics)
-        if req.strength is not None:
-            params["strength"] = req.strength
-        if req.mode == "pro" and req.num_inference_steps is None:
-            # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
-            params["num_inference_steps"] = 2 * model.num_inference_steps
-        images = {"image": image, "last_image": tail}
-        return self._submit(tenant, model.name, task, prompt, geo, params, cost, images, callback_url)
+        images = check_images(req, uploads, self.settings)
+        spec = create_spec(plan, req, images)
+        return self._submit(tenant, plan, JobSpec(spec), cost, images)
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> dict[str, Any]:
         prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
         callback_url = check_callback_url(req.callback_url, self.callbacks)
-        source = self._finished_source(tenant, video_id, "video_id")
+        source, stored = self._finished_source(tenant, video_id, "video_id")
         model = resolve_model(self.registry, source.model)
-        p = source.params
-        geo = Geometry(p["width"], p["height"], _source_frames(source), p["fps"])
-        params = self._common_params(req, geo)
-        params["source_video_id"] = source.id
-        params["strength"] = req.strength  # None: the model's default
+        was = stored.generation
+        geo = Geometry(was.width, was.height, stored.length, int(was.fps))
+        spec = generation_spec("remix", prompt, req, geo, strength=req.strength)  # None: the model's default
+        plan = Plan("remix", model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
-        return self._submit(
-            tenant, model.name, "remix", prompt, geo, params, cost, {}, callback_url, remixed_from=source.id
-        )
+        job = JobSpec(spec, source_video_id=source.id)
+        return self._submit(tenant, plan, job, cost, remixed_from=source.id)
 
     def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
@@ -152,16 +117,11 @@ class VideoService:
             width, height = _snap_size(info.width, info.height, model)
             fps, src_frames, source_id = max(1, round(info.fps)), info.num_frames, None
         elif req.video is not None:
-            source = self._finished_source(tenant, req.video.id, "video.id")
+            source, stored = self._finished_source(tenant, req.video.id, "video.id")
             model = resolve_model(self.registry, source.model)
-            p = source.params
-            width, height, fps, src_frames, source_id = (
-                p["width"],
-                p["height"],
-                p["fps"],
-                _source_frames(source),
-                source.id,
-            )
+            was = stored.generation
+            width, height, fps = was.width, was.height, int(was.fps)
+            src_frames, source_id = stored.length, source.id
         else:
             raise ApiError(
                 400,
@@ -191,28 +151,13 @@ class VideoService:
                 "seconds",
             )
         geo = Geometry(width, height, new_frames, fps)
-        params = self._common_params(req, geo)
-        params["total_frames"] = total_frames
-        if source_id:
-            params["source_video_id"] = source_id
-        else:
-            params["source_video"] = "source.mp4"
+        spec = generation_spec("extend", prompt, req, geo)
+        source = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
+        job = JobSpec(spec, total_frames=total_frames, **source)
+        plan = Plan("extend", model, geo, callback_url)
         shown = Geometry(width, height, total_frames, fps)
         cost = charged_seconds(model, new_frames / fps, fps)
-        return self._submit(
-            tenant,
-            model.name,
-            "extend",
-            prompt,
-            geo,
-            params,
-            cost,
-            {},
-            callback_url,
-            extended_from=source_id,
-            shown=shown,
-            job_id=job_id,
-        )
+        return self._submit(tenant, plan, job, cost, extended_from=source_id, shown=shown, job_id=job_id)
 
     def _save_source_video(self, upload: Upload, path: Path, model: ModelInfo) -> Any:
         """Move (or write) the uploaded video into the job's inputs, then check it where it lies."""
@@ -232,19 +177,7 @@ class VideoService:
             self.storage.write_bytes(path, upload.data)
         return check_video(path, self.settings, model, upload.content_type)
 
-    def _common_params(self, req: Any, geo: Geometry) -> dict[str, Any]:
-        return {
-            "width": geo.width,
-            "height": geo.height,
-            "num_frames": geo.num_frames,
-            "fps": geo.fps,
-            "negative_prompt": req.negative_prompt,
-            "guidance_scale": req.cfg_scale,  # Kling's name at the API edge, the spec's name from here on
-            "num_inference_steps": req.num_inference_steps,
-            "seed": req.seed,
-        }
-
-    def _finished_source(self, tenant: Tenant, video_id: str, param: str) -> Job:
+    def _finished_source(self, tenant: Tenant, video_id: str, param: str) -> tuple[Job, JobSpec]:
         source = self.jobs.get(video_id, tenant.id)
         if source is None:
             raise ApiError(404, f"No video with id {video_id!r}.", param, "not_found")
@@ -255,7 +188,7 @@ class VideoService:
                 param,
                 "video_not_ready",
             )
-        return source
+        return source, JobSpec.load(source)
 
     def _check_tier(self, tenant: Tenant, cost: float, conn: Any = None, now: float | None = None) -> None:
         """429 when the tenant is at its concurrency limit or `cost` more seconds would pass its quota.
@@ -294,36 +227,34 @@ class VideoService:
     def _submit(
         self,
         tenant: Tenant,
-        model: str,
-        task: str,
-        prompt: str,
-        geo: Geometry,
-        params: dict[str, Any],
+        plan: Plan,
+        job: JobSpec,
         cost: float,
-        images: dict[str, ImageInput | None],
-        callback_url: str | None,
+        images: dict[str, ImageInput] | None = None,
         remixed_from: str | None = None,
         extended_from: str | None = None,
         shown: Geometry | None = None,
         job_id: str | None = None,
     ) -> dict[str, Any]:
+        """Store the job (its input files first), after the model's modes and, under the tenant's lock,
+        its tier's limits are checked."""
         job_id = job_id or new_id("video")
-        shown = shown or geo
-        facts = self.registry.get(model)
-        if facts is not None and API_TASKS[task] not in facts.modes:  # e.g. an image-to-video-only folder
+        shown = shown or plan.geometry
+        model, task, mode = plan.model, job.generation.task, plan.mode
+        if task not in model.modes:  # e.g. an image-to-video-only folder
             self.storage.remove_job(job_id)
             raise ApiError(
                 400,
-                f"Model {model} cannot do {task} ({API_TASKS[task]}); it does: {', '.join(facts.modes)}.",
+                f"Model {model.name} cannot do {mode} ({task}); it does: {', '.join(model.modes)}.",
                 "model",
             )
+        files: dict[str, str] = {}
         try:
             # Inputs are on disk before the row commits: a worker that claims the job always finds them.
             # Images are stored as uploaded (checked, not decoded); the worker decodes them at the output size.
-            for name, image in images.items():
-                if image is not None:
-                    params[name] = f"{name}{image.suffix}"
-                    self.storage.write_bytes(self.storage.input_path(job_id, params[name]), image.data)
+            for name, image in (images or {}).items():
+                files[name] = f"{name}{image.suffix}"
+                self.storage.write_bytes(self.storage.input_path(job_id, files[name]), image.data)
             with self.jobs.writing() as conn:
                 self.jobs.lock_tenant(conn, tenant.id)
                 self._check_tier(tenant, cost, conn)
@@ -331,16 +262,16 @@ class VideoService:
                     conn,
                     id=job_id,
                     tenant=tenant.id,
-                    model=model,
-                    task=task,
+                    model=model.name,
+                    task=mode,
                     priority=tenant.tier.priority,
-                    prompt=prompt,
-                    params=params,
+                    prompt=job.generation.prompt,
+                    params=dataclasses.replace(job, **files).params(),
                     seconds=shown.seconds,
                     charged_seconds=cost,
                     size=shown.size,
                     max_attempts=self.settings.max_attempts,
-                    callback_url=callback_url,
+                    callback_url=plan.callback_url,
                     remixed_from_video_id=remixed_from,
                     extended_from_video_id=extended_from,
                 )
@@ -509,27 +440,9 @@ class VideoService:
         }
 
 
-def trajectory_paths(points: list[list[list[float]]] | None, geo: Geometry) -> dict[str, Any] | None:
-    """Kling-style trajectories (pixel points spread evenly over the clip) → the motion-brush JSON the
-    backends read (`kinema.pipelines.trajectories.load_trajectories`: [t seconds, x, y] per point)."""
-    if not points:
-        return None
-    duration = max(geo.num_frames - 1, 1) / geo.fps
-    return {
-        "trajectories": [
-            {"path": [[duration * i / max(len(p) - 1, 1), float(x), float(y)] for i, (x, y) in enumerate(p)]}
-            for p in points
-        ]
-    }
-
-
 def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
     """An uploaded video's size on the model's grid, at most the model's pixel budget (`sizes.SizeRules`)."""
     rules = model.rules
     scale = min(1.0, math.sqrt(rules.pixel_limit / (width * height)))
     m = rules.multiple
     return max(m, m * int(width * scale / m)), max(m, m * int(height * scale / m))
-
-
-def _source_frames(job: Job) -> int:
-    return int(job.params.get("total_frames") or job.params["num_frames"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kinema.serving.job_spec import JobSpec
 from kinema.serving.job_store import Job
 from kinema.serving.schemas import Video, VideoError, WebhookState
 
@@ -56,7 +57,7 @@ def video_view(
         priority=job.priority,
         queue_position=queue_position,
         eta_seconds=None if eta_seconds is None else round(eta_seconds, 1),
-        physics=bool(job.params.get("physics")),
+        physics=JobSpec.load(job).generation.physics,
         webhook=webhook,
     )
 

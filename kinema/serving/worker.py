@@ -1,7 +1,7 @@
 """The worker: claims jobs from the store, runs a generator, writes outputs, reports progress.
 
-Each job becomes one `GenerationSpec` (`build_spec`: the job's stored parameters, already in the spec's
-vocabulary, plus its input files) and goes to the model's backend (`kinema.backends`), which streams the
+Each job becomes one `GenerationSpec` (`build_spec`: the job's stored spec, loaded back typed, plus its
+input files) and goes to the model's backend (`kinema.backends`), which streams the
 video into the job's output file; the thumbnail and sprite sheet are then made from the finished file. The
 backend pool is pluggable (`--backends module:factory`); the default loads each model once.
 
@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
+from kinema.serving.job_spec import JobSpec, StoredJob
 from kinema.serving.registry import ModelInfo, ModelRegistry
-from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage
 from kinema.serving.store import Claim, JobStore, Store
@@ -176,42 +176,40 @@ class Worker:
                     state["verdict"] = verdict
                 return
 
-    def build_spec(self, job: Any, callback: ProgressCallback) -> tuple[GenerationSpec, ModelInfo]:
-        """The job as a GenerationSpec: its stored parameters (already in the spec's vocabulary, mapped from
-        the API's names once, in service.py) plus its input files and its output file."""
-        params = dict(job.params)
+    def build_spec(self, job: StoredJob, callback: ProgressCallback) -> tuple[GenerationSpec, ModelInfo]:
+        """The job as a GenerationSpec: its stored spec, loaded back typed (built and checked once, by the
+        API), with its input files, its output file and the progress callback attached."""
+        stored = JobSpec.load(job)
         model = self.registry.get(job.model)
         if model is None:
             raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
-        width, height = params["width"], params["height"]
+        size = stored.generation.width, stored.generation.height
         inputs: dict[str, Any] = {}
         ingredients: list[Path] = []  # the input files, named in the output's C2PA manifest
-        for name in ("image", "last_image"):
-            if params.get(name):
-                path = self.storage.input_path(job.id, params.pop(name))
-                inputs[name] = _load_input_image(path, width, height)
+        for name, file in (("image", stored.image), ("last_image", stored.last_image)):
+            if file:
+                path = self.storage.input_path(job.id, file)
+                inputs[name] = _load_input_image(path, *size)
                 ingredients.append(path)
-        if params.get("source_video_id"):
-            video = self.storage.output_path(params.pop("source_video_id"), "video")
+        if stored.source_video_id:
+            video = self.storage.output_path(stored.source_video_id, "video")
             if not video.is_file():
                 raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
             inputs["video"] = str(video)
-        elif params.get("source_video"):  # an uploaded video to extend
-            inputs["video"] = str(self.storage.input_path(job.id, params.pop("source_video")))
+        elif stored.source_video:  # an uploaded video to extend
+            inputs["video"] = str(self.storage.input_path(job.id, stored.source_video))
         if "video" in inputs:
             ingredients.append(Path(inputs["video"]))
-        spec_params = {k: v for k, v in params.items() if k in SPEC_PARAMS and v is not None}
-        spec = GenerationSpec.parse(
-            task=API_TASKS[job.task],
-            prompt=job.prompt,
-            **spec_params,
-            **inputs,
-            output_path=self.storage.output_path(job.id, "video"),
-            label=_label(job.id),
-            visible_label=self._visible_label(),
-            signing=self.signing,
-            ingredients=ingredients,
-            callback=callback,
+        spec = stored.generation.model_copy(
+            update={
+                **inputs,
+                "output_path": self.storage.output_path(job.id, "video"),
+                "label": _label(job.id),
+                "visible_label": self._visible_label(),
+                "signing": self.signing,
+                "ingredients": ingredients,
+                "callback": callback,
+            }
         )
         return spec, model
 
