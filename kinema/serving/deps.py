@@ -19,7 +19,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kinema.serving.auth import LOCAL_TENANT, Tenant, tenant_for_key
 from kinema.serving.errors import ApiError
 from kinema.serving.key_store import KeyStore
-from kinema.serving.registry import ModelRegistry
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
 
@@ -81,10 +80,6 @@ def get_settings(request: Request) -> ServeSettings:
     return request.app.state.settings
 
 
-def get_registry(request: Request) -> ModelRegistry:
-    return request.app.state.service.registry
-
-
 def get_auth(request: Request) -> Auth:
     return request.app.state.auth
 
@@ -99,6 +94,5 @@ def get_tenant(
 
 ServiceDep = Annotated[VideoService, Depends(get_service)]
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
 TenantDep = Annotated[Tenant, Depends(get_tenant)]

@@ -21,8 +21,17 @@ from kinema.serving.callback_urls import CallbackPolicy
 from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
+    Health,
+    Model,
+    ModelList,
+    Provenance,
+    ProvenanceIngredient,
+    ServerConfig,
+    Video,
     VideoCreateRequest,
+    VideoDeleted,
     VideoExtendRequest,
+    VideoList,
     VideoRemixRequest,
     WebhookState,
 )
@@ -69,7 +78,7 @@ class VideoService:
 
     # ---- create / remix / extend --------------------------------------------------------------------
 
-    def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> dict[str, Any]:
+    def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> Video:
         plan = check_create(req, uploads, self.registry, self.settings, self.callbacks)
         cost = charged_seconds(plan.model, plan.geometry.video_seconds, plan.geometry.fps, plan.candidates)
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
@@ -78,7 +87,7 @@ class VideoService:
         spec = create_spec(plan, req, images)
         return self._submit(tenant, plan, JobSpec(spec), cost, images)
 
-    def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> dict[str, Any]:
+    def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> Video:
         prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
         callback_url = check_callback_url(req.callback_url, self.callbacks)
         source, stored = self._finished_source(tenant, video_id, "video_id")
@@ -91,7 +100,7 @@ class VideoService:
         job = JobSpec(spec, source_video_id=source.id)
         return self._submit(tenant, plan, job, cost, remixed_from=source.id)
 
-    def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
+    def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> Video:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
         job_id = new_id("video")
         try:
@@ -102,9 +111,7 @@ class VideoService:
                 upload.discard()
             raise
 
-    def _extend(
-        self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str
-    ) -> dict[str, Any]:
+    def _extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str) -> Video:
         s = self.settings
         prompt = check_texts(s, req.prompt, req.negative_prompt)
         callback_url = check_callback_url(req.callback_url, self.callbacks)
@@ -235,7 +242,7 @@ class VideoService:
         extended_from: str | None = None,
         shown: Geometry | None = None,
         job_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Video:
         """Store the job (its input files first), after the model's modes and, under the tenant's lock,
         its tier's limits are checked."""
         job_id = job_id or new_id("video")
@@ -282,7 +289,13 @@ class VideoService:
 
     # ---- read / delete -------------------------------------------------------------------------------
 
-    def public(self, job: Job) -> dict[str, Any]:
+    @property
+    def spool_dir(self) -> Path:
+        """Where a large upload is spooled while its request is read (on the storage's file system)."""
+        return self.storage.spool_dir
+
+    def public(self, job: Job) -> Video:
+        """The video with its queue position, ETA and webhook state."""
         now = time.time()
         status = shown_status(job, now)
         position = eta = None
@@ -292,7 +305,7 @@ class VideoService:
             eta = position * self.jobs.mean_run_seconds() / running
         elif status == "in_progress":
             eta = self.jobs.mean_run_seconds() * (1 - job.progress / 100)
-        return video_view(job, position, eta, self._webhook_state(job), now).model_dump(mode="json")
+        return video_view(job, position, eta, self._webhook_state(job), now)
 
     def _webhook_state(self, job: Job) -> WebhookState | None:
         """The deliveries to the job's callback_url: the first that failed for good, else the latest."""
@@ -310,12 +323,15 @@ class VideoService:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         return job
 
-    def find(self, tenant: Tenant, video_id: str) -> dict[str, Any] | None:
+    def retrieve(self, tenant: Tenant, video_id: str) -> Video:
+        return self.public(self.get(tenant, video_id))
+
+    def find(self, tenant: Tenant, video_id: str) -> Video | None:
         """The video as it is now, or None once it is gone (deleted, or never the tenant's)."""
         job = self.jobs.get(video_id, tenant.id)
         return None if job is None else self.public(job)
 
-    def list(self, tenant: Tenant, after: str | None, limit: int, order: str) -> dict[str, Any]:
+    def list(self, tenant: Tenant, after: str | None, limit: int, order: str) -> VideoList:
         if order not in ("asc", "desc"):
             raise ApiError(400, f"`order` must be asc or desc; got {order!r}.", "order")
         if not 1 <= limit <= 100:
@@ -329,22 +345,21 @@ class VideoService:
                 "after",
             ) from None
         now = time.time()
-        data = [video_view(j, webhook=self._webhook_state(j), now=now).model_dump(mode="json") for j in items]
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
+        data = [video_view(j, webhook=self._webhook_state(j), now=now) for j in items]
+        return VideoList(
+            data=data,
+            first_id=data[0].id if data else None,
+            last_id=data[-1].id if data else None,
+            has_more=has_more,
+        )
 
-    def delete(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
+    def delete(self, tenant: Tenant, video_id: str) -> VideoDeleted:
         job = self.jobs.delete(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         if job.status in ("completed", "failed", "cancelled"):
             self.storage.remove_job(video_id)
-        return {"id": video_id, "object": "video.deleted", "deleted": True}
+        return VideoDeleted(id=video_id, deleted=True)
 
     def content(self, tenant: Tenant, video_id: str, variant: str) -> tuple[Path, str]:
         if variant not in VARIANTS:
@@ -376,7 +391,7 @@ class VideoService:
             )
         return path, VARIANTS[variant][1]
 
-    def provenance(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
+    def provenance(self, tenant: Tenant, video_id: str) -> Provenance:
         """The content credential of a completed video: the AIGC label and its C2PA manifest, validated
         (against this installation's root as a trust anchor)."""
         from kinema.io.provenance import read_provenance
@@ -385,22 +400,23 @@ class VideoService:
         identity = self.signing
         anchors = [identity.trust_anchor_pem] if identity is not None and identity.trust_anchor_pem else []
         info = read_provenance(path, trust_anchors=anchors)
-        return {
-            "id": video_id,
-            "object": "video.provenance",
-            "aigc_label": info.aigc_label.to_dict() if info.aigc_label is not None else None,
-            "has_manifest": info.has_manifest,
-            "validation_state": info.validation_state,
-            "signature_valid": info.signature_valid,
-            "trusted": info.trusted,
-            "digital_source_type": info.digital_source_type,
-            "generator": info.generator,
-            "model": info.model,
-            "signer": info.signer,
-            "actions": [a.get("action") for a in info.actions],
-            "ingredients": [{"title": i.title, "relationship": i.relationship} for i in info.ingredients],
-            "failures": info.failures,
-        }
+        return Provenance(
+            id=video_id,
+            aigc_label=info.aigc_label.to_dict() if info.aigc_label is not None else None,
+            has_manifest=info.has_manifest,
+            validation_state=info.validation_state,
+            signature_valid=info.signature_valid,
+            trusted=info.trusted,
+            digital_source_type=info.digital_source_type,
+            generator=info.generator,
+            model=info.model,
+            signer=info.signer,
+            actions=[a.get("action") for a in info.actions],
+            ingredients=[
+                ProvenanceIngredient(title=i.title, relationship=i.relationship) for i in info.ingredients
+            ],
+            failures=info.failures,
+        )
 
     def remove_expired_outputs(self, since: float, until: float) -> int:
         """Delete the files of videos whose downloads expired in [since, until); returns how many."""
@@ -417,27 +433,39 @@ class VideoService:
         """Requeue (or fail) the jobs whose worker stopped renewing its lease; their ids."""
         return self.jobs.sweep_expired_leases()
 
-    def models(self) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [
-                {
-                    "id": m.name,
-                    "object": "model",
-                    "created": m.created_at,
-                    "owned_by": "kinema",
-                    "width": m.width,
-                    "height": m.height,
-                    "fps": m.fps,
-                    "num_frames": m.num_frames,
-                    "max_frames": m.max_frames,
-                    "modes": list(m.modes),
-                    "options": list(m.options),
-                    "default": m.name == self.registry.default,
-                }
+    # ---- models and the server --------------------------------------------------------------------
+
+    def models(self) -> ModelList:
+        return ModelList(
+            data=[
+                Model(
+                    id=m.name,
+                    created=m.created_at,
+                    owned_by="kinema",
+                    width=m.width,
+                    height=m.height,
+                    fps=m.fps,
+                    num_frames=m.num_frames,
+                    max_frames=m.max_frames,
+                    modes=list(m.modes),
+                    options=list(m.options),
+                    default=m.name == self.registry.default,
+                )
                 for m in self.registry.models.values()
-            ],
-        }
+            ]
+        )
+
+    def health(self) -> Health:
+        return Health(ok=True, models=list(self.registry.models))
+
+    def server_config(self, auth_required: bool) -> ServerConfig:
+        """What the studio needs before it has a key: whether one is required, and the limits."""
+        return ServerConfig(
+            auth_required=auth_required,
+            max_prompt_chars=self.settings.max_prompt_chars,
+            max_seconds=self.settings.max_seconds,
+            default_model=self.registry.default,
+        )
 
 
 def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
