@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -155,6 +154,7 @@ class JobStore:
 
     def __init__(self, db: Database | str, events: JobEvents | None = None) -> None:
         self.db = Database(db) if isinstance(db, str) else db
+        self.reading, self.writing = self.db.reading, self.db.writing  # the database's transactions
         self.events = events
         self._last_sweep = 0.0
         # Seconds between dead-worker sweeps in claim(); it only has to keep up with lease expiry.
@@ -163,16 +163,6 @@ class JobStore:
 
     def dispose(self) -> None:
         self.db.dispose()
-
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self.db.reading() as conn:
-            yield conn
-
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        with self.db.writing() as conn:
-            yield conn
 
     def _changed(self, conn: Connection, job: Job, event_name: str) -> None:
         if self.events is not None:

@@ -7,11 +7,7 @@ The one wire: every public change of a job records its webhook delivery in the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from sqlalchemy.engine import Connection
 
 from kinema.serving.database import Database
 from kinema.serving.job_store import ACTIVE, FINISHED, Claim, Job, JobStore, jobs, new_id
@@ -30,14 +26,10 @@ class Store:
         self.webhooks = WebhookStore(self.db)
         self.keys = KeyStore(self.db)
         self.jobs = JobStore(self.db, events=self.webhooks.record)
+        self.writing = self.db.writing
 
     def dispose(self) -> None:
         self.db.dispose()
-
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        with self.db.writing() as conn:
-            yield conn
 
     def get(self, job_id: str, tenant: str | None = None, include_deleted: bool = False) -> Job | None:
         return self.jobs.get(job_id, tenant, include_deleted)
