@@ -1,4 +1,6 @@
-"""The video service: what the routes call. Validates (validation.py), enforces tiers, stores (store.py).
+"""The video service: what the routes call. Validates (validation.py: the request → the job's
+`GenerationSpec`, checked once), enforces tiers, stores the job (job_store.py) and answers with the
+response models (schemas.py, views.py).
 
 Tier policy: `concurrency` = unfinished (queued + running) jobs a key may hold; `quota_seconds` = seconds of
 video a key may request per `quota_window_seconds` (failed and cancelled-before-start jobs do not count),
@@ -84,7 +86,7 @@ class VideoService:
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
         self._check_tier(tenant, cost)
         images = check_images(req, uploads, self.settings)
-        spec = create_spec(plan, req, images)
+        spec = create_spec(plan, req)
         return self._submit(tenant, plan, JobSpec(spec), cost, images)
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> Video:
@@ -159,8 +161,8 @@ class VideoService:
             )
         geo = Geometry(width, height, new_frames, fps)
         spec = generation_spec("extend", prompt, req, geo)
-        source = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
-        job = JobSpec(spec, total_frames=total_frames, **source)
+        origin = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
+        job = JobSpec(spec, total_frames=total_frames, **origin)
         plan = Plan("extend", model, geo, callback_url)
         shown = Geometry(width, height, total_frames, fps)
         cost = charged_seconds(model, new_frames / fps, fps)

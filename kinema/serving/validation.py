@@ -579,7 +579,7 @@ def check_images(
     return {k: v for k, v in (("image", image), ("last_image", tail)) if v is not None}
 
 
-def create_spec(plan: Plan, req: VideoCreateRequest, images: dict[str, ImageInput]) -> GenerationSpec:
+def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
     """The create request's spec: its motion checked, Kling's "pro" mode as twice the model's steps."""
     geo, model = plan.geometry, plan.model
     steps = req.num_inference_steps

@@ -29,10 +29,11 @@ from typing import Any, Protocol
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
 from kinema.serving.job_spec import JobSpec, StoredJob
+from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage
-from kinema.serving.store import Claim, JobStore, Store
+from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.worker")
 
