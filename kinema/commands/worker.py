@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from kinema.serving.settings import ServeSettings
     from kinema.serving.worker import BackendPool
 
-HELP = "run a worker that takes jobs from a server's database"
-
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     parser = subparsers.add_parser("worker", help=help_text, description=help_text)
@@ -116,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kinema worker", description=HELP)
+    parser = argparse.ArgumentParser(prog="kinema worker", description=(__doc__ or "").splitlines()[0])
     add_worker_arguments(parser)
     return run(parser.parse_args(argv))
 
