@@ -319,14 +319,14 @@ class VideoService:
         row = next((r for r in rows if r["status"] == "failed"), rows[-1])
         return WebhookState(**{k: row[k] for k in ("event", "status", "attempts", "last_error")})
 
-    def get(self, tenant: Tenant, video_id: str) -> Job:
+    def _owned(self, tenant: Tenant, video_id: str) -> Job:
         job = self.jobs.get(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         return job
 
     def retrieve(self, tenant: Tenant, video_id: str) -> Video:
-        return self.public(self.get(tenant, video_id))
+        return self.public(self._owned(tenant, video_id))
 
     def find(self, tenant: Tenant, video_id: str) -> Video | None:
         """The video as it is now, or None once it is gone (deleted, or never the tenant's)."""
@@ -368,7 +368,7 @@ class VideoService:
             raise ApiError(
                 400, f"`variant` must be one of {', '.join(VARIANTS)}; got {variant!r}.", "variant"
             )
-        job = self.get(tenant, video_id)
+        job = self._owned(tenant, video_id)
         if job.status != "completed":
             raise ApiError(
                 409,

@@ -196,7 +196,7 @@ def video_events(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> StreamingResponse:
-    service.get(tenant, video_id)  # 404 before the stream starts
+    service.retrieve(tenant, video_id)  # 404 before the stream starts
     return StreamingResponse(
         _event_stream(service, tenant, video_id, request, settings.poll_seconds, settings.events_max_seconds),
         media_type="text/event-stream",
