@@ -100,6 +100,17 @@ class GenerationSpec(BaseModel):
         except ValidationError as exc:
             raise InvalidInputError(describe_validation_error(exc, cls)) from None
 
+    def plain(self) -> dict[str, Any]:
+        """The spec's plain data (every field but `ATTACHED`) that differs from its default, JSON-ready:
+        what a job queue stores. `from_plain` reads it back."""
+        return self.model_dump(mode="json", exclude=set(ATTACHED), exclude_defaults=True)
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any], **attached: Any) -> GenerationSpec:
+        """A spec from `plain()`'s dict (a None value = the field's default) and what the running process
+        attaches (`ATTACHED`: given pictures and videos, output, labels, callback), checked as `parse` does."""
+        return cls.parse(**{k: v for k, v in data.items() if v is not None}, **attached)
+
     def given(self) -> set[str]:
         """Names of the optional inputs this spec sets (what a backend must honour or refuse)."""
         defaults = _optional_defaults(type(self))
@@ -127,6 +138,23 @@ def _is_set(value: Any) -> bool:
         return len(value) > 0
     return True
 
+
+# Fields that are not plain data: what the process running a spec attaches (the given pictures and
+# videos, where the frames go, labels, signing, the progress callback). The rest is what a job queue stores
+# (`GenerationSpec.plain`).
+ATTACHED: tuple[str, ...] = (
+    "image",
+    "last_image",
+    "keyframes",
+    "video",
+    "output_path",
+    "sink",
+    "label",
+    "visible_label",
+    "signing",
+    "ingredients",
+    "callback",
+)
 
 # Inputs a backend may or may not honour (the rest every backend takes: task, prompt, size, length, seed,
 # steps, guidance, output, callback).

@@ -26,12 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from kinema.errors import InvalidInputError
     from kinema.serving.auth import create_key
     from kinema.serving.settings import ServeSettings
-    from kinema.serving.store import JobStore
+    from kinema.serving.store import Store
 
     overrides = {k: v for k, v in (("database", args.database), ("data_dir", args.data_dir)) if v is not None}
     settings = ServeSettings(**overrides)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    store = JobStore(settings.database_url())
+    store = Store(settings.database_url())
     try:
         if args.action == "create":
             if not args.name:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"Created {args.tier} key {key_id} for {args.name}. Keep it now; it is not shown again:")
             print(key)
         elif args.action == "list":
-            for row in store.list_keys():
+            for row in store.keys.list():
                 created = dt.datetime.fromtimestamp(row["created_at"], dt.timezone.utc).strftime(
                     "%Y-%m-%d %H:%M"
                 )
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             if not args.key_id:
                 raise InvalidInputError("`kinema keys revoke` needs the key id (see `kinema keys list`).")
-            if not store.revoke_key(args.key_id):
+            if not store.keys.revoke(args.key_id):
                 raise InvalidInputError(f"No key with id {args.key_id!r}; see `kinema keys list`.")
             print(f"Revoked {args.key_id}.")
-            if not store.has_keys():
+            if not store.keys.has_keys():
                 print(
                     "No active key is left: the server now refuses every request until you create a key "
                     "(`kinema keys create`); it does not reopen to key-less use."

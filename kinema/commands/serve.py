@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
-    from kinema.serving.cli_args import add_worker_arguments
+    from kinema.commands.worker import add_worker_arguments
 
     parser = subparsers.add_parser("serve", help=help_text, description=__doc__)
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -55,7 +55,7 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
-        "kinema.serving.worker",
+        "kinema.commands.worker",
         "--parent-pid",
         str(os.getpid()),
         "--database",
@@ -90,10 +90,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from kinema.commands.worker import settings_from_args
     from kinema.serving.app import create_app
     from kinema.serving.settings import signing_identity
     from kinema.serving.supervisor import Supervisor
-    from kinema.serving.worker import settings_from_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     extra = {

@@ -24,7 +24,7 @@ from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, Video
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import Storage
-from kinema.serving.store import JobStore
+from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.serve")
 DESCRIPTION = (
@@ -35,11 +35,11 @@ DESCRIPTION = (
 
 def create_app(
     settings: ServeSettings,
-    store: JobStore | None = None,
+    store: Store | None = None,
     registry: ModelRegistry | None = None,
     start_webhooks: bool = True,
 ) -> FastAPI:
-    store = store or JobStore(settings.database_url())
+    store = store or Store(settings.database_url())
     registry = registry or ModelRegistry.discover(
         settings.models_dir, settings.models, settings.default_model
     )
@@ -76,9 +76,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.store = store
     app.state.settings = settings
-    app.state.auth = Auth(store, settings)
+    app.state.auth = Auth(store.keys, settings)
     app.state.janitor = janitor
 
     install_error_handlers(app)

@@ -18,10 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kinema.serving.auth import LOCAL_TENANT, Tenant, tenant_for_key
 from kinema.serving.errors import ApiError
-from kinema.serving.registry import ModelRegistry
+from kinema.serving.key_store import KeyStore
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
-from kinema.serving.store import JobStore
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -33,8 +32,8 @@ bearer = HTTPBearer(
 class Auth:
     """Who is asking: the key's tenant, or the local tenant while the server needs no key."""
 
-    def __init__(self, store: JobStore, settings: ServeSettings) -> None:
-        self.store = store
+    def __init__(self, keys: KeyStore, settings: ServeSettings) -> None:
+        self.keys = keys
         self.mode = settings.auth
         self._ever_had_keys = False
         self._checked = 0.0
@@ -45,7 +44,7 @@ class Auth:
         # Once a key was made, keys stay required: the answer can only turn from False to True, so it is
         # cached for good then; before that it is re-read at most once a second.
         if not self._ever_had_keys and time.monotonic() - self._checked > 1.0:
-            self._ever_had_keys = self.store.ever_had_keys()
+            self._ever_had_keys = self.keys.ever_had_keys()
             self._checked = time.monotonic()
         return self._ever_had_keys
 
@@ -61,7 +60,7 @@ class Auth:
                 "invalid_request_error",
                 {"WWW-Authenticate": "Bearer"},
             )
-        tenant = tenant_for_key(self.store, key)
+        tenant = tenant_for_key(self.keys, key)
         if tenant is None:
             raise ApiError(
                 401,
@@ -81,10 +80,6 @@ def get_settings(request: Request) -> ServeSettings:
     return request.app.state.settings
 
 
-def get_registry(request: Request) -> ModelRegistry:
-    return request.app.state.service.registry
-
-
 def get_auth(request: Request) -> Auth:
     return request.app.state.auth
 
@@ -99,6 +94,5 @@ def get_tenant(
 
 ServiceDep = Annotated[VideoService, Depends(get_service)]
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
 TenantDep = Annotated[Tenant, Depends(get_tenant)]

@@ -26,8 +26,7 @@ class Janitor:
         self._expired_since = 0.0
 
     def sweep_files(self) -> None:
-        storage, store = self.service.storage, self.service.store
-        removed_bytes, removed = storage.sweep(store.existing_ids, self.service.settings.orphan_seconds)
+        removed_bytes, removed = self.service.sweep_files()
         if removed:
             log.info("swept %d orphaned upload/temp paths (%d bytes)", removed, removed_bytes)
 
@@ -39,7 +38,7 @@ class Janitor:
         self._expired_since = now
 
     def sweep_leases(self) -> None:
-        requeued = self.service.store.sweep_expired_leases()
+        requeued = self.service.sweep_leases()
         if requeued:
             log.warning("jobs of a dead worker returned to the queue (or failed): %s", ", ".join(requeued))
 

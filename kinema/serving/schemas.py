@@ -1,21 +1,17 @@
 """Request and response shapes of the video API: OpenAI's `/v1/videos` plus Kling-style extras.
 
 Requests forbid unknown fields (a typo must not be silently ignored). Responses are pydantic models too
-(`Video`, `VideoList`, `Error`, ...), so /openapi.json states what every route answers; `video_object`
-builds the video's dict, the shape the official `openai` client parses into `openai.types.Video`, plus
-Kinema's extra keys (queue_position, eta_seconds, priority, physics, webhook) which that client keeps as
-extra attributes.
+(`Video`, `VideoList`, `Error`, ...), so /openapi.json states what every route answers. `Video` is the shape
+the official `openai` client parses into `openai.types.Video`, plus Kinema's extra keys (queue_position,
+eta_seconds, priority, physics, webhook) which that client keeps as extra attributes; views.py builds it
+from a job.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from kinema.serving.store import Job
 
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
@@ -29,23 +25,6 @@ API_TASKS: dict[str, str] = {
     "extend": "extend",
     "remix": "v2v",
 }
-# Job parameters stored in GenerationSpec's vocabulary (service.py maps the API's field names onto them
-# once, e.g. Kling's `cfg_scale` → `guidance_scale`); the worker passes them to the spec as they are.
-SPEC_PARAMS: tuple[str, ...] = (
-    "width",
-    "height",
-    "num_frames",
-    "fps",
-    "negative_prompt",
-    "guidance_scale",
-    "num_inference_steps",
-    "seed",
-    "strength",
-    "camera_control",
-    "trajectories",
-    "physics",
-    "physics_candidates",
-)
 MAX_URL_CHARS = 2048  # browsers' and CDNs' common limit
 MAX_SHORT_CHARS = 200  # model names, sizes, aspect ratios, file ids
 MAX_ID_CHARS = 64  # video ids (the jobs table's id column)
@@ -295,56 +274,3 @@ class ServerConfig(BaseModel):
 class Health(BaseModel):
     ok: bool
     models: list[str]
-
-
-def shown_status(job: Job, now: float | None = None) -> str:
-    """The status a client sees. A running job whose lease expired has lost its worker: it is queued
-    again (the next claim's sweep requeues it, or fails it after its last attempt), so it shows as queued
-    rather than frozen at its dead worker's progress (issue 15, item 6). Cancelled jobs are never shown."""
-    if job.status == "in_progress" and job.lease_expires_at is not None:
-        if job.lease_expires_at < (time.time() if now is None else now):
-            return "queued"
-    return job.status if job.status in ("queued", "in_progress", "completed", "failed") else "failed"
-
-
-def video_object(
-    job: Job,
-    queue_position: int | None = None,
-    eta_seconds: float | None = None,
-    webhook: dict[str, Any] | None = None,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """The public form of a job (an `openai.types.Video` plus Kinema's extras)."""
-    status = shown_status(job, now)
-    error = None
-    progress = int(job.progress)
-    if status == "failed":
-        error = {
-            "code": job.error_code or "generation_failed",
-            "message": job.error_message or "generation failed",
-        }
-        progress = 0  # nothing of a failed job is usable: its bar does not stay where it broke
-    elif status == "queued":
-        progress = 0
-    return {
-        "id": job.id,
-        "object": "video",
-        "model": job.model,
-        "status": status,
-        "progress": progress,
-        "created_at": int(job.created_at),
-        "completed_at": int(job.completed_at) if job.completed_at else None,
-        "expires_at": int(job.expires_at) if job.expires_at else None,
-        "seconds": job.seconds,
-        "size": job.size,
-        "prompt": job.prompt,
-        "error": error,
-        "remixed_from_video_id": job.remixed_from_video_id,
-        "extended_from_video_id": job.extended_from_video_id,
-        "mode": job.task,
-        "priority": job.priority,
-        "queue_position": queue_position,
-        "eta_seconds": None if eta_seconds is None else round(eta_seconds, 1),
-        "physics": bool(job.params.get("physics")),
-        "webhook": webhook,
-    }

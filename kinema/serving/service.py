@@ -1,4 +1,6 @@
-"""The video service: what the routes call. Validates (validation.py), enforces tiers, stores (store.py).
+"""The video service: what the routes call. Validates (validation.py: the request → the job's
+`GenerationSpec`, checked once), enforces tiers, stores the job (job_store.py) and answers with the
+response models (schemas.py, views.py).
 
 Tier policy: `concurrency` = unfinished (queued + running) jobs a key may hold; `quota_seconds` = seconds of
 video a key may request per `quota_window_seconds` (failed and cancelled-before-start jobs do not count),
@@ -8,6 +10,7 @@ message saying when to retry, and both are checked before any uploaded file is l
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -17,33 +20,42 @@ from typing import Any
 from kinema.serving.auth import Tenant
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
+from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
-    API_TASKS,
+    Health,
+    Model,
+    ModelList,
+    Provenance,
+    ProvenanceIngredient,
+    ServerConfig,
+    Video,
     VideoCreateRequest,
+    VideoDeleted,
     VideoExtendRequest,
+    VideoList,
     VideoRemixRequest,
-    shown_status,
-    video_object,
+    WebhookState,
 )
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import VARIANTS, Storage
-from kinema.serving.store import Job, JobStore, new_id
+from kinema.serving.store import Job, Store, new_id
 from kinema.serving.validation import (
     ApiError,
     Geometry,
     ImageInput,
+    Plan,
     check_callback_url,
-    check_camera,
-    check_image,
-    check_physics,
+    check_create,
+    check_images,
     check_texts,
-    check_trajectories,
     check_video,
-    geometry,
+    create_spec,
+    generation_spec,
     parse_seconds,
     resolve_model,
 )
+from kinema.serving.views import shown_status, video_view
 
 
 def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
@@ -56,9 +68,10 @@ def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidat
 
 class VideoService:
     def __init__(
-        self, store: JobStore, storage: Storage, registry: ModelRegistry, settings: ServeSettings
+        self, store: Store, storage: Storage, registry: ModelRegistry, settings: ServeSettings
     ) -> None:
-        self.store = store
+        self.jobs = store.jobs
+        self.webhooks = store.webhooks
         self.storage = storage
         self.registry = registry
         self.settings = settings
@@ -67,65 +80,29 @@ class VideoService:
 
     # ---- create / remix / extend --------------------------------------------------------------------
 
-    def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> dict[str, Any]:
-        s = self.settings
-        prompt = check_texts(s, req.prompt, req.negative_prompt)
-        if req.seconds is not None and req.duration is not None:
-            raise ApiError(400, "Send `seconds` or `duration`, not both (they mean the same).", "duration")
-        model = resolve_model(self.registry, req.model)
-        geo = geometry(
-            model,
-            s,
-            req.size,
-            req.aspect_ratio,
-            req.seconds if req.seconds is not None else req.duration,
-            req.fps,
-            "seconds" if req.seconds is not None else "duration",
-        )
-        physics = check_physics(model, req.physics, req.physics_candidates)
-        callback_url = check_callback_url(req.callback_url, self.callbacks)
-        cost = charged_seconds(model, geo.video_seconds, geo.fps, physics.get("physics_candidates", 1))
+    def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> Video:
+        plan = check_create(req, uploads, self.registry, self.settings, self.callbacks)
+        cost = charged_seconds(plan.model, plan.geometry.video_seconds, plan.geometry.fps, plan.candidates)
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
         self._check_tier(tenant, cost)
-        image = check_image(uploads.get("input_reference") or req.input_reference, s, "input_reference")
-        tail = check_image(uploads.get("image_tail") or req.image_tail, s, "image_tail")
-        if tail is not None and image is None:
-            raise ApiError(
-                400,
-                "`image_tail` (the last frame) needs `input_reference` (the first frame) too.",
-                "image_tail",
-            )
-        task = "keyframes" if tail is not None else "image" if image is not None else "text"
-        params = self._common_params(req, geo)
-        params["camera_control"] = check_camera(req.camera_control)
-        params["trajectories"] = trajectory_paths(
-            check_trajectories(req.trajectories, geo.width, geo.height), geo
-        )
-        params.update(physics)
-        if req.strength is not None:
-            params["strength"] = req.strength
-        if req.mode == "pro" and req.num_inference_steps is None:
-            # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
-            params["num_inference_steps"] = 2 * model.num_inference_steps
-        images = {"image": image, "last_image": tail}
-        return self._submit(tenant, model.name, task, prompt, geo, params, cost, images, callback_url)
+        images = check_images(req, uploads, self.settings)
+        spec = create_spec(plan, req)
+        return self._submit(tenant, plan, JobSpec(spec), cost, images)
 
-    def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> dict[str, Any]:
+    def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> Video:
         prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
         callback_url = check_callback_url(req.callback_url, self.callbacks)
-        source = self._finished_source(tenant, video_id, "video_id")
+        source, stored = self._finished_source(tenant, video_id, "video_id")
         model = resolve_model(self.registry, source.model)
-        p = source.params
-        geo = Geometry(p["width"], p["height"], _source_frames(source), p["fps"])
-        params = self._common_params(req, geo)
-        params["source_video_id"] = source.id
-        params["strength"] = req.strength  # None: the model's default
+        was = stored.generation
+        geo = Geometry(was.width, was.height, stored.length, int(was.fps))
+        spec = generation_spec("remix", prompt, req, geo, strength=req.strength)  # None: the model's default
+        plan = Plan("remix", model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
-        return self._submit(
-            tenant, model.name, "remix", prompt, geo, params, cost, {}, callback_url, remixed_from=source.id
-        )
+        job = JobSpec(spec, source_video_id=source.id)
+        return self._submit(tenant, plan, job, cost, remixed_from=source.id)
 
-    def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> dict[str, Any]:
+    def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> Video:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
         job_id = new_id("video")
         try:
@@ -136,9 +113,7 @@ class VideoService:
                 upload.discard()
             raise
 
-    def _extend(
-        self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str
-    ) -> dict[str, Any]:
+    def _extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None, job_id: str) -> Video:
         s = self.settings
         prompt = check_texts(s, req.prompt, req.negative_prompt)
         callback_url = check_callback_url(req.callback_url, self.callbacks)
@@ -151,16 +126,11 @@ class VideoService:
             width, height = _snap_size(info.width, info.height, model)
             fps, src_frames, source_id = max(1, round(info.fps)), info.num_frames, None
         elif req.video is not None:
-            source = self._finished_source(tenant, req.video.id, "video.id")
+            source, stored = self._finished_source(tenant, req.video.id, "video.id")
             model = resolve_model(self.registry, source.model)
-            p = source.params
-            width, height, fps, src_frames, source_id = (
-                p["width"],
-                p["height"],
-                p["fps"],
-                _source_frames(source),
-                source.id,
-            )
+            was = stored.generation
+            width, height, fps = was.width, was.height, int(was.fps)
+            src_frames, source_id = stored.length, source.id
         else:
             raise ApiError(
                 400,
@@ -190,28 +160,13 @@ class VideoService:
                 "seconds",
             )
         geo = Geometry(width, height, new_frames, fps)
-        params = self._common_params(req, geo)
-        params["total_frames"] = total_frames
-        if source_id:
-            params["source_video_id"] = source_id
-        else:
-            params["source_video"] = "source.mp4"
+        spec = generation_spec("extend", prompt, req, geo)
+        origin = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
+        job = JobSpec(spec, total_frames=total_frames, **origin)
+        plan = Plan("extend", model, geo, callback_url)
         shown = Geometry(width, height, total_frames, fps)
         cost = charged_seconds(model, new_frames / fps, fps)
-        return self._submit(
-            tenant,
-            model.name,
-            "extend",
-            prompt,
-            geo,
-            params,
-            cost,
-            {},
-            callback_url,
-            extended_from=source_id,
-            shown=shown,
-            job_id=job_id,
-        )
+        return self._submit(tenant, plan, job, cost, extended_from=source_id, shown=shown, job_id=job_id)
 
     def _save_source_video(self, upload: Upload, path: Path, model: ModelInfo) -> Any:
         """Move (or write) the uploaded video into the job's inputs, then check it where it lies."""
@@ -231,20 +186,8 @@ class VideoService:
             self.storage.write_bytes(path, upload.data)
         return check_video(path, self.settings, model, upload.content_type)
 
-    def _common_params(self, req: Any, geo: Geometry) -> dict[str, Any]:
-        return {
-            "width": geo.width,
-            "height": geo.height,
-            "num_frames": geo.num_frames,
-            "fps": geo.fps,
-            "negative_prompt": req.negative_prompt,
-            "guidance_scale": req.cfg_scale,  # Kling's name at the API edge, the spec's name from here on
-            "num_inference_steps": req.num_inference_steps,
-            "seed": req.seed,
-        }
-
-    def _finished_source(self, tenant: Tenant, video_id: str, param: str) -> Job:
-        source = self.store.get(video_id, tenant.id)
+    def _finished_source(self, tenant: Tenant, video_id: str, param: str) -> tuple[Job, JobSpec]:
+        source = self.jobs.get(video_id, tenant.id)
         if source is None:
             raise ApiError(404, f"No video with id {video_id!r}.", param, "not_found")
         if source.status != "completed":
@@ -254,7 +197,7 @@ class VideoService:
                 param,
                 "video_not_ready",
             )
-        return source
+        return source, JobSpec.load(source)
 
     def _check_tier(self, tenant: Tenant, cost: float, conn: Any = None, now: float | None = None) -> None:
         """429 when the tenant is at its concurrency limit or `cost` more seconds would pass its quota.
@@ -262,10 +205,10 @@ class VideoService:
         tier = tenant.tier
         now = time.time() if now is None else now
         if conn is None:
-            with self.store.reading() as c:
-                usage = self.store.tenant_usage(c, tenant.id, now - self.settings.quota_window_seconds)
+            with self.jobs.reading() as c:
+                usage = self.jobs.tenant_usage(c, tenant.id, now - self.settings.quota_window_seconds)
         else:
-            usage = self.store.tenant_usage(conn, tenant.id, now - self.settings.quota_window_seconds)
+            usage = self.jobs.tenant_usage(conn, tenant.id, now - self.settings.quota_window_seconds)
         active, used, oldest = usage
         if active >= tier.concurrency:
             raise ApiError(
@@ -275,7 +218,7 @@ class VideoService:
                 None,
                 "concurrency_limit_exceeded",
                 "rate_limit_error",
-                {"Retry-After": str(max(1, math.ceil(self.store.mean_run_seconds(10.0))))},
+                {"Retry-After": str(max(1, math.ceil(self.jobs.mean_run_seconds(10.0))))},
             )
         if used + cost > tier.quota_seconds:
             window_h = self.settings.quota_window_seconds / 3600
@@ -293,53 +236,51 @@ class VideoService:
     def _submit(
         self,
         tenant: Tenant,
-        model: str,
-        task: str,
-        prompt: str,
-        geo: Geometry,
-        params: dict[str, Any],
+        plan: Plan,
+        job: JobSpec,
         cost: float,
-        images: dict[str, ImageInput | None],
-        callback_url: str | None,
+        images: dict[str, ImageInput] | None = None,
         remixed_from: str | None = None,
         extended_from: str | None = None,
         shown: Geometry | None = None,
         job_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Video:
+        """Store the job (its input files first), after the model's modes and, under the tenant's lock,
+        its tier's limits are checked."""
         job_id = job_id or new_id("video")
-        shown = shown or geo
-        facts = self.registry.get(model)
-        if facts is not None and API_TASKS[task] not in facts.modes:  # e.g. an image-to-video-only folder
+        shown = shown or plan.geometry
+        model, task, mode = plan.model, job.generation.task, plan.mode
+        if task not in model.modes:  # e.g. an image-to-video-only folder
             self.storage.remove_job(job_id)
             raise ApiError(
                 400,
-                f"Model {model} cannot do {task} ({API_TASKS[task]}); it does: {', '.join(facts.modes)}.",
+                f"Model {model.name} cannot do {mode} ({task}); it does: {', '.join(model.modes)}.",
                 "model",
             )
+        files: dict[str, str] = {}
         try:
             # Inputs are on disk before the row commits: a worker that claims the job always finds them.
             # Images are stored as uploaded (checked, not decoded); the worker decodes them at the output size.
-            for name, image in images.items():
-                if image is not None:
-                    params[name] = f"{name}{image.suffix}"
-                    self.storage.write_bytes(self.storage.input_path(job_id, params[name]), image.data)
-            with self.store.writing() as conn:
-                self.store.lock_tenant(conn, tenant.id)
+            for name, image in (images or {}).items():
+                files[name] = f"{name}{image.suffix}"
+                self.storage.write_bytes(self.storage.input_path(job_id, files[name]), image.data)
+            with self.jobs.writing() as conn:
+                self.jobs.lock_tenant(conn, tenant.id)
                 self._check_tier(tenant, cost, conn)
-                job = self.store.insert_job(
+                job = self.jobs.insert_job(
                     conn,
                     id=job_id,
                     tenant=tenant.id,
-                    model=model,
-                    task=task,
+                    model=model.name,
+                    task=mode,
                     priority=tenant.tier.priority,
-                    prompt=prompt,
-                    params=params,
+                    prompt=job.generation.prompt,
+                    params=dataclasses.replace(job, **files).params(),
                     seconds=shown.seconds,
                     charged_seconds=cost,
                     size=shown.size,
                     max_attempts=self.settings.max_attempts,
-                    callback_url=callback_url,
+                    callback_url=plan.callback_url,
                     remixed_from_video_id=remixed_from,
                     extended_from_video_id=extended_from,
                 )
@@ -350,41 +291,55 @@ class VideoService:
 
     # ---- read / delete -------------------------------------------------------------------------------
 
-    def public(self, job: Job) -> dict[str, Any]:
+    @property
+    def spool_dir(self) -> Path:
+        """Where a large upload is spooled while its request is read (on the storage's file system)."""
+        return self.storage.spool_dir
+
+    def public(self, job: Job) -> Video:
+        """The video with its queue position, ETA and webhook state."""
         now = time.time()
         status = shown_status(job, now)
         position = eta = None
         if status == "queued":
-            position = self.store.queue_position(job)
-            running = max(1, self.store.running_count())
-            eta = position * self.store.mean_run_seconds() / running
+            position = self.jobs.queue_position(job)
+            running = max(1, self.jobs.running_count())
+            eta = position * self.jobs.mean_run_seconds() / running
         elif status == "in_progress":
-            eta = self.store.mean_run_seconds() * (1 - job.progress / 100)
-        return video_object(job, position, eta, self._webhook_state(job), now)
+            eta = self.jobs.mean_run_seconds() * (1 - job.progress / 100)
+        return video_view(job, position, eta, self._webhook_state(job), now)
 
-    def _webhook_state(self, job: Job) -> dict[str, Any] | None:
+    def _webhook_state(self, job: Job) -> WebhookState | None:
         """The deliveries to the job's callback_url: the first that failed for good, else the latest."""
         if not job.callback_url:
             return None
-        rows = self.store.webhook_rows(job.id)
+        rows = self.webhooks.rows(job.id)
         if not rows:
             return None
         row = next((r for r in rows if r["status"] == "failed"), rows[-1])
-        return {k: row[k] for k in ("event", "status", "attempts", "last_error")}
+        return WebhookState(**{k: row[k] for k in ("event", "status", "attempts", "last_error")})
 
-    def get(self, tenant: Tenant, video_id: str) -> Job:
-        job = self.store.get(video_id, tenant.id)
+    def _owned(self, tenant: Tenant, video_id: str) -> Job:
+        job = self.jobs.get(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         return job
 
-    def list(self, tenant: Tenant, after: str | None, limit: int, order: str) -> dict[str, Any]:
+    def retrieve(self, tenant: Tenant, video_id: str) -> Video:
+        return self.public(self._owned(tenant, video_id))
+
+    def find(self, tenant: Tenant, video_id: str) -> Video | None:
+        """The video as it is now, or None once it is gone (deleted, or never the tenant's)."""
+        job = self.jobs.get(video_id, tenant.id)
+        return None if job is None else self.public(job)
+
+    def list(self, tenant: Tenant, after: str | None, limit: int, order: str) -> VideoList:
         if order not in ("asc", "desc"):
             raise ApiError(400, f"`order` must be asc or desc; got {order!r}.", "order")
         if not 1 <= limit <= 100:
             raise ApiError(400, f"`limit` must be between 1 and 100; got {limit}.", "limit")
         try:
-            items, has_more = self.store.list(tenant.id, after, limit, order)
+            items, has_more = self.jobs.list(tenant.id, after, limit, order)
         except KeyError:
             raise ApiError(
                 400,
@@ -392,29 +347,28 @@ class VideoService:
                 "after",
             ) from None
         now = time.time()
-        data = [video_object(j, webhook=self._webhook_state(j), now=now) for j in items]
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
+        data = [video_view(j, webhook=self._webhook_state(j), now=now) for j in items]
+        return VideoList(
+            data=data,
+            first_id=data[0].id if data else None,
+            last_id=data[-1].id if data else None,
+            has_more=has_more,
+        )
 
-    def delete(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
-        job = self.store.delete(video_id, tenant.id)
+    def delete(self, tenant: Tenant, video_id: str) -> VideoDeleted:
+        job = self.jobs.delete(video_id, tenant.id)
         if job is None:
             raise ApiError(404, f"No video with id {video_id!r}.", "video_id", "not_found")
         if job.status in ("completed", "failed", "cancelled"):
             self.storage.remove_job(video_id)
-        return {"id": video_id, "object": "video.deleted", "deleted": True}
+        return VideoDeleted(id=video_id, deleted=True)
 
     def content(self, tenant: Tenant, video_id: str, variant: str) -> tuple[Path, str]:
         if variant not in VARIANTS:
             raise ApiError(
                 400, f"`variant` must be one of {', '.join(VARIANTS)}; got {variant!r}.", "variant"
             )
-        job = self.get(tenant, video_id)
+        job = self._owned(tenant, video_id)
         if job.status != "completed":
             raise ApiError(
                 409,
@@ -439,7 +393,7 @@ class VideoService:
             )
         return path, VARIANTS[variant][1]
 
-    def provenance(self, tenant: Tenant, video_id: str) -> dict[str, Any]:
+    def provenance(self, tenant: Tenant, video_id: str) -> Provenance:
         """The content credential of a completed video: the AIGC label and its C2PA manifest, validated
         (against this installation's root as a trust anchor)."""
         from kinema.io.provenance import read_provenance
@@ -448,65 +402,72 @@ class VideoService:
         identity = self.signing
         anchors = [identity.trust_anchor_pem] if identity is not None and identity.trust_anchor_pem else []
         info = read_provenance(path, trust_anchors=anchors)
-        return {
-            "id": video_id,
-            "object": "video.provenance",
-            "aigc_label": info.aigc_label.to_dict() if info.aigc_label is not None else None,
-            "has_manifest": info.has_manifest,
-            "validation_state": info.validation_state,
-            "signature_valid": info.signature_valid,
-            "trusted": info.trusted,
-            "digital_source_type": info.digital_source_type,
-            "generator": info.generator,
-            "model": info.model,
-            "signer": info.signer,
-            "actions": [a.get("action") for a in info.actions],
-            "ingredients": [{"title": i.title, "relationship": i.relationship} for i in info.ingredients],
-            "failures": info.failures,
-        }
+        return Provenance(
+            id=video_id,
+            aigc_label=info.aigc_label.to_dict() if info.aigc_label is not None else None,
+            has_manifest=info.has_manifest,
+            validation_state=info.validation_state,
+            signature_valid=info.signature_valid,
+            trusted=info.trusted,
+            digital_source_type=info.digital_source_type,
+            generator=info.generator,
+            model=info.model,
+            signer=info.signer,
+            actions=[a.get("action") for a in info.actions],
+            ingredients=[
+                ProvenanceIngredient(title=i.title, relationship=i.relationship) for i in info.ingredients
+            ],
+            failures=info.failures,
+        )
 
     def remove_expired_outputs(self, since: float, until: float) -> int:
         """Delete the files of videos whose downloads expired in [since, until); returns how many."""
-        ids = self.store.expired_ids(since, until)
+        ids = self.jobs.expired_ids(since, until)
         for video_id in ids:
             self.storage.remove_job(video_id)
         return len(ids)
 
-    def models(self) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [
-                {
-                    "id": m.name,
-                    "object": "model",
-                    "created": m.created_at,
-                    "owned_by": "kinema",
-                    "width": m.width,
-                    "height": m.height,
-                    "fps": m.fps,
-                    "num_frames": m.num_frames,
-                    "max_frames": m.max_frames,
-                    "modes": list(m.modes),
-                    "options": list(m.options),
-                    "default": m.name == self.registry.default,
-                }
+    def sweep_files(self) -> tuple[int, int]:
+        """Remove upload temp files and job-less input folders left by a crash: (bytes, paths) removed."""
+        return self.storage.sweep(self.jobs.existing_ids, self.settings.orphan_seconds)
+
+    def sweep_leases(self) -> list[str]:
+        """Requeue (or fail) the jobs whose worker stopped renewing its lease; their ids."""
+        return self.jobs.sweep_expired_leases()
+
+    # ---- models and the server --------------------------------------------------------------------
+
+    def models(self) -> ModelList:
+        return ModelList(
+            data=[
+                Model(
+                    id=m.name,
+                    created=m.created_at,
+                    owned_by="kinema",
+                    width=m.width,
+                    height=m.height,
+                    fps=m.fps,
+                    num_frames=m.num_frames,
+                    max_frames=m.max_frames,
+                    modes=list(m.modes),
+                    options=list(m.options),
+                    default=m.name == self.registry.default,
+                )
                 for m in self.registry.models.values()
-            ],
-        }
+            ]
+        )
 
+    def health(self) -> Health:
+        return Health(ok=True, models=list(self.registry.models))
 
-def trajectory_paths(points: list[list[list[float]]] | None, geo: Geometry) -> dict[str, Any] | None:
-    """Kling-style trajectories (pixel points spread evenly over the clip) → the motion-brush JSON the
-    backends read (`kinema.pipelines.trajectories.load_trajectories`: [t seconds, x, y] per point)."""
-    if not points:
-        return None
-    duration = max(geo.num_frames - 1, 1) / geo.fps
-    return {
-        "trajectories": [
-            {"path": [[duration * i / max(len(p) - 1, 1), float(x), float(y)] for i, (x, y) in enumerate(p)]}
-            for p in points
-        ]
-    }
+    def server_config(self, auth_required: bool) -> ServerConfig:
+        """What the studio needs before it has a key: whether one is required, and the limits."""
+        return ServerConfig(
+            auth_required=auth_required,
+            max_prompt_chars=self.settings.max_prompt_chars,
+            max_seconds=self.settings.max_seconds,
+            default_model=self.registry.default,
+        )
 
 
 def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
@@ -515,7 +476,3 @@ def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
     scale = min(1.0, math.sqrt(rules.pixel_limit / (width * height)))
     m = rules.multiple
     return max(m, m * int(width * scale / m)), max(m, m * int(height * scale / m))
-
-
-def _source_frames(job: Job) -> int:
-    return int(job.params.get("total_frames") or job.params["num_frames"])

@@ -4,7 +4,7 @@ queue froze for good).
 Each worker slot is watched; a worker that exits while the server runs is logged and started again after
 a back-off that doubles with each quick death (1 s, 2 s, 4 s, ... at most 60 s) and resets once a worker
 has stayed up for a minute — a worker that crashes on start-up (a broken model folder) does not spin.
-Its job is not lost: the lease it held expires and the job returns to the queue (store.recover_expired).
+Its job is not lost: the lease it held expires and the job returns to the queue (JobStore.recover_expired).
 """
 
 from __future__ import annotations

@@ -22,13 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kinema.backends.base import GenerationSpec
 from kinema.errors import InvalidInputError
 from kinema.pipelines import sizes
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
 from kinema.serving.errors import ApiError
 from kinema.serving.registry import ModelInfo, ModelRegistry
-from kinema.serving.schemas import CameraControl, ReferenceObject, TrajectoryPoint
+from kinema.serving.schemas import (
+    API_TASKS,
+    CameraControl,
+    ReferenceObject,
+    TrajectoryPoint,
+    VideoCreateRequest,
+)
 from kinema.serving.settings import ServeSettings
 
 # PIL format → (media type, file suffix). The formats a user may upload; nothing else is even parsed.
@@ -82,6 +89,19 @@ class Geometry:
     @property
     def seconds(self) -> str:
         return _fmt_seconds(self.video_seconds)
+
+
+@dataclass
+class Plan:
+    """A request's checked facts besides its spec: the API's mode (the jobs' `task` column), the model, the
+    size and length, the webhook URL, and physics mode with its candidates (each is charged)."""
+
+    mode: str
+    model: ModelInfo
+    geometry: Geometry
+    callback_url: str | None
+    physics: bool = False
+    candidates: int = 1
 
 
 def _fmt_seconds(value: float) -> str:
@@ -427,8 +447,8 @@ def check_video(path: Path, settings: ServeSettings, model: ModelInfo, content_t
     return info
 
 
-def check_physics(model: ModelInfo, physics: str | None, candidates: int | None) -> dict[str, Any]:
-    """Kinema's physics mode → job params (`physics: true`, `physics_candidates`), or a 400."""
+def check_physics(model: ModelInfo, physics: str | None, candidates: int | None) -> tuple[bool, int]:
+    """Kinema's physics mode → (on, candidates), or a 400."""
     if physics != "simulate":
         if candidates is not None:
             raise ApiError(
@@ -436,7 +456,7 @@ def check_physics(model: ModelInfo, physics: str | None, candidates: int | None)
                 '`physics_candidates` needs `physics: "simulate"`; add it or drop physics_candidates.',
                 "physics_candidates",
             )
-        return {}
+        return False, 1
     if "physics" not in model.options:
         raise ApiError(
             400,
@@ -445,7 +465,7 @@ def check_physics(model: ModelInfo, physics: str | None, candidates: int | None)
             "physics",
             "unsupported_option",
         )
-    return {"physics": True, "physics_candidates": candidates or 1}
+    return True, candidates or 1
 
 
 def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
@@ -480,14 +500,14 @@ def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
     return camera.model_dump(exclude_none=True)
 
 
-def check_trajectories(
-    paths: list[list[TrajectoryPoint]] | None, width: int, height: int
-) -> list[list[list[float]]] | None:
+def check_trajectories(paths: list[list[TrajectoryPoint]] | None, geo: Geometry) -> dict[str, Any] | None:
+    """Kling-style trajectories (pixel points spread evenly over the clip) → the motion-brush JSON of the
+    spec (`kinema.pipelines.trajectories.load_trajectories`: [t seconds, x, y] per point), or a 400."""
     if paths is None:
         return None
+    width, height = geo.width, geo.height
     if not paths or len(paths) > 6:
         raise ApiError(400, "`trajectories` must hold 1 to 6 paths (one per object to move).", "trajectories")
-    out = []
     for i, path in enumerate(paths):
         if len(path) < 2 or len(path) > 77:
             raise ApiError(
@@ -500,8 +520,13 @@ def check_trajectories(
                     f"`trajectories[{i}]` has point ({p.x:g}, {p.y:g}) outside the {width}x{height} frame; use pixel coordinates inside it.",
                     f"trajectories[{i}]",
                 )
-        out.append([[p.x, p.y] for p in path])
-    return out
+    duration = max(geo.num_frames - 1, 1) / geo.fps
+    return {
+        "trajectories": [
+            {"path": [[duration * i / (len(p) - 1), float(q.x), float(q.y)] for i, q in enumerate(p)]}
+            for p in paths
+        ]
+    }
 
 
 def check_callback_url(url: str | None, policy: CallbackPolicy) -> str | None:
@@ -512,3 +537,85 @@ def check_callback_url(url: str | None, policy: CallbackPolicy) -> str | None:
     except CallbackRefused as exc:
         raise ApiError(400, str(exc), "callback_url", "invalid_callback_url") from None
     return url
+
+
+# ---- a create request, checked in three steps (the tier's limits go between the first and the second) ----
+
+
+def check_create(
+    req: VideoCreateRequest,
+    uploads: dict[str, Upload],
+    registry: ModelRegistry,
+    settings: ServeSettings,
+    callbacks: CallbackPolicy,
+) -> Plan:
+    """What a create request asks for, before any uploaded image is looked at."""
+    check_texts(settings, req.prompt, req.negative_prompt)
+    if req.seconds is not None and req.duration is not None:
+        raise ApiError(400, "Send `seconds` or `duration`, not both (they mean the same).", "duration")
+    model = resolve_model(registry, req.model)
+    seconds, param = (req.seconds, "seconds") if req.seconds is not None else (req.duration, "duration")
+    geo = geometry(model, settings, req.size, req.aspect_ratio, seconds, req.fps, param)
+    physics, candidates = check_physics(model, req.physics, req.physics_candidates)
+    callback_url = check_callback_url(req.callback_url, callbacks)
+    has_image = (uploads.get("input_reference") or req.input_reference) is not None
+    has_tail = (uploads.get("image_tail") or req.image_tail) is not None
+    mode = "keyframes" if has_tail else "image" if has_image else "text"
+    return Plan(mode, model, geo, callback_url, physics, candidates)
+
+
+def check_images(
+    req: VideoCreateRequest, uploads: dict[str, Upload], settings: ServeSettings
+) -> dict[str, ImageInput]:
+    """The create request's first and last frames, checked (not decoded), by the spec's names."""
+    image = check_image(uploads.get("input_reference") or req.input_reference, settings, "input_reference")
+    tail = check_image(uploads.get("image_tail") or req.image_tail, settings, "image_tail")
+    if tail is not None and image is None:
+        raise ApiError(
+            400,
+            "`image_tail` (the last frame) needs `input_reference` (the first frame) too.",
+            "image_tail",
+        )
+    return {k: v for k, v in (("image", image), ("last_image", tail)) if v is not None}
+
+
+def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
+    """The create request's spec: its motion checked, Kling's "pro" mode as twice the model's steps."""
+    geo, model = plan.geometry, plan.model
+    steps = req.num_inference_steps
+    if req.mode == "pro" and steps is None:
+        # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
+        steps = 2 * model.num_inference_steps
+    return generation_spec(
+        plan.mode,
+        req.prompt,
+        req,
+        geo,
+        num_inference_steps=steps,
+        camera_control=check_camera(req.camera_control),
+        trajectories=check_trajectories(req.trajectories, geo),
+        strength=req.strength,
+        physics=plan.physics or None,
+        physics_candidates=plan.candidates if plan.physics else None,
+    )
+
+
+def generation_spec(mode: str, prompt: str, req: Any, geo: Geometry, **fields: Any) -> GenerationSpec:
+    """A job's spec from a checked request: the API's names mapped onto the spec's once (Kling's
+    `cfg_scale` is `guidance_scale` from here on), then checked by the spec's own validators; None = the
+    model's default."""
+    shared = {
+        "width": geo.width,
+        "height": geo.height,
+        "num_frames": geo.num_frames,
+        "fps": geo.fps,
+        "negative_prompt": req.negative_prompt,
+        "guidance_scale": req.cfg_scale,
+        "num_inference_steps": req.num_inference_steps,
+        "seed": req.seed,
+    }
+    given = {k: v for k, v in {**shared, **fields}.items() if v is not None}
+    try:
+        return GenerationSpec.parse(task=API_TASKS[mode], prompt=prompt, **given)
+    except InvalidInputError as exc:
+        raise ApiError(400, str(exc)) from None

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
+from kinema.serving.job_store import Job
 from kinema.serving.settings import ServeSettings
-from kinema.serving.store import JobStore
+from kinema.serving.store import Store
+from kinema.serving.views import webhook_body
 
 log = logging.getLogger("kinema.webhooks")
 
@@ -72,8 +76,8 @@ def verify_signature(secret: str, body: bytes, header: str, tolerance_seconds: f
 
 
 class WebhookSender:
-    def __init__(self, store: JobStore, settings: ServeSettings, secret: str | None = None) -> None:
-        self.store = store
+    def __init__(self, store: Store, settings: ServeSettings, secret: str | None = None) -> None:
+        self.outbox = store.webhooks
         self.settings = settings
         self.secret = secret or load_secret(settings)
         self.stop_event = threading.Event()
@@ -81,10 +85,10 @@ class WebhookSender:
         self.policy = CallbackPolicy(settings.webhook_allowed_hosts)
 
     def deliver_one(self) -> bool:
-        row = self.store.claim_webhook(hold_seconds=self.settings.webhook_timeout_seconds * 2 + 5)
+        row = self.outbox.claim(hold_seconds=self.settings.webhook_timeout_seconds * 2 + 5)
         if row is None:
             return False
-        body = row["payload"].encode()
+        body = _body(row)
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(self.secret, body, int(time.time())),
@@ -112,7 +116,7 @@ class WebhookSender:
             log.warning(
                 "webhook %s for %s failed (%s), attempt %d", row["event"], row["job_id"], error, attempts
             )
-        self.store.finish_webhook(row["seq"], delivered=error is None, error=error, retry_at=retry_at)
+        self.outbox.finish(row["seq"], delivered=error is None, error=error, retry_at=retry_at)
         return True
 
     def run_forever(self) -> None:
@@ -130,3 +134,12 @@ class WebhookSender:
         thread = threading.Thread(target=self.run_forever, name="kinema-webhooks", daemon=True)
         thread.start()
         return thread
+
+
+def _body(row: dict[str, Any]) -> bytes:
+    """The bytes to post: the video as the job was at the event (the same bytes on every retry). A row
+    queued before bodies were built at delivery holds its finished body; it goes as it is."""
+    stored = json.loads(row["payload"])
+    if "job" not in stored:
+        return row["payload"].encode()
+    return json.dumps(webhook_body(row["event"], row["created_at"], Job.from_columns(stored["job"]))).encode()

@@ -1,7 +1,7 @@
 """The worker: claims jobs from the store, runs a generator, writes outputs, reports progress.
 
-Each job becomes one `GenerationSpec` (`build_spec`: the job's stored parameters, already in the spec's
-vocabulary, plus its input files) and goes to the model's backend (`kinema.backends`), which streams the
+Each job becomes one `GenerationSpec` (`build_spec`: the job's stored spec, loaded back typed, plus its
+input files) and goes to the model's backend (`kinema.backends`), which streams the
 video into the job's output file; the thumbnail and sprite sheet are then made from the finished file. The
 backend pool is pluggable (`--backends module:factory`); the default loads each model once.
 
@@ -9,16 +9,14 @@ A heartbeat thread renews the job's lease and records progress while the generat
 deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
 False and generation stops.
 
-Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (or `python -m kinema.serving.worker`).
+Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (its options live in
+kinema/commands/worker.py; `python -m kinema.serving.worker` still works and runs that command).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -30,12 +28,12 @@ from typing import Any, Protocol
 
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
-from kinema.serving.cli_args import add_worker_arguments
+from kinema.serving.job_spec import JobSpec, StoredJob
+from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
-from kinema.serving.schemas import API_TASKS, SPEC_PARAMS
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage
-from kinema.serving.store import Claim, JobStore
+from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.worker")
 
@@ -46,15 +44,6 @@ class BackendPool(Protocol):
     """Where the worker gets a model's backend (`kinema.backends.BackendCache`: each model loaded once)."""
 
     def get(self, path: str | Path) -> VideoBackend: ...
-
-
-def load_backends(spec: str | None) -> BackendPool:
-    """`module:factory` → factory() (a custom pool, e.g. the tests' fake); None → BackendCache()."""
-    if not spec:
-        return BackendCache()
-    module_name, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr or "make_backends")
-    return factory()
 
 
 def progress_percent(step: int, total: int, stage: str) -> int:
@@ -188,42 +177,40 @@ class Worker:
                     state["verdict"] = verdict
                 return
 
-    def build_spec(self, job: Any, callback: ProgressCallback) -> tuple[GenerationSpec, ModelInfo]:
-        """The job as a GenerationSpec: its stored parameters (already in the spec's vocabulary, mapped from
-        the API's names once, in service.py) plus its input files and its output file."""
-        params = dict(job.params)
+    def build_spec(self, job: StoredJob, callback: ProgressCallback) -> tuple[GenerationSpec, ModelInfo]:
+        """The job as a GenerationSpec: its stored spec, loaded back typed (built and checked once, by the
+        API), with its input files, its output file and the progress callback attached."""
+        stored = JobSpec.load(job)
         model = self.registry.get(job.model)
         if model is None:
             raise KinemaError(f"Model {job.model!r} is not installed on this worker; add it with --model.")
-        width, height = params["width"], params["height"]
+        size = stored.generation.width, stored.generation.height
         inputs: dict[str, Any] = {}
         ingredients: list[Path] = []  # the input files, named in the output's C2PA manifest
-        for name in ("image", "last_image"):
-            if params.get(name):
-                path = self.storage.input_path(job.id, params.pop(name))
-                inputs[name] = _load_input_image(path, width, height)
+        for name, file in (("image", stored.image), ("last_image", stored.last_image)):
+            if file:
+                path = self.storage.input_path(job.id, file)
+                inputs[name] = _load_input_image(path, *size)
                 ingredients.append(path)
-        if params.get("source_video_id"):
-            video = self.storage.output_path(params.pop("source_video_id"), "video")
+        if stored.source_video_id:
+            video = self.storage.output_path(stored.source_video_id, "video")
             if not video.is_file():
                 raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
             inputs["video"] = str(video)
-        elif params.get("source_video"):  # an uploaded video to extend
-            inputs["video"] = str(self.storage.input_path(job.id, params.pop("source_video")))
+        elif stored.source_video:  # an uploaded video to extend
+            inputs["video"] = str(self.storage.input_path(job.id, stored.source_video))
         if "video" in inputs:
             ingredients.append(Path(inputs["video"]))
-        spec_params = {k: v for k, v in params.items() if k in SPEC_PARAMS and v is not None}
-        spec = GenerationSpec.parse(
-            task=API_TASKS[job.task],
-            prompt=job.prompt,
-            **spec_params,
-            **inputs,
-            output_path=self.storage.output_path(job.id, "video"),
-            label=_label(job.id),
-            visible_label=self._visible_label(),
-            signing=self.signing,
-            ingredients=ingredients,
-            callback=callback,
+        spec = stored.generation.model_copy(
+            update={
+                **inputs,
+                "output_path": self.storage.output_path(job.id, "video"),
+                "label": _label(job.id),
+                "visible_label": self._visible_label(),
+                "signing": self.signing,
+                "ingredients": ingredients,
+                "callback": callback,
+            }
         )
         return spec, model
 
@@ -274,56 +261,13 @@ def _label(job_id: str) -> Any:
 
 
 def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
-    store = JobStore(settings.database_url())
+    store = Store(settings.database_url()).jobs
     storage = Storage(settings.data_dir)
     registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
     return Worker(store, storage, registry, backends or BackendCache(), settings)
 
 
-def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
-    overrides: dict[str, Any] = dict(extra)
-    for arg, key in (
-        ("database", "database"),
-        ("data_dir", "data_dir"),
-        ("models_dir", "models_dir"),
-        ("default_model", "default_model"),
-        ("lease_seconds", "lease_seconds"),
-        ("heartbeat_seconds", "heartbeat_seconds"),
-        ("max_attempts", "max_attempts"),
-        ("c2pa_cert", "c2pa_cert"),
-        ("c2pa_key", "c2pa_key"),
-        ("c2pa_sign", "c2pa_sign"),
-        ("visible_label", "visible_label"),
-    ):
-        value = getattr(args, arg, None)
-        if value is not None:
-            overrides[key] = value
-    if getattr(args, "model", None):
-        overrides["models"] = list(args.model)
-    return ServeSettings(**overrides)
+if __name__ == "__main__":  # `python -m kinema.serving.worker`: the same as `kinema worker`
+    from kinema.commands.worker import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kinema worker", description=__doc__.splitlines()[0])
-    add_worker_arguments(parser)
-    return run_worker(parser.parse_args(argv))
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = settings_from_args(args)
-    worker = build_worker(settings, load_backends(getattr(args, "backends", None)))
-    worker.parent_pid = getattr(args, "parent_pid", None)
-
-    def stop(signum: int, frame: Any) -> None:
-        worker.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    worker.run_forever()
-    worker.store.dispose()
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

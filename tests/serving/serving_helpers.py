@@ -24,7 +24,7 @@ from kinema.serving.app import create_app
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import Storage
-from kinema.serving.store import JobStore
+from kinema.serving.store import Store
 from kinema.serving.worker import Worker
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ class Server:
         self, settings: ServeSettings, start_webhooks: bool = True, registry: ModelRegistry | None = None
     ) -> None:
         self.settings = settings
-        self.store = JobStore(settings.database_url())
+        self.store = Store(settings.database_url())
         self.registry = registry or ModelRegistry.discover(
             settings.models_dir, settings.models, settings.default_model
         )
@@ -83,7 +83,7 @@ class Server:
 
     def start_worker(self, generator=None) -> Worker:
         worker = Worker(
-            self.store,
+            self.store.jobs,
             Storage(self.settings.data_dir),
             self.registry,
             generator or FakeGenerator(),

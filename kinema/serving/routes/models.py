@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from kinema.serving.deps import ServiceDep, TenantDep
@@ -14,6 +12,6 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 @router.get("", response_model=ModelList, responses=errors(401, 403))
-def list_models(tenant: TenantDep, service: ServiceDep) -> dict[str, Any]:
+def list_models(tenant: TenantDep, service: ServiceDep) -> ModelList:
     """Every model, with its native size, frame rate, frame limit, modes and options."""
     return service.models()

@@ -9,7 +9,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -72,7 +72,7 @@ def _create_limits(s: ServeSettings) -> BodyLimits:
 )
 async def create_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> Video:
     """Queue a video: text → video, image → video (`input_reference`) or keyframes (`image_tail` too)."""
     fields, uploads = await read_body(request, _create_limits(settings))
     req = validate(VideoCreateRequest, fields)
@@ -86,7 +86,7 @@ def list_videos(
     after: Annotated[str | None, Query(max_length=MAX_ID_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
-) -> dict[str, Any]:
+) -> VideoList:
     """Your videos, newest first by default; page with `after` = the last id of the previous page."""
     return service.list(tenant, after, limit, order)
 
@@ -99,14 +99,14 @@ def list_videos(
 )
 async def extend_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> Video:
     """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
     limits = BodyLimits(
         settings.max_video_upload_bytes + SMALL_BODY_BYTES,
         settings.max_video_upload_bytes,
         files=("video",),
         spool=("video",),
-        spool_dir=service.storage.spool_dir,
+        spool_dir=service.spool_dir,
         json_bytes=SMALL_BODY_BYTES,  # JSON names a video by id; only a form carries the file
     )
     fields, uploads = await read_body(request, limits)
@@ -122,13 +122,12 @@ async def extend_video(
 
 @router.get("/{video_id}", response_model=Video, responses=errors(400, 401, 403, 404))
 def retrieve_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> JSONResponse:
-    job = service.get(tenant, video_id)
-    body = Video.model_validate(service.public(job)).model_dump(mode="json")
+    body = service.retrieve(tenant, video_id).model_dump(mode="json")
     return JSONResponse(body, headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 @router.delete("/{video_id}", response_model=VideoDeleted, responses=errors(400, 401, 403, 404))
-def delete_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> dict[str, Any]:
+def delete_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> VideoDeleted:
     """Delete a video: a queued one is cancelled, a running one stops, a finished one's files go."""
     return service.delete(tenant, video_id)
 
@@ -158,7 +157,7 @@ def video_content(
 
 
 @router.get("/{video_id}/provenance", response_model=Provenance, responses=errors(400, 401, 403, 404, 409))
-def video_provenance(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> dict[str, Any]:
+def video_provenance(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) -> Provenance:
     """The video's content credential: its AIGC label and C2PA manifest, and whether the signature validates."""
     return service.provenance(tenant, video_id)
 
@@ -171,7 +170,7 @@ def video_provenance(video_id: VideoIdPath, tenant: TenantDep, service: ServiceD
 )
 async def remix_video(
     video_id: VideoIdPath, request: Request, tenant: TenantDep, service: ServiceDep
-) -> dict[str, Any]:
+) -> Video:
     """A new video from a completed one and a new prompt."""
     fields, _ = await read_body(request, BodyLimits(SMALL_BODY_BYTES, 0))
     req = validate(VideoRemixRequest, fields)
@@ -197,7 +196,7 @@ def video_events(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> StreamingResponse:
-    service.get(tenant, video_id)  # 404 before the stream starts
+    service.retrieve(tenant, video_id)  # 404 before the stream starts
     return StreamingResponse(
         _event_stream(service, tenant, video_id, request, settings.poll_seconds, settings.events_max_seconds),
         media_type="text/event-stream",
@@ -214,17 +213,16 @@ async def _event_stream(
     while time.monotonic() - started < max_seconds:
         if await request.is_disconnected():
             return
-        job = await run_in_threadpool(service.store.get, video_id, tenant.id)
-        if job is None:
+        video = await run_in_threadpool(service.find, tenant, video_id)
+        if video is None:
             gone = {"id": video_id, "object": "video.deleted", "deleted": True}
             yield f"event: video.deleted\ndata: {json.dumps(gone)}\n\n"
             return
-        obj = await run_in_threadpool(service.public, job)
-        text = json.dumps(obj)
+        text = json.dumps(video.model_dump(mode="json"))
         if text != last:
             last, last_sent = text, time.monotonic()
-            yield f"event: video.{obj['status']}\ndata: {text}\n\n"
-            if obj["status"] in ("completed", "failed"):
+            yield f"event: video.{video.status}\ndata: {text}\n\n"
+            if video.status in ("completed", "failed"):
                 return
         elif time.monotonic() - last_sent > 15:
             last_sent = time.monotonic()
