@@ -1,0 +1,99 @@
+"""The tasks, as data: one row per task, read by the backends, the pipelines' loader, the CLI and (soon)
+the server, instead of task names compared in each of them.
+
+| task        | API mode    | given                         | motion | output | size from | length    | C2PA        |
+|-------------|-------------|-------------------------------|--------|--------|-----------|-----------|-------------|
+| `t2v`       | `text`      | prompt                        | yes    | video  | —         | made      | text        |
+| `t2i`       | —           | prompt                        | no     | image  | —         | one frame | text        |
+| `i2v`       | `image`     | image                         | yes    | video  | image     | made      | image       |
+| `keyframes` | `keyframes` | image, last_image, keyframes  | yes    | video  | image     | made      | keyframes   |
+| `extend`    | `extend`    | video                         | yes    | video  | video     | added     | extend      |
+| `v2v`       | `remix`     | video                         | yes    | video  | video     | made      | remix       |
+
+"motion" is the rule "an image output takes no motion": a task without it takes no length
+(`num_frames`, `seconds`) and no camera or trajectories (`NO_MOTION`). An extension's `num_frames` /
+`seconds` are what to add, not the length of one generation. An extension written without its source's
+frames is signed as a `continuation` (kinema/io/provenance.py). Torch-free: the server's API process
+validates with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from kinema.errors import InvalidInputError
+
+# What a task without motion (a still image) cannot take.
+NO_MOTION: tuple[str, ...] = ("num_frames", "seconds", "camera_control", "trajectories")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its names, what it is given, and what it makes."""
+
+    name: str  # GenerationSpec.task and the pipelines' task (kinema.pipelines.loading)
+    api_mode: str | None  # the API's `mode` (POST /v1/videos and friends); None: not offered over the API
+    title: str  # for messages: "text → video"
+    given: tuple[str, ...]  # the GenerationSpec fields of the pictures it is given
+    motion: bool  # takes a length, camera_control and trajectories (False: a still image, NO_MOTION)
+    output: Literal["video", "image"]
+    size_from: Literal["image", "video"] | None  # the given picture whose size (and fps) the result keeps
+    adds_length: bool = False  # num_frames / seconds say how much to add (extension)
+    requires_prompt: bool = True  # without a picture to start from, the prompt is all there is
+    provenance: str = "text"  # the C2PA manifest's task (kinema.io.provenance.TASKS)
+
+    @property
+    def takes_image(self) -> bool:
+        return "image" in self.given
+
+    @property
+    def takes_video(self) -> bool:
+        return "video" in self.given
+
+    def sign_as(self, include_source: bool = True) -> str:
+        """The C2PA task of its output: an extension without its source's frames is a continuation."""
+        return "continuation" if self.adds_length and not include_source else self.provenance
+
+
+TASK_TABLE: tuple[Task, ...] = (
+    Task("t2v", "text", "text → video", (), True, "video", None),
+    Task("t2i", None, "text → image", (), False, "image", None),
+    Task("i2v", "image", "image → video", ("image",), True, "video", "image", False, False, "image"),
+    Task(
+        "keyframes",
+        "keyframes",
+        "keyframes → video",
+        ("image", "last_image", "keyframes"),
+        True,
+        "video",
+        "image",
+        False,
+        False,
+        "keyframes",
+    ),
+    Task("extend", "extend", "extension", ("video",), True, "video", "video", True, False, "extend"),
+    Task(
+        "v2v", "remix", "video → video", ("video", "strength"), True, "video", "video", False, True, "remix"
+    ),
+)
+TASKS: dict[str, Task] = {t.name: t for t in TASK_TABLE}
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+# The API's modes → tasks (what kinema/serving/schemas.py's API_TASKS writes out by hand today).
+API_MODES: dict[str, Task] = {t.api_mode: t for t in TASK_TABLE if t.api_mode is not None}
+
+
+def task(name: str) -> Task:
+    """The row of a task name; InvalidInputError naming the known ones."""
+    row = TASKS.get(name)
+    if row is None:
+        raise InvalidInputError(f"Unknown task {name!r}; use one of {', '.join(TASKS)}.")
+    return row
+
+
+def api_task(mode: str) -> Task:
+    """The row of an API mode (text, image, keyframes, extend, remix)."""
+    row = API_MODES.get(mode)
+    if row is None:
+        raise InvalidInputError(f"Unknown mode {mode!r}; use one of {', '.join(API_MODES)}.")
+    return row
