@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kinema.errors import InvalidInputError
 from kinema.pipelines.sizes import SizeRules
-from kinema.runtime.output import IMAGE_SUFFIXES, VIDEO_SUFFIXES, FrameOutput, GenerationResult, Signature
+from kinema.runtime.output import FrameOutput, GenerationResult, Signature
 from kinema.runtime.progress import ProgressCallback
-from kinema.runtime.tasks import TASK_NAMES
+from kinema.runtime.tasks import IMAGE_SUFFIXES, TASK_NAMES, VIDEO_SUFFIXES
 from kinema.runtime.tasks import TASKS as TASK_ROWS
 
 Task = Literal["t2v", "t2i", "i2v", "keyframes", "extend", "v2v"]  # TASK_NAMES, spelled for pydantic

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import InvalidInputError
+from kinema.runtime.tasks import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+__all__ = ["IMAGE_SUFFIXES", "FrameOutput", "GenerationResult", "Signature", "finish_file"]
 
 
 @dataclass

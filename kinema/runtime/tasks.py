@@ -26,6 +26,9 @@ from typing import Literal
 
 from kinema.errors import InvalidInputError
 
+# The files each output kind is written to (kinema.runtime.output).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".m4v", ".mov")
 # What a task without motion (a still image) cannot take.
 NO_MOTION: tuple[str, ...] = ("num_frames", "seconds", "camera_control", "trajectories")
 
