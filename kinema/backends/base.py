@@ -28,7 +28,7 @@ from kinema.runtime.progress import ProgressCallback
 from kinema.runtime.tasks import IMAGE_SUFFIXES, TASK_NAMES, VIDEO_SUFFIXES
 from kinema.runtime.tasks import TASKS as TASK_ROWS
 
-Task = Literal["t2v", "t2i", "i2v", "keyframes", "extend", "v2v"]  # TASK_NAMES, spelled for pydantic
+Task = Literal[TASK_NAMES]  # type: ignore[valid-type]  # the table's names: Literal[("t2v", ...)] flattens
 TASKS: tuple[str, ...] = TASK_NAMES
 
 
