@@ -44,7 +44,7 @@ from kinema.errors import InvalidInputError, MissingDependencyError, ModelNotFou
 from kinema.runtime import media
 from kinema.runtime.extend import extend_video, frames_to_add, split_chunk
 from kinema.runtime.progress import Progress
-from kinema.runtime.request import ModelDefaults, Request, resolve_request
+from kinema.runtime.request import SPEC_OPTIONS, ModelDefaults, Request, resolve_request
 from kinema.runtime.tasks import TASKS as TASK_ROWS
 
 INDEX_FILE = "model_index.json"
@@ -396,24 +396,11 @@ class DiffusersBackend(VideoBackend):
         """The spec's size, length and sampling, checked against the model's rules. A still image is one
         frame; an extension's num_frames / seconds are what to add, so one chunk is the native length."""
         row = TASK_ROWS[spec.task]
-        num_frames, seconds = spec.num_frames, spec.seconds
+        given = {n: getattr(spec, n) for n in SPEC_OPTIONS}
         if not row.motion or row.adds_length:
-            num_frames, seconds = 1 if not row.motion else None, None
+            given.update(num_frames=1 if not row.motion else None, seconds=None)
         return resolve_request(
-            self.facts.rules,
-            self.sampling_defaults,
-            [spec.prompt],
-            spec.negative_prompt,
-            width=spec.width,
-            height=spec.height,
-            aspect_ratio=spec.aspect_ratio,
-            num_frames=num_frames,
-            seconds=seconds,
-            fps=fps,
-            like=like,
-            num_inference_steps=spec.num_inference_steps,
-            guidance_scale=spec.guidance_scale,
-            seed=spec.seed,
+            self.facts.rules, self.sampling_defaults, [spec.prompt], fps=fps, like=like, **given
         )
 
     def call_kwargs(self, req: Request, num_frames: int) -> dict[str, Any]:

@@ -12,25 +12,9 @@ from kinema.backends.base import OPTIONAL_INPUTS, TASKS, GenerationSpec, ModelFa
 from kinema.pipelines.model_config import CONFIG_NAME, read_model_config
 from kinema.runtime import media
 from kinema.runtime.extend import frames_to_add
+from kinema.runtime.request import SPEC_OPTIONS
 from kinema.runtime.tasks import NO_MOTION
 from kinema.runtime.tasks import TASKS as TASK_ROWS
-
-# GenerationSpec fields that are GenerationOptions of every Kinema pipeline (same names on both sides).
-_PIPELINE_OPTIONS = (
-    "negative_prompt",
-    "width",
-    "height",
-    "aspect_ratio",
-    "num_frames",
-    "seconds",
-    "num_inference_steps",
-    "guidance_scale",
-    "sampler",
-    "seed",
-    "callback",
-    "camera_control",
-    "trajectories",
-)
 
 
 def _calls(spec: GenerationSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -103,7 +87,7 @@ class KinemaBackend(VideoBackend):
 
     def run(self, spec: GenerationSpec, output: Output) -> None:
         pipe, row = self.pipeline(spec.task), TASK_ROWS[spec.task]
-        options = {n: getattr(spec, n) for n in _PIPELINE_OPTIONS if getattr(spec, n) is not None}
+        options = {n: getattr(spec, n) for n in SPEC_OPTIONS if getattr(spec, n) is not None}
         if not row.motion:  # a still image takes no length and no motion
             options = {n: v for n, v in options.items() if n not in NO_MOTION}
         options["fps"] = output.fps

@@ -185,16 +185,7 @@ class KinemaPipeline:
     @property
     def defaults(self) -> ModelDefaults:
         """The model's sampling defaults (its kinema.json): what a request leaves unset becomes."""
-        c = self.config
-        return ModelDefaults(
-            fps=c.fps,
-            num_inference_steps=c.num_inference_steps,
-            guidance_scale=c.guidance_scale,
-            negative_prompt=c.negative_prompt,
-            sampler=c.sampler,
-            shift=c.shift,
-            decode_chunk_frames=c.decode_chunk_frames,
-        )
+        return ModelDefaults(**{f.name: getattr(self.config, f.name) for f in fields(ModelDefaults)})
 
     @property
     def size_rules(self) -> SizeRules:
@@ -226,29 +217,7 @@ class KinemaPipeline:
             unknown = sorted(set(options) - {f.name for f in fields(GenerationOptions)})
             raise InvalidInputError(f"Unknown option(s) {unknown} for {self.task}; known: {known}.") from None
         return resolve_request(
-            self.size_rules,
-            self.defaults,
-            self._prompts(prompt),
-            opts.negative_prompt,
-            width=opts.width,
-            height=opts.height,
-            aspect_ratio=opts.aspect_ratio,
-            num_frames=opts.num_frames,
-            seconds=opts.seconds,
-            fps=opts.fps,
-            source_fps=fps,
-            like=like,
-            num_inference_steps=opts.num_inference_steps,
-            guidance_scale=opts.guidance_scale,
-            seed=opts.seed,
-            generator=opts.generator,
-            sampler=opts.sampler,
-            shift=opts.shift,
-            decode_chunk_frames=opts.decode_chunk_frames,
-            callback=opts.callback,
-            camera_control=opts.camera_control,
-            trajectories=opts.trajectories,
-            return_latents=opts.return_latents,
+            self.size_rules, self.defaults, self._prompts(prompt), like=like, source_fps=fps, **vars(opts)
         )
 
     def _prompts(self, prompt: str | Sequence[str] | None) -> list[str]:

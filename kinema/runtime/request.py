@@ -13,6 +13,24 @@ from kinema.pipelines.sizes import SizeRules, VideoSize, resolve_size
 from kinema.runtime.media import size_like
 from kinema.runtime.progress import ProgressCallback
 
+# GenerationSpec fields that are request options of the same names (resolve_request's arguments, and the
+# keyword options of every Kinema pipeline): what a backend passes on as they are.
+SPEC_OPTIONS: tuple[str, ...] = (
+    "negative_prompt",
+    "width",
+    "height",
+    "aspect_ratio",
+    "num_frames",
+    "seconds",
+    "num_inference_steps",
+    "guidance_scale",
+    "sampler",
+    "seed",
+    "callback",
+    "camera_control",
+    "trajectories",
+)
+
 
 @dataclass(frozen=True)
 class ModelDefaults:
