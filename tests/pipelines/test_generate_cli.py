@@ -13,14 +13,6 @@ from kinema.cli import main
 from kinema.io import probe_video, read_aigc_label, read_video, write_video
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path_factory, monkeypatch):
-    """Where `kinema generate` keeps the installation's signing key (made on first use): not the cwd."""
-    path = tmp_path_factory.getbasetemp() / "kinema-data"
-    monkeypatch.setenv("KINEMA_DATA_DIR", str(path))
-    return path
-
-
 @pytest.fixture()
 def run_cli(tiny_model_dir, base_pipe, capsys):
     def run(*args: str) -> tuple[int, str]:
@@ -133,13 +125,13 @@ def test_missing_default_model_says_what_to_do(tmp_path, monkeypatch, capsys):
     assert "--model PATH" in capsys.readouterr().err
 
 
-def test_every_output_is_signed_by_default_and_no_sign_opts_out(run_cli, tmp_path, data_dir):
+def test_every_output_is_signed_by_default_and_no_sign_opts_out(run_cli, tmp_path, signing_data_dir):
     from kinema.io.provenance import CA_FILE, PROVENANCE_DIR, read_provenance
 
     out, thumb = tmp_path / "signed.mp4", tmp_path / "signed.png"
     code, text = run_cli("a red ball", "--out", str(out), "--thumbnail", str(thumb))
     assert code == 0, text
-    anchor = data_dir / PROVENANCE_DIR / CA_FILE  # the installation's key, made on first use
+    anchor = signing_data_dir / PROVENANCE_DIR / CA_FILE  # the installation's key, made on first use
     video, still = read_provenance(out, [anchor]), read_provenance(thumb, [anchor])
     assert video.validation_state == "Trusted" and video.actions[-1]["action"] == "c2pa.created"
     assert still.validation_state == "Trusted" and [i.relationship for i in still.ingredients] == ["parentOf"]
