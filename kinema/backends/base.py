@@ -13,7 +13,7 @@ A new model family is one file: a `VideoBackend` subclass with `modes`, `options
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -23,12 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kinema.errors import InvalidInputError
 from kinema.pipelines.sizes import SizeRules
+from kinema.runtime.output import FrameOutput, GenerationResult, Signature
+from kinema.runtime.progress import ProgressCallback
+from kinema.runtime.tasks import IMAGE_SUFFIXES, TASK_NAMES, VIDEO_SUFFIXES
+from kinema.runtime.tasks import TASKS as TASK_ROWS
 
-Task = Literal["t2v", "t2i", "i2v", "keyframes", "extend", "v2v"]
-TASKS: tuple[str, ...] = ("t2v", "t2i", "i2v", "keyframes", "extend", "v2v")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-ProgressCallback = Callable[[int, int, str], "bool | None"]  # (step, total, stage) -> False to stop
+Task = Literal[TASK_NAMES]  # type: ignore[valid-type]  # the table's names: Literal[("t2v", ...)] flattens
+TASKS: tuple[str, ...] = TASK_NAMES
 
 
 class FrameSink(Protocol):
@@ -232,107 +233,33 @@ class ModelFacts:
         }
 
 
-@dataclass
-class GenerationResult:
-    """What `generate` returns. `frames` is None when they went to a file or a sink."""
-
-    frames: np.ndarray | None  # uint8 (T, H, W, 3)
-    fps: float
-    num_frames: int
-    width: int
-    height: int
-    path: Path | None = None
-    info: dict[str, Any] = field(default_factory=dict)  # what the backend wants the caller to know
-
-
-class Output:
-    """Where a generation's frames go, opened on the first write (the backend decides the size):
-    an MP4 file written as frames arrive (atomic: a failure or a cancel leaves no file), a caller's sink,
-    or memory. Text→image to a .png/.jpg is held in memory and saved labelled at the end."""
+class Output(FrameOutput):
+    """Where a spec's frames go (`kinema.runtime.output.FrameOutput`): its output file (labelled, and
+    signed when the spec gives a signing identity), its sink, or memory."""
 
     def __init__(self, spec: GenerationSpec, fps: float, model: str | None = None) -> None:
-        self.spec, self.fps, self.model = spec, float(fps), model
-        self.count, self.width, self.height = 0, 0, 0
-        self._chunks: list[np.ndarray] = []
-        self._writer: Any = None
-        self.info: dict[str, Any] = {}  # e.g. physics mode's report; returned with the result
-        path = spec.output_path
-        self.to_image = path is not None and Path(path).suffix.lower() in IMAGE_SUFFIXES
+        super().__init__(
+            fps,
+            spec.output_path,
+            spec.sink,
+            label=spec.label,
+            visible_label=spec.visible_label,
+            signature=signature(spec, model),
+        )
+        self.spec, self.model = spec, model
 
-    def write(self, frames: np.ndarray) -> None:
-        """Append uint8 (n, H, W, 3) frames in order."""
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if self.count == 0:
-            self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
-            self._open()
-        self.count += len(frames)
-        if self._writer is not None:
-            self._writer.write(frames)
-        elif self.spec.sink is not None:
-            self.spec.sink.write(frames)
-        else:
-            self._chunks.append(frames)
 
-    def _open(self) -> None:
-        if self.spec.output_path is not None and not self.to_image:
-            from kinema.io import VideoWriter
-
-            self._writer = VideoWriter(
-                self.spec.output_path,
-                self.fps,
-                self.width,
-                self.height,
-                label=self._label(),
-                visible_label=self.spec.visible_label,
-            )
-
-    def _label(self) -> Any:
-        """The spec's label; "default" = Kinema's own (`kinema.io.label.default_label`)."""
-        from kinema.io.label import default_label
-
-        return default_label() if isinstance(self.spec.label, str) else self.spec.label
-
-    def close(self) -> GenerationResult:
-        if self.count == 0:
-            raise InvalidInputError("The generation produced no frames.")
-        path = self.spec.output_path
-        frames = np.concatenate(self._chunks) if self._chunks else None  # (T, H, W, 3)
-        if self._writer is not None:
-            self._writer.close()
-        elif self.to_image:
-            from PIL import Image
-
-            from kinema.io.label import save_labelled_image
-
-            save_labelled_image(
-                Image.fromarray(frames[0]), path, self._label(), visible_label=self.spec.visible_label
-            )
-            frames = None
-        if path is not None and self.spec.signing is not None:
-            self._sign(Path(path))
-        return GenerationResult(frames, self.fps, self.count, self.width, self.height, path, self.info)
-
-    def _sign(self, path: Path) -> None:
-        """The C2PA manifest: what made the file (the task), the model, and the input files."""
-        from kinema.io.provenance import sign_file
-
-        spec = self.spec
-        task = "continuation" if spec.task == "extend" and not spec.include_source else spec.task
-        ingredients = spec.ingredients
-        if ingredients is None:
-            given = (spec.image, spec.last_image, spec.video)
-            ingredients = [Path(g) for g in given if isinstance(g, (str, Path)) and Path(g).is_file()]
-        try:
-            sign_file(path, spec.signing, task, model=self.model, ingredients=ingredients)
-        except BaseException:
-            path.unlink(missing_ok=True)  # an output without its promised credential is not delivered
-            raise
-
-    def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.abort()
+def signature(spec: GenerationSpec, model: str | None = None) -> Signature | None:
+    """The C2PA signature of a spec's output file: what made it (the task), the model, and the input
+    files (default: the image / last image / video given as paths)."""
+    if spec.signing is None:
+        return None
+    ingredients = spec.ingredients
+    if ingredients is None:
+        given = (spec.image, spec.last_image, spec.video)
+        ingredients = [Path(g) for g in given if isinstance(g, (str, Path)) and Path(g).is_file()]
+    task = TASK_ROWS[spec.task].sign_as(spec.include_source)
+    return Signature(spec.signing, task, model, tuple(ingredients))
 
 
 class VideoBackend:
@@ -364,12 +291,12 @@ class VideoBackend:
         if spec.output_path is not None and spec.sink is not None:
             raise InvalidInputError("Give the frames one destination: output_path or sink, not both.")
         suffix = Path(spec.output_path).suffix.lower() if spec.output_path is not None else None
-        if suffix in IMAGE_SUFFIXES and spec.task != "t2i":
+        if suffix in IMAGE_SUFFIXES and TASK_ROWS[spec.task].output != "image":
             raise InvalidInputError(
                 f"{Path(spec.output_path).name} is an image file: only text → image writes images; "
                 "use an .mp4 output for video modes."
             )
-        if suffix is not None and suffix not in IMAGE_SUFFIXES and suffix not in (".mp4", ".m4v", ".mov"):
+        if suffix is not None and suffix not in IMAGE_SUFFIXES and suffix not in VIDEO_SUFFIXES:
             raise InvalidInputError(
                 f"Cannot write {Path(spec.output_path).name}: use an .mp4 (video) or .png/.jpg (image) output."
             )
@@ -390,7 +317,7 @@ class VideoBackend:
         """The frame rate of the result: asked, else the source video's, else the model's."""
         if spec.fps:
             return float(spec.fps)
-        if spec.task in ("extend", "v2v") and isinstance(spec.video, (str, Path)):
+        if TASK_ROWS[spec.task].size_from == "video" and isinstance(spec.video, (str, Path)):
             from kinema.io import probe_video
 
             fps = probe_video(spec.video).fps

@@ -26,6 +26,7 @@ from kinema.backends.diffusers_base import (
     Request,
     read_component_config,
 )
+from kinema.runtime.tasks import TASKS
 
 COGVIDEOX_DEFAULTS = FamilyDefaults(
     width=720, height=480, fps=8, num_frames=49, max_frames=49, num_inference_steps=50, guidance_scale=6.0
@@ -80,7 +81,7 @@ class CogVideoXBackend(_CogVideoX):
     context_frames = 1 + 4 * 4
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
-        if task == "v2v":
+        if TASKS[task].takes_video:  # a remix
             return {"video": self.source_video(spec.video, req), "strength": self.strength(spec, req)}
         return {}
 

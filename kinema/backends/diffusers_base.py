@@ -31,18 +31,21 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from kinema.backends.base import GenerationSpec, ModelFacts, Output, VideoBackend
-from kinema.errors import Interrupted, InvalidInputError, MissingDependencyError, ModelNotFoundError
-from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size
+from kinema.errors import InvalidInputError, MissingDependencyError, ModelNotFoundError
+from kinema.runtime import media
+from kinema.runtime.extend import extend_video, frames_to_add, split_chunk
+from kinema.runtime.progress import Progress
+from kinema.runtime.request import SPEC_OPTIONS, ModelDefaults, Request, resolve_request
+from kinema.runtime.tasks import TASKS as TASK_ROWS
 
 INDEX_FILE = "model_index.json"
 DEFAULTS_FILE = "kinema_defaults.json"
@@ -95,20 +98,6 @@ class FamilyDefaults:
     max_pixels: int | None = None
 
 
-@dataclass(frozen=True)
-class Request:
-    """A spec resolved against the model: the pipeline's size, length, sampling and seed."""
-
-    size: VideoSize
-    fps: float
-    num_inference_steps: int
-    guidance_scale: float
-    prompt: str
-    negative_prompt: str | None
-    seed: int
-    generator: Any = field(compare=False, default=None)
-
-
 # ---- load options ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoadOptions:
@@ -154,30 +143,6 @@ def torch_dtype(name: str | None, device: str) -> Any:
     if name is None:
         return torch.float32 if str(device).startswith("cpu") else torch.bfloat16
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
-
-
-# ---- progress -------------------------------------------------------------------------------------------
-class Progress:
-    """One total for the whole generation (calls × (steps + 1 decode)); each call's denoising steps are
-    mapped onto its `steps` units (v2v runs `strength × steps` timesteps). False from the callback stops."""
-
-    def __init__(self, callback: Any, calls: int, steps: int) -> None:
-        self.callback, self.steps = callback, steps
-        self.total, self.done, self.last = calls * (steps + 1), 0, 0
-
-    def report(self, units: int, stage: str) -> None:
-        """Units done so far in the current call (never reported backwards: SkyReels' diffusion forcing
-        restarts its step count per window)."""
-        if self.callback is None:
-            return
-        step = self.last = max(self.last, min(self.total, self.done + units))
-        if self.callback(step, self.total, stage) is False:
-            raise Interrupted(f"Generation was stopped at {stage} (step {step} of {self.total}) on request.")
-
-    def end_call(self) -> None:
-        self.done += self.steps
-        self.report(1, "decoding")
-        self.done += 1
 
 
 # ---- the backend ----------------------------------------------------------------------------------------
@@ -411,40 +376,31 @@ class DiffusersBackend(VideoBackend):
 
     # ---- running ------------------------------------------------------------------------------------
     def run(self, spec: GenerationSpec, output: Output) -> None:
-        if spec.task == "extend":
+        if TASK_ROWS[spec.task].adds_length:
             self.extend(spec, output)
             return
         like = self._given_size(spec)
         req = self.request(spec, output.fps, like=like)
-        progress = Progress(spec.callback, 1, req.num_inference_steps)
+        progress = Progress(spec.callback, req.num_inference_steps + 1)  # steps, then the decode
         frames = self.call(spec.task, req, progress, **self.task_inputs(spec.task, spec, req))
         output.write(frames)
 
-    def request(self, spec: GenerationSpec, fps: float, like: tuple[int, int] | None = None) -> Request:
-        """The spec's size, length and sampling, checked against the model's rules."""
-        import torch
+    @property
+    def sampling_defaults(self) -> ModelDefaults:
+        """The folder's defaults (the family's, or its kinema_defaults.json); the pipeline keeps its own
+        negative prompt when none is given."""
+        facts = self.facts
+        return ModelDefaults(facts.fps, facts.num_inference_steps, float(facts.config["guidance_scale"]))
 
-        width, height, aspect = spec.width, spec.height, spec.aspect_ratio
-        if like is not None and width is None and height is None and aspect is None:
-            width, height, aspect = size_like(self.facts.rules, *like)
-        num_frames = 1 if spec.task == "t2i" else spec.num_frames
-        seconds = None if spec.task in ("t2i", "extend") else spec.seconds
-        if spec.task == "extend":  # num_frames/seconds are what to add: one chunk is the native length
-            num_frames = None
-        size = resolve_size(self.facts.rules, width, height, aspect, num_frames, seconds, fps)
-        steps = spec.num_inference_steps or self.facts.num_inference_steps
-        if steps < 1:
-            raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
-        guidance = spec.guidance_scale
-        return Request(
-            size=size,
-            fps=float(fps),
-            num_inference_steps=int(steps),
-            guidance_scale=float(self.facts.config["guidance_scale"] if guidance is None else guidance),
-            prompt=spec.prompt,
-            negative_prompt=spec.negative_prompt,
-            seed=spec.seed,
-            generator=torch.Generator("cpu").manual_seed(int(spec.seed)),
+    def request(self, spec: GenerationSpec, fps: float, like: tuple[int, int] | None = None) -> Request:
+        """The spec's size, length and sampling, checked against the model's rules. A still image is one
+        frame; an extension's num_frames / seconds are what to add, so one chunk is the native length."""
+        row = TASK_ROWS[spec.task]
+        given = {n: getattr(spec, n) for n in SPEC_OPTIONS}
+        if not row.motion or row.adds_length:
+            given.update(num_frames=1 if not row.motion else None, seconds=None)
+        return resolve_request(
+            self.facts.rules, self.sampling_defaults, [spec.prompt], fps=fps, like=like, **given
         )
 
     def call_kwargs(self, req: Request, num_frames: int) -> dict[str, Any]:
@@ -475,13 +431,14 @@ class DiffusersBackend(VideoBackend):
         """Run the task's pipeline once → uint8 (T, H, W, 3), less `drop_leading` frames that the
         pipeline returns before its own (SkyReels' video→video returns the given video first)."""
         pipe = self.pipeline(task)
-        steps = req.num_inference_steps
+        steps, start = req.num_inference_steps, progress.step  # this call's units: `steps`, then 1 decode
 
         def on_step_end(p: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if step_hook is not None:
                 tensors = step_hook(p, i, t, tensors)
+            # v2v runs strength × steps timesteps: mapped onto this call's `steps` units
             n = max(1, int(getattr(p, "_num_timesteps", None) or steps))
-            progress.report(math.ceil((i + 1) * steps / n), "denoising")
+            progress.reach(start + math.ceil((i + 1) * steps / n), "denoising")
             return tensors
 
         kwargs = {**self.call_kwargs(req, num_frames or req.size.num_frames), **inputs}
@@ -493,7 +450,7 @@ class DiffusersBackend(VideoBackend):
                 callback_on_step_end=on_step_end,
                 callback_on_step_end_tensor_inputs=["latents"],
             ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
-        progress.end_call()
+        progress.reach(start + steps + 1, "decoding")
         return to_uint8(video)
 
     @staticmethod
@@ -524,36 +481,33 @@ class DiffusersBackend(VideoBackend):
     # ---- given pictures -----------------------------------------------------------------------------
     def _given_size(self, spec: GenerationSpec) -> tuple[int, int] | None:
         """(width, height) of the given image / source video, whose size the result keeps when it can."""
-        if spec.task in ("i2v", "keyframes") and spec.image is not None:
-            image = read_image(spec.image)
+        row = TASK_ROWS[spec.task]
+        if row.size_from == "image" and spec.image is not None:
+            image = media.read_image(spec.image)
             return image.shape[1], image.shape[0]
-        if spec.task == "v2v" and spec.video is not None:
-            return video_size(spec.video)
+        if row.size_from == "video" and spec.video is not None:
+            return media.video_size(spec.video)
         return None
 
     def image(self, source: Any, req: Request) -> Any:
         """A given picture as a PIL image of the output size (cover-resized, centre-cropped)."""
         from PIL import Image
 
-        from kinema.io import resize_and_crop
-
-        return Image.fromarray(resize_and_crop(read_image(source), req.size.width, req.size.height))
+        return Image.fromarray(media.fit_frame(media.read_image(source), req.size.width, req.size.height))
 
     def source_video(self, video: Any, req: Request) -> list[Any]:
         """A v2v source as PIL frames of the output size: its first 1 + 4k frames (at most max_frames)."""
         from PIL import Image
 
-        from kinema.io import resize_and_crop
-
         c, limit = self.facts.temporal_compression, self.facts.max_frames
         frames: list[Any] = []
-        for frame in iter_frames(video):
+        for frame in media.open_video(video, self.facts.fps)[0]:
             if len(frames) == limit:
                 raise InvalidInputError(
                     f"The source video is longer than the {limit} frames this model remixes in one pass; "
                     "trim it, or remix it in parts."
                 )
-            frames.append(Image.fromarray(resize_and_crop(frame, req.size.width, req.size.height)))
+            frames.append(Image.fromarray(media.fit_frame(frame, req.size.width, req.size.height)))
         if not frames:
             raise InvalidInputError("The source video has no frames.")
         return frames[: 1 + c * ((len(frames) - 1) // c)]
@@ -565,9 +519,9 @@ class DiffusersBackend(VideoBackend):
         raise NotImplementedError
 
     def extend(self, spec: GenerationSpec, output: Output) -> None:
-        """Continue the source video chunk by chunk: each chunk is a native-length generation conditioned
-        on the last frames so far (`continue_inputs`); its remake of those frames is dropped (or crossfaded
-        into them) and the rest streamed to the output. Only the tail is held: memory stays flat."""
+        """Continue the source video chunk by chunk (`kinema.runtime.extend`): each chunk is a native-length
+        generation conditioned on the last frames so far (`continue_inputs`); its remake of those frames is
+        dropped (or crossfaded into them) and the rest streamed to the output. Memory stays flat."""
         if spec.video is None:
             raise InvalidInputError(
                 "Extension needs a source video (an MP4 path or uint8 (T, H, W, 3) frames)."
@@ -579,10 +533,9 @@ class DiffusersBackend(VideoBackend):
             self._prompt_memo = None
 
     def _extend(self, spec: GenerationSpec, output: Output) -> None:
-        from kinema.pipelines.pipeline_extend import CrossFade
-
-        req = self.request(spec, output.fps, like=video_size(spec.video))
-        add = frames_to_add(spec, output.fps, self.facts)
+        source, _, like = media.open_video(spec.video, output.fps)
+        req = self.request(spec, output.fps, like=like)
+        add = frames_to_add(spec.num_frames, spec.seconds, output.fps, self.facts.num_frames / self.facts.fps)
         c = self.facts.temporal_compression  # context: 1 + ck frames, shorter than a chunk
         context = 1 + c * ((min(self.context_frames, req.size.num_frames - 1) - 1) // c)
         if not 0 <= spec.crossfade_frames <= context:
@@ -591,31 +544,24 @@ class DiffusersBackend(VideoBackend):
                 f"(the frames each chunk continues from, for {self.name})."
             )
         new_per_chunk = req.size.num_frames - context
-        progress = Progress(spec.callback, math.ceil(add / new_per_chunk), req.num_inference_steps)
-        out = CrossFade(output.write, spec.crossfade_frames)
-        tail: deque[np.ndarray] = deque(maxlen=context)
-        from kinema.io import resize_and_crop
+        progress = Progress(spec.callback, math.ceil(add / new_per_chunk) * (req.num_inference_steps + 1))
+        width, height = req.size.width, req.size.height
 
-        for frame in iter_frames(spec.video):
-            frame = resize_and_crop(frame, req.size.width, req.size.height)  # (H, W, 3)
-            if spec.include_source:
-                out.write(frame[None])
-            tail.append(frame.copy())  # own memory: the tail costs the same from the first chunk on
-        if not tail:
-            raise InvalidInputError("The video to extend has no frames.")
-        added = 0
-        while added < add:
-            given = np.stack(list(tail)[-(1 + c * ((len(tail) - 1) // c)) :])  # (1 + ck, H, W, 3)
+        def make_chunk(given: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray]:
             task, inputs = self.continue_inputs(given, req)
-            chunk = self.call(task, req, progress, **inputs)  # (T, H, W, 3)
-            overlap, new = chunk[: len(given)].copy(), chunk[len(given) :][: add - added].copy()
-            del chunk  # copies, not views: a view would keep the whole chunk alive in the tail
-            out.blend(overlap)
-            out.write(new)
-            tail.extend(f.copy() for f in new)
-            added += len(new)
-            del new, overlap
-        out.flush()
+            return split_chunk(self.call(task, req, progress, **inputs), len(given))  # (T, H, W, 3)
+
+        extend_video(
+            source,
+            output.write,
+            make_chunk,
+            fit=lambda frame: media.fit_frame(frame, width, height),
+            add=add,
+            context=context,
+            temporal_compression=c,
+            include_source=spec.include_source,
+            crossfade_frames=spec.crossfade_frames,
+        )
 
 
 # ---- prefix latents: continuation for pipelines with no frame conditioning -------------------------------
@@ -680,64 +626,6 @@ def to_uint8(video: Any) -> np.ndarray:
     with torch.no_grad():
         video = (video.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     return video.permute(0, 2, 3, 1).contiguous().cpu().numpy()
-
-
-def read_image(source: Any) -> np.ndarray:
-    """A path, bytes, PIL image or uint8 (H, W, 3) array → uint8 (H, W, 3), with clear errors."""
-    from kinema.io import load_image
-
-    if isinstance(source, np.ndarray):
-        if source.dtype != np.uint8 or source.ndim != 3 or source.shape[-1] != 3:
-            raise InvalidInputError(
-                f"An image array must be uint8 (H, W, 3); got {source.dtype} {source.shape}."
-            )
-        return source
-    return load_image(source)
-
-
-def iter_frames(video: Any) -> Iterator[np.ndarray]:
-    """uint8 (H, W, 3) frames of an MP4 path or a uint8 (T, H, W, 3) array, decoded lazily."""
-    from kinema.io import iter_video_frames
-
-    if isinstance(video, np.ndarray):
-        if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-            raise InvalidInputError(
-                f"A video array must be uint8 (T, H, W, 3); got {video.dtype} {video.shape}."
-            )
-        return iter(video)
-    return iter_video_frames(video)
-
-
-def video_size(video: Any) -> tuple[int, int]:
-    """(width, height) of an MP4 path or a uint8 (T, H, W, 3) array."""
-    if isinstance(video, np.ndarray):
-        return int(video.shape[2]), int(video.shape[1])
-    from kinema.io import probe_video
-
-    info = probe_video(video)
-    return info.width, info.height
-
-
-def size_like(rules: SizeRules, width: int, height: int) -> tuple[int | None, int | None, str | None]:
-    """A given picture's size when the model can make it, else the closest aspect preset."""
-    if width % rules.multiple == 0 and height % rules.multiple == 0 and width * height <= rules.pixel_limit:
-        return width, height, None
-    ratio = math.log(width / height)
-    best = min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a][0] / ASPECT_RATIOS[a][1]) - ratio))
-    return None, None, best
-
-
-def frames_to_add(spec: GenerationSpec, fps: float, facts: ModelFacts) -> int:
-    """An extension's length: num_frames or seconds to add (default: one native clip more)."""
-    if spec.num_frames is not None and spec.seconds is not None:
-        raise InvalidInputError("Give either seconds or num_frames to add, not both.")
-    if spec.num_frames is not None:
-        add = int(spec.num_frames)
-    else:
-        add = int(round(float(spec.seconds or facts.num_frames / facts.fps) * fps))
-    if add < 1:
-        raise InvalidInputError(f"Asked to add {add} frames; give a positive duration to extend by.")
-    return add
 
 
 _PLAIN = (str, bytes, int, float, bool, type(None))

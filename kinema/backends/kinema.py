@@ -10,41 +10,19 @@ from typing import Any
 
 from kinema.backends.base import OPTIONAL_INPUTS, TASKS, GenerationSpec, ModelFacts, Output, VideoBackend
 from kinema.pipelines.model_config import CONFIG_NAME, read_model_config
-
-# GenerationSpec fields that are GenerationOptions of every Kinema pipeline (same names on both sides).
-_PIPELINE_OPTIONS = (
-    "negative_prompt",
-    "width",
-    "height",
-    "aspect_ratio",
-    "num_frames",
-    "seconds",
-    "num_inference_steps",
-    "guidance_scale",
-    "sampler",
-    "seed",
-    "callback",
-    "camera_control",
-    "trajectories",
-)
-_NO_MOTION = ("num_frames", "seconds", "camera_control", "trajectories")  # what a still image cannot take
+from kinema.runtime import media
+from kinema.runtime.extend import frames_to_add
+from kinema.runtime.request import SPEC_OPTIONS
+from kinema.runtime.tasks import NO_MOTION
+from kinema.runtime.tasks import TASKS as TASK_ROWS
 
 
 def _calls(spec: GenerationSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The positional and task-specific arguments of the task's pipeline `__call__`."""
-    task = spec.task
-    if task in ("t2v", "t2i"):
-        return (spec.prompt,), {}
-    if task == "i2v":
-        return (spec.image, spec.prompt), {}
-    if task == "keyframes":
-        return (spec.image, spec.last_image, spec.prompt), {"keyframes": list(spec.keyframes)}
-    if task == "v2v":
-        return (spec.video, spec.prompt), {} if spec.strength is None else {"strength": spec.strength}
-    return (spec.video, spec.prompt), {
-        "include_source": spec.include_source,
-        "crossfade_frames": spec.crossfade_frames,
-    }
+    """The positional and task-specific arguments of the task's pipeline `__call__`: the given pictures
+    in the table's order, then the prompt; the task's own options by name (unset ones left out)."""
+    row = TASK_ROWS[spec.task]
+    args = (*(getattr(spec, name) for name in row.given), spec.prompt)
+    return args, {n: getattr(spec, n) for n in row.options if getattr(spec, n) is not None}
 
 
 def _grid(path: Path) -> tuple[int, int]:
@@ -108,15 +86,15 @@ class KinemaBackend(VideoBackend):
         return self._pipes[task]
 
     def run(self, spec: GenerationSpec, output: Output) -> None:
-        pipe = self.pipeline(spec.task)
-        options = {n: getattr(spec, n) for n in _PIPELINE_OPTIONS if getattr(spec, n) is not None}
-        if spec.task == "t2i":
-            options = {n: v for n, v in options.items() if n not in _NO_MOTION}
+        pipe, row = self.pipeline(spec.task), TASK_ROWS[spec.task]
+        options = {n: getattr(spec, n) for n in SPEC_OPTIONS if getattr(spec, n) is not None}
+        if not row.motion:  # a still image takes no length and no motion
+            options = {n: v for n, v in options.items() if n not in NO_MOTION}
         options["fps"] = output.fps
         args, extra = _calls(spec)
         if spec.physics:
             self._run_physics(spec, pipe, args, extra, options, output)
-        elif spec.task == "extend":  # streamed chunk by chunk into the output, however long
+        elif row.adds_length:  # streamed chunk by chunk into the output, however long
             pipe(*args, writer=output, **extra, **options)
         else:
             output.write(pipe(*args, **extra, **options).frames[0])  # (T, H, W, 3) of the only video
@@ -131,10 +109,11 @@ class KinemaBackend(VideoBackend):
         from kinema.backends import physics
 
         physics.check_physics_request(spec.task, spec.trajectories is not None, spec.physics_candidates)
-        fps = output.fps
-        if spec.task == "extend":
+        fps, row = output.fps, TASK_ROWS[spec.task]
+        if row.adds_length:
             tail, count, size = self._source_tail(pipe, spec, options)
-            add = pipe.frames_to_add(dict(options), fps)
+            native = pipe.config.num_frames / pipe.config.fps
+            add = frames_to_add(options.get("num_frames"), options.get("seconds"), fps, native)
             plan = physics.plan(spec.prompt, *size, add + 1, fps, tail, spec.camera_control)
             output.info["physics"] = plan.report
             options = self._with_plan_camera(options, plan)
@@ -142,12 +121,12 @@ class KinemaBackend(VideoBackend):
             pipe(*args, writer=output, timeline_tracks=timeline, **extra, **options)
             return
         like = None
-        if spec.task == "i2v":
-            image = pipe.read_image(spec.image)
+        if row.takes_image:
+            image = media.read_image(spec.image)
             args, like = (image, *args[1:]), (image.shape[1], image.shape[0])
         request = pipe.make_request(spec.prompt or None, {**options, "callback": None}, like=like, fps=fps)
         size = request.size
-        given = pipe.fit_frames(args[0][None], size) if spec.task == "i2v" else None
+        given = media.fit_frames(args[0][None], size.width, size.height) if row.takes_image else None
         plan = physics.plan(
             spec.prompt, size.width, size.height, size.num_frames, fps, given, spec.camera_control
         )
@@ -155,7 +134,7 @@ class KinemaBackend(VideoBackend):
         options = self._with_plan_camera(options, plan)
         n = spec.physics_candidates
         prompts = [spec.prompt] * n
-        args = (prompts,) if spec.task == "t2v" else (args[0], prompts)
+        args = (*args[:-1], prompts)  # the given image (if any), then one prompt per candidate
         videos = pipe(*args, trajectories=plan.tracks, **extra, **options).frames  # (N, T, H, W, 3)
         best, errors = physics.best_candidate(videos, plan, fps) if n > 1 else (0, [])
         if errors:
@@ -180,7 +159,7 @@ class KinemaBackend(VideoBackend):
 
         import numpy as np
 
-        frames, fps, like = pipe.read_video_frames(spec.video)
+        frames, fps, like = media.open_video(spec.video, pipe.config.fps)
         request = pipe.make_request(
             spec.prompt or None,
             {**options, "callback": None, "num_frames": None, "seconds": None},
@@ -196,5 +175,5 @@ class KinemaBackend(VideoBackend):
             from kinema.errors import InvalidInputError
 
             raise InvalidInputError("The video to extend has no frames.")
-        fitted = pipe.fit_frames(np.stack(list(tail)), request.size)
+        fitted = media.fit_frames(np.stack(list(tail)), request.size.width, request.size.height)
         return fitted, count, (request.size.width, request.size.height)

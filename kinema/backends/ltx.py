@@ -15,6 +15,7 @@ import numpy as np
 
 from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import DiffusersBackend, FamilyDefaults, Request, read_component_config
+from kinema.runtime.tasks import TASKS
 
 LTX_DEFAULTS = FamilyDefaults(
     width=704, height=512, fps=25, num_frames=161, max_frames=257, num_inference_steps=50, guidance_scale=3.0
@@ -63,14 +64,15 @@ class LTXBackend(DiffusersBackend):
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
-        if task in ("t2v", "t2i"):
+        row = TASKS[task]
+        if not row.given:  # text → video / image
             return {}
-        if task == "i2v":
-            return {"image": self.image(spec.image, req)}
-        if task == "v2v":
+        if row.takes_video:  # a remix
             video = self.source_video(spec.video, req)
             condition = LTXVideoCondition(video=video, frame_index=0, strength=1.0 - self.strength(spec, req))
             return {"conditions": [condition], "num_frames": len(video)}
+        if not row.takes_keyframes:  # image → video: the first frame
+            return {"image": self.image(spec.image, req)}
         n = req.size.num_frames
         given = {0: spec.image, **{round(float(s) * req.fps): p for s, p in spec.keyframes}}
         if spec.last_image is not None:

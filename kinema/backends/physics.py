@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import InvalidInputError
+from kinema.runtime.tasks import TASK_TABLE, TASKS
 
-PHYSICS_TASKS = ("t2v", "i2v", "extend")
+PHYSICS_TASKS = tuple(t.name for t in TASK_TABLE if t.physics)
 
 
 @dataclass
@@ -39,7 +40,7 @@ def check_physics_request(task: str, has_trajectories: bool, candidates: int) ->
         raise InvalidInputError(
             "Physics mode makes the trajectories from the simulation; drop the trajectories or physics mode."
         )
-    if candidates > 1 and task == "extend":
+    if candidates > 1 and TASKS[task].adds_length:
         raise InvalidInputError(
             "physics_candidates > 1 works with text → video and image → video; an extension is chosen "
             "chunk by chunk, so use one candidate."

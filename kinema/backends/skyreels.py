@@ -16,6 +16,7 @@ import numpy as np
 from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import DiffusersBackend, FamilyDefaults, Request
 from kinema.backends.wan import wan_grid
+from kinema.runtime.tasks import TASKS
 
 SKYREELS_DEFAULTS = FamilyDefaults(
     width=960, height=544, fps=24, num_frames=97, max_frames=97, num_inference_steps=30, guidance_scale=6.0
@@ -52,7 +53,7 @@ class SkyReelsV2Backend(DiffusersBackend):
         return {**super().call_kwargs(req, num_frames), **window}
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
-        return {"image": self.image(spec.image, req)} if task == "i2v" else {}
+        return {"image": self.image(spec.image, req)} if TASKS[task].takes_image else {}
 
     def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
         from PIL import Image

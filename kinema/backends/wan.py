@@ -26,6 +26,7 @@ from kinema.backends.diffusers_base import (
     Request,
     read_component_config,
 )
+from kinema.runtime.tasks import TASKS
 
 WAN_DEFAULTS = FamilyDefaults(width=832, height=480, fps=16, num_frames=81, max_frames=121)
 _NO_MOTION = "diffusers' Wan pipelines take no camera or trajectory input"
@@ -83,7 +84,7 @@ class WanBackend(_Wan):
     context_frames = 1 + 4 * 4  # 5 latent frames held: enough motion to continue (a quarter of a chunk)
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
-        if task == "v2v":
+        if TASKS[task].takes_video:  # a remix
             return {"video": self.source_video(spec.video, req), "strength": self.strength(spec, req)}
         return {}
 
@@ -113,7 +114,7 @@ class WanI2VBackend(_Wan):
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
         inputs = {"image": self.image(spec.image, req)}
-        if task == "keyframes":
+        if "last_image" in TASKS[task].given:
             inputs["last_image"] = self.image(spec.last_image, req)
         return inputs
 
@@ -149,11 +150,11 @@ class WanVACEBackend(_Wan):
     context_frames = 1 + 4 * 4
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
-        if task in ("t2v", "t2i"):
+        if not TASKS[task].given:  # text → video / image
             return {}
         n = req.size.num_frames
         given = {0: self.image(spec.image, req)}
-        if task == "keyframes":
+        if TASKS[task].takes_keyframes:
             for seconds, picture in spec.keyframes:
                 given[min(n - 1, max(0, round(float(seconds) * req.fps)))] = self.image(picture, req)
             if spec.last_image is not None:

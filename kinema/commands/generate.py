@@ -8,19 +8,23 @@ and the model folder's backend (`kinema.backends`) makes and writes the result.
     kinema generate "in watercolour" --video ball.mp4 --strength 0.6                 video → video
     ... --camera zoom=-5 | --camera-preset forward_up[:fast]  --trajectory path.json  (camera, motion brush)
 
-The result is an H.264 MP4 (or PNG/JPEG for an image) carrying the AIGC label.
+The result is an H.264 MP4 (or PNG/JPEG for an image) carrying the AIGC label and a signed C2PA content
+credential (the installation's key, made on first use in --data-dir; --no-sign for none), as `kinema serve`
+writes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from kinema.errors import InvalidInputError
+from kinema.runtime.tasks import IMAGE_SUFFIXES, TASKS
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DATA_DIR_ENV = "KINEMA_DATA_DIR"  # the server's setting of the same name (ServeSettings.data_dir)
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
@@ -84,21 +88,26 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         metavar="N",
         help="with --physics: draw N videos in one batch, keep the one closest to the simulation",
     )
-    provenance = parser.add_argument_group("provenance (the AIGC metadata label is always written)")
+    provenance = parser.add_argument_group(
+        "provenance (the AIGC metadata label and a signed C2PA credential are always written)"
+    )
     provenance.add_argument(
         "--visible-label", action="store_true", help='burn the visible "AI生成 / AI-generated" mark in'
     )
     provenance.add_argument(
         "--sign",
         action="store_true",
-        help="sign a C2PA content credential into the output (the installation's key in --data-dir, made "
-        "on first use, or --c2pa-cert/--c2pa-key)",
+        help="sign a C2PA content credential into the output and the thumbnail: the default (the "
+        "installation's key in --data-dir, made on first use, or --c2pa-cert/--c2pa-key)",
+    )
+    provenance.add_argument(
+        "--no-sign", action="store_true", help="write no C2PA credential (the AIGC label is still written)"
     )
     provenance.add_argument(
         "--data-dir",
         type=Path,
-        default=Path("kinema-data"),
-        help="where the signing key lives (default kinema-data)",
+        default=None,
+        help=f"where the signing key lives (default ${DATA_DIR_ENV}, else kinema-data, as `kinema serve`)",
     )
     provenance.add_argument("--c2pa-cert", type=Path, help="your signing certificate chain (PEM)")
     provenance.add_argument("--c2pa-key", type=Path, help="its private key (PEM)")
@@ -257,7 +266,7 @@ def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = No
         width=args.width,
         height=args.height,
         aspect_ratio=args.aspect,
-        num_frames=args.frames if task != "t2i" else None,
+        num_frames=args.frames if TASKS[task].motion else None,
         seconds=args.seconds,
         fps=args.fps,
         num_inference_steps=args.steps,
@@ -281,17 +290,35 @@ def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = No
     )
 
 
+def data_dir(args: argparse.Namespace) -> Path:
+    """--data-dir, else $KINEMA_DATA_DIR, else kinema-data: the folder `kinema serve` keeps its key in."""
+    if args.data_dir is not None:
+        return args.data_dir
+    return Path(os.environ.get(DATA_DIR_ENV) or "kinema-data")
+
+
+def signing_identity(args: argparse.Namespace) -> Any:
+    """The C2PA signing identity every output is signed with (None with --no-sign): the operator's
+    --c2pa-cert/--c2pa-key, else the installation's key in the data dir, made on first use."""
+    if args.no_sign:
+        if args.sign or args.c2pa_cert or args.c2pa_key:
+            raise InvalidInputError(
+                "--no-sign writes no credential; drop it, or drop --sign/--c2pa-cert/--c2pa-key."
+            )
+        return None
+    from kinema.io import load_signing_identity
+
+    return load_signing_identity(data_dir(args), args.c2pa_cert, args.c2pa_key)
+
+
 def run(args: argparse.Namespace) -> int:
     from kinema.backends import load_backend
     from kinema.io import write_thumbnail
     from kinema.pipelines.model_config import default_model_path
+    from kinema.runtime.output import Signature, finish_file
 
     choose_task(args)  # flag mistakes (and a bad certificate) are reported before the model loads
-    signing = None
-    if args.sign or args.c2pa_cert or args.c2pa_key:
-        from kinema.io import load_signing_identity
-
-        signing = load_signing_identity(args.data_dir, args.c2pa_cert, args.c2pa_key)
+    signing = signing_identity(args)
     backend = load_backend(args.model or default_model_path(), device=args.device, **load_options(args))
     callback, close_bar = progress_bar(args.quiet)
     try:
@@ -300,7 +327,8 @@ def run(args: argparse.Namespace) -> int:
         close_bar()
     if "physics" in out.info:
         print(f"physics: {out.info['physics']}", file=sys.stderr)
-    if args.thumbnail:
+    if args.thumbnail:  # a still of the output, signed with the output as its parent (as the server's)
         write_thumbnail(args.out, args.thumbnail)
+        finish_file(args.thumbnail, signing and Signature(signing, "thumbnail", ingredients=(args.out,)))
     print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps)")
     return 0

@@ -61,6 +61,7 @@ from kinema import __version__
 from kinema.errors import InvalidInputError, MissingDependencyError
 from kinema.io.atomic import atomic_write_path
 from kinema.io.label import AIGCLabel, read_aigc_label
+from kinema.runtime.tasks import TASK_TABLE
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROVENANCE_DIR = "provenance"  # under the data dir
@@ -102,8 +103,8 @@ TASKS: dict[str, TaskProvenance] = {
         "parentOf", "c2pa.converted", "Frames of the parent video in a grid.", ai_content=False
     ),
 }
-# The pipelines' task names (kinema/pipelines/loading.py) for the same things.
-TASK_ALIASES = {"t2v": "text", "t2i": "text", "i2v": "image", "v2v": "remix"}
+# The tasks' names (kinema/runtime/tasks.py) for the same things: t2v/t2i → text, i2v → image, v2v → remix.
+TASK_ALIASES = {t.name: t.provenance for t in TASK_TABLE if t.name != t.provenance}
 
 
 def task_provenance(task: str) -> TaskProvenance:

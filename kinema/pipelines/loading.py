@@ -15,14 +15,19 @@ from kinema.pipelines.pipeline_keyframes import KeyframesPipeline
 from kinema.pipelines.pipeline_kinema import KinemaPipeline, TextToVideoPipeline
 from kinema.pipelines.pipeline_text_to_image import TextToImagePipeline
 from kinema.pipelines.pipeline_video_to_video import VideoToVideoPipeline
+from kinema.runtime import tasks
 
+_CLASSES = (
+    TextToVideoPipeline,
+    TextToImagePipeline,
+    ImageToVideoPipeline,
+    KeyframesPipeline,
+    ExtendPipeline,
+    VideoToVideoPipeline,
+)
+# Each task of the table (kinema/runtime/tasks.py) → its pipeline class, in the table's order.
 TASKS: dict[str, type[KinemaPipeline]] = {
-    "t2v": TextToVideoPipeline,
-    "t2i": TextToImagePipeline,
-    "i2v": ImageToVideoPipeline,
-    "keyframes": KeyframesPipeline,
-    "extend": ExtendPipeline,
-    "v2v": VideoToVideoPipeline,
+    name: next(c for c in _CLASSES if c.task == name) for name in tasks.TASK_NAMES
 }
 
 
@@ -35,9 +40,7 @@ def load_pipeline(
     """The pipeline for `task` (t2v, t2i, i2v, keyframes, extend, v2v) over `model`: a model folder path,
     an already loaded pipeline (its components are shared, nothing is loaded twice), or components
     `{"vae", "transformer", "text_encoder", "config"}`."""
-    if task not in TASKS:
-        raise InvalidInputError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}.")
-    cls = TASKS[task]
+    cls = TASKS[tasks.task(task).name]
     if isinstance(model, KinemaPipeline):
         return cls.from_pipe(model)
     if isinstance(model, Mapping):

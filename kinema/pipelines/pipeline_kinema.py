@@ -31,17 +31,19 @@ import numpy as np
 import torch
 
 from kinema.diffusion.flow_matching import apply_guidance, make_scheduler
-from kinema.errors import Interrupted, InvalidInputError
-from kinema.io import iter_video_frames, load_image, probe_video, resize_and_crop
+from kinema.errors import InvalidInputError
 from kinema.models.autoencoder_kinema import AutoencoderKinema
 from kinema.models.text_encoder import TextEncoder
 from kinema.models.transformer_kinema import KinemaTransformer3DModel
 from kinema.pipelines.camera import camera_vector
 from kinema.pipelines.model_folder import ModelFolderConfig, load_model_folder
-from kinema.pipelines.sizes import ASPECT_RATIOS, SizeRules, VideoSize, resolve_size
+from kinema.pipelines.sizes import SizeRules, VideoSize
 from kinema.pipelines.trajectories import load_trajectories, rasterize_trajectories
+from kinema.runtime import media
+from kinema.runtime.progress import Progress, ProgressCallback
+from kinema.runtime.request import ModelDefaults, Request, resolve_request
+from kinema.runtime.tasks import TASKS
 
-ProgressCallback = Callable[[int, int, str], "bool | None"]
 FrameSink = Callable[[np.ndarray], None]  # receives uint8 (n, H, W, 3) chunks in order
 
 
@@ -80,30 +82,6 @@ class GenerationOptions:
 
 
 @dataclass
-class Request:
-    """A generation request with every default filled in and every value checked."""
-
-    prompts: list[str]
-    negative_prompts: list[str]
-    size: VideoSize
-    fps: float
-    num_inference_steps: int
-    guidance_scale: float
-    sampler: str
-    shift: float
-    generator: torch.Generator | None
-    callback: ProgressCallback | None
-    camera_control: Mapping[str, Any] | None
-    trajectories: Any
-    decode_chunk_frames: int
-    return_latents: bool
-
-    @property
-    def batch_size(self) -> int:
-        return len(self.prompts)
-
-
-@dataclass
 class GivenFrames:
     """Frames the result must contain (uint8, already at the output size)."""
 
@@ -136,23 +114,6 @@ class Conditions:
         return values
 
 
-class Progress:
-    """Counts work units (denoising steps, decode chunks) and asks the callback whether to go on."""
-
-    def __init__(self, callback: ProgressCallback | None, total: int) -> None:
-        self.callback, self.total, self.step = callback, max(1, total), 0
-
-    def advance(self, stage: str) -> None:
-        self.step += 1
-        if (
-            self.callback is not None
-            and self.callback(min(self.step, self.total), self.total, stage) is False
-        ):
-            raise Interrupted(
-                f"Generation was stopped at {stage} (step {self.step} of {self.total}) on request."
-            )
-
-
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 (B, T, H, W, 3) → float (B, 3, T, H, W) in [-1, 1]."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
@@ -173,7 +134,6 @@ class KinemaPipeline:
     """
 
     task = "t2v"
-    requires_prompt = True
 
     def __init__(
         self,
@@ -219,6 +179,15 @@ class KinemaPipeline:
         return next(self.transformer.parameters()).device
 
     @property
+    def requires_prompt(self) -> bool:
+        return TASKS[self.task].requires_prompt
+
+    @property
+    def defaults(self) -> ModelDefaults:
+        """The model's sampling defaults (its kinema.json): what a request leaves unset becomes."""
+        return ModelDefaults(**{f.name: getattr(self.config, f.name) for f in fields(ModelDefaults)})
+
+    @property
     def size_rules(self) -> SizeRules:
         c = self.config
         return SizeRules(
@@ -247,43 +216,8 @@ class KinemaPipeline:
             known = ", ".join(f.name for f in fields(GenerationOptions))
             unknown = sorted(set(options) - {f.name for f in fields(GenerationOptions)})
             raise InvalidInputError(f"Unknown option(s) {unknown} for {self.task}; known: {known}.") from None
-        prompts = self._prompts(prompt)
-        negative = opts.negative_prompt if opts.negative_prompt is not None else self.config.negative_prompt
-        negatives = [negative] * len(prompts) if isinstance(negative, str) else list(negative)
-        if len(negatives) != len(prompts):
-            raise InvalidInputError(
-                f"Got {len(negatives)} negative prompts for {len(prompts)} prompts; give one each."
-            )
-        width, height, aspect = opts.width, opts.height, opts.aspect_ratio
-        if like is not None and width is None and height is None and aspect is None:
-            width, height, aspect = self._size_like(*like)
-        fps = float(opts.fps or fps or self.config.fps)
-        if fps <= 0:
-            raise InvalidInputError(f"fps={fps} must be positive.")
-        size = resolve_size(self.size_rules, width, height, aspect, opts.num_frames, opts.seconds, fps)
-        steps = opts.num_inference_steps or self.config.num_inference_steps
-        if steps < 1:
-            raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
-        generator = opts.generator
-        if generator is None and opts.seed is not None:
-            generator = torch.Generator().manual_seed(int(opts.seed))
-        return Request(
-            prompts=prompts,
-            negative_prompts=negatives,
-            size=size,
-            fps=fps,
-            num_inference_steps=int(steps),
-            guidance_scale=float(
-                self.config.guidance_scale if opts.guidance_scale is None else opts.guidance_scale
-            ),
-            sampler=opts.sampler or self.config.sampler,
-            shift=float(self.config.shift if opts.shift is None else opts.shift),
-            generator=generator,
-            callback=opts.callback,
-            camera_control=opts.camera_control,
-            trajectories=opts.trajectories,
-            decode_chunk_frames=opts.decode_chunk_frames or self.config.decode_chunk_frames,
-            return_latents=opts.return_latents,
+        return resolve_request(
+            self.size_rules, self.defaults, self._prompts(prompt), like=like, source_fps=fps, **vars(opts)
         )
 
     def _prompts(self, prompt: str | Sequence[str] | None) -> list[str]:
@@ -294,55 +228,20 @@ class KinemaPipeline:
             raise InvalidInputError(f"{self.task} needs a prompt: describe the video to make.")
         return prompts
 
-    def _size_like(self, width: int, height: int) -> tuple[int | None, int | None, str | None]:
-        rules = self.size_rules
-        if (
-            width % rules.multiple == 0
-            and height % rules.multiple == 0
-            and width * height <= rules.pixel_limit
-        ):
-            return width, height, None
-        ratio = math.log(width / height)
-        best = min(
-            ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a][0] / ASPECT_RATIOS[a][1]) - ratio)
-        )
-        return None, None, best
-
     def read_image(self, image: Any) -> np.ndarray:
-        """A path, bytes, PIL image or uint8 (H, W, 3) array → uint8 (H, W, 3), with clear errors."""
-        if isinstance(image, np.ndarray):
-            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
-                raise InvalidInputError(
-                    f"An image array must be uint8 (H, W, 3); got {image.dtype} {image.shape}."
-                )
-            return image
-        if isinstance(image, torch.Tensor):
-            raise InvalidInputError("Pass images as uint8 (H, W, 3) numpy arrays, file paths or PIL images.")
-        return load_image(image)
+        """A path, bytes, PIL image or uint8 (H, W, 3) array → uint8 (H, W, 3) (`kinema.runtime.media`)."""
+        return media.read_image(image)
 
     def fit_frames(self, frames: np.ndarray, size: VideoSize) -> np.ndarray:
         """uint8 (n, H', W', 3) → (n, H, W, 3) of the output size (cover-resize and centre-crop)."""
-        if frames.shape[1:3] == (size.height, size.width):
-            return frames
-        return np.stack([resize_and_crop(f, size.width, size.height) for f in frames])
+        return media.fit_frames(frames, size.width, size.height)
 
     def read_video_frames(
         self, video: Any, limit: int | None = None
     ) -> tuple[Iterator[np.ndarray], float, tuple[int, int]]:
         """(frame iterator of uint8 (H, W, 3), fps, (width, height)) of an MP4 path or a uint8 (T, H, W, 3)
         array; decoding is lazy so only what is used is held in memory."""
-        if isinstance(video, np.ndarray):
-            if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3 or len(video) == 0:
-                raise InvalidInputError(
-                    f"A video array must be uint8 (T, H, W, 3); got {video.dtype} {video.shape}."
-                )
-            frames: Iterator[np.ndarray] = iter(video[:limit])
-            return frames, self.config.fps, (video.shape[2], video.shape[1])
-        info = probe_video(video)
-        frames = iter_video_frames(video)
-        if limit is not None:
-            frames = (f for _, f in zip(range(limit), frames))
-        return frames, info.fps or self.config.fps, (info.width, info.height)
+        return media.open_video(video, self.config.fps, limit)
 
     # ----- 2. the prompt -------------------------------------------------------------------------------
     @torch.no_grad()

@@ -7,6 +7,7 @@ from typing import Any
 
 from kinema.errors import InvalidInputError
 from kinema.pipelines.pipeline_kinema import KinemaPipeline, VideoPipelineOutput
+from kinema.runtime.tasks import NO_MOTION
 
 
 class TextToImagePipeline(KinemaPipeline):
@@ -16,7 +17,7 @@ class TextToImagePipeline(KinemaPipeline):
 
     def __call__(self, prompt: str | Sequence[str], **options: Any) -> VideoPipelineOutput:
         # 1. request: an image is the 1-frame video; motion controls have nothing to move
-        motion = [n for n in ("seconds", "camera_control", "trajectories") if options.get(n) is not None]
+        motion = [n for n in NO_MOTION if n != "num_frames" and options.get(n) is not None]
         if options.get("num_frames") not in (None, 1) or motion:
             what = motion[0] if motion else "num_frames"
             raise InvalidInputError(f"Text-to-image makes one frame; remove {what} or generate a video.")

@@ -85,6 +85,6 @@ def test_t2v_extension_holds_the_chunk_start(folders):
         final["latents"] = tensors["latents"]
         return tensors
 
-    backend.call(task, req, Progress(None, 1, 2), step_hook=keep)
+    backend.call(task, req, Progress(None, 2 + 1), step_hook=keep)
     expected = cogvideox_latents(backend.pipeline("extend"), tail)  # (1, 2, 4, 6, 6)
     torch.testing.assert_close(final["latents"][:, :2], expected)

@@ -277,8 +277,8 @@ def test_t2v_extension_holds_the_chunk_start_to_the_video_end(folders):
     pipe, tail = backend.pipeline("extend"), clip(9, 32, 32)[-5:]
     req = backend.request(GenerationSpec(task="extend", num_inference_steps=2), 8.0, like=(32, 32))
     task, inputs = backend.continue_inputs(tail, req)
-    chunk = backend.call(task, req, Progress(None, 1, 2), **inputs)  # (9, H, W, 3)
-    plain = backend.call("t2v", req, Progress(None, 1, 2))
+    chunk = backend.call(task, req, Progress(None, 2 + 1), **inputs)  # (9, H, W, 3)
+    plain = backend.call("t2v", req, Progress(None, 2 + 1))
     with torch.no_grad():
         z = wan_latents(pipe, tail)  # (1, 16, 2, 4, 4) normalised
         std = torch.tensor(pipe.vae.config.latents_std).view(1, -1, 1, 1, 1)

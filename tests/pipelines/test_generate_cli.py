@@ -123,3 +123,23 @@ def test_missing_default_model_says_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(model_config, "__file__", str(tmp_path / "kinema" / "pipelines" / "model_config.py"))
     assert main(["generate", "a ball", "--out", str(tmp_path / "a.mp4")]) == 2
     assert "--model PATH" in capsys.readouterr().err
+
+
+def test_every_output_is_signed_by_default_and_no_sign_opts_out(run_cli, tmp_path, signing_data_dir):
+    from kinema.io.provenance import CA_FILE, PROVENANCE_DIR, read_provenance
+
+    out, thumb = tmp_path / "signed.mp4", tmp_path / "signed.png"
+    code, text = run_cli("a red ball", "--out", str(out), "--thumbnail", str(thumb))
+    assert code == 0, text
+    anchor = signing_data_dir / PROVENANCE_DIR / CA_FILE  # the installation's key, made on first use
+    video, still = read_provenance(out, [anchor]), read_provenance(thumb, [anchor])
+    assert video.validation_state == "Trusted" and video.actions[-1]["action"] == "c2pa.created"
+    assert still.validation_state == "Trusted" and [i.relationship for i in still.ingredients] == ["parentOf"]
+    assert read_aigc_label(out).ContentProducer == "Kinema"
+
+    plain = tmp_path / "plain.mp4"
+    code, text = run_cli("a red ball", "--out", str(plain), "--no-sign")
+    assert code == 0, text
+    assert not read_provenance(plain).has_manifest and read_aigc_label(plain) is not None
+    code, text = run_cli("a red ball", "--out", str(plain), "--no-sign", "--sign")
+    assert code == 2 and "--no-sign" in text

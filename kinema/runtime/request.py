@@ -1,0 +1,150 @@
+"""A request resolved against a model, for every model family: size and length (`sizes.py`), frame rate,
+sampling and seed, with every unset value taken from one place, the model's `ModelDefaults` (Kinema:
+its kinema.json; a diffusers folder: its family's published defaults, or its kinema_defaults.json)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kinema.errors import InvalidInputError
+from kinema.pipelines.sizes import SizeRules, VideoSize, resolve_size
+from kinema.runtime.media import size_like
+from kinema.runtime.progress import ProgressCallback
+
+# GenerationSpec fields that are request options of the same names (resolve_request's arguments, and the
+# keyword options of every Kinema pipeline): what a backend passes on as they are.
+SPEC_OPTIONS: tuple[str, ...] = (
+    "negative_prompt",
+    "width",
+    "height",
+    "aspect_ratio",
+    "num_frames",
+    "seconds",
+    "num_inference_steps",
+    "guidance_scale",
+    "sampler",
+    "seed",
+    "callback",
+    "camera_control",
+    "trajectories",
+)
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """What a request leaves unset becomes this: the model's own sampling settings."""
+
+    fps: float
+    num_inference_steps: int
+    guidance_scale: float
+    negative_prompt: str | None = None  # None: the model's pipeline keeps its own (diffusers)
+    sampler: str | None = None  # Kinema's schedulers: "euler" | "unipc"
+    shift: float | None = None  # flow-matching timestep shift
+    decode_chunk_frames: int = 0  # latent frames per VAE decode chunk (Kinema's causal VAE)
+
+
+@dataclass
+class Request:
+    """A generation request with every default filled in and every value checked."""
+
+    prompts: list[str]
+    negative_prompts: list[str] | None  # None: the pipeline's own default
+    size: VideoSize
+    fps: float
+    num_inference_steps: int
+    guidance_scale: float
+    generator: Any = field(
+        default=None, compare=False
+    )  # torch.Generator on the CPU (same draw on any device)
+    seed: int | None = None
+    sampler: str | None = None
+    shift: float | None = None
+    callback: ProgressCallback | None = None
+    camera_control: Mapping[str, Any] | None = None
+    trajectories: Any = None
+    decode_chunk_frames: int = 0
+    return_latents: bool = False
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def prompt(self) -> str:
+        return self.prompts[0]
+
+    @property
+    def negative_prompt(self) -> str | None:
+        return None if self.negative_prompts is None else self.negative_prompts[0]
+
+
+def resolve_request(
+    rules: SizeRules,
+    defaults: ModelDefaults,
+    prompts: Sequence[str],
+    negative_prompt: str | Sequence[str] | None = None,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    aspect_ratio: str | None = None,
+    num_frames: int | None = None,
+    seconds: float | None = None,
+    fps: float | None = None,
+    source_fps: float | None = None,
+    like: tuple[int, int] | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    seed: int | None = None,
+    generator: Any = None,
+    sampler: str | None = None,
+    shift: float | None = None,
+    decode_chunk_frames: int | None = None,
+    **rest: Any,
+) -> Request:
+    """Check the values and fill in the model's defaults. `like` = (width, height) of a given image or
+    video: its size is kept when the model can make it, else the closest aspect preset is used. The frame
+    rate is the asked one, else the source's (`source_fps`), else the model's. `rest`: callback,
+    camera_control, trajectories, return_latents (carried as given)."""
+    prompts = list(prompts)
+    negative = defaults.negative_prompt if negative_prompt is None else negative_prompt
+    negatives = (
+        None
+        if negative is None
+        else [negative] * len(prompts)
+        if isinstance(negative, str)
+        else list(negative)
+    )
+    if negatives is not None and len(negatives) != len(prompts):
+        raise InvalidInputError(
+            f"Got {len(negatives)} negative prompts for {len(prompts)} prompts; give one each."
+        )
+    if like is not None and width is None and height is None and aspect_ratio is None:
+        width, height, aspect_ratio = size_like(rules, *like)
+    fps = float(fps or source_fps or defaults.fps)
+    if fps <= 0:
+        raise InvalidInputError(f"fps={fps} must be positive.")
+    size = resolve_size(rules, width, height, aspect_ratio, num_frames, seconds, fps)
+    steps = num_inference_steps or defaults.num_inference_steps
+    if steps < 1:
+        raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
+    shift = defaults.shift if shift is None else shift
+    if generator is None and seed is not None:
+        import torch
+
+        generator = torch.Generator("cpu").manual_seed(int(seed))
+    return Request(
+        prompts=prompts,
+        negative_prompts=negatives,
+        size=size,
+        fps=fps,
+        num_inference_steps=int(steps),
+        guidance_scale=float(defaults.guidance_scale if guidance_scale is None else guidance_scale),
+        generator=generator,
+        seed=seed,
+        sampler=sampler or defaults.sampler,
+        shift=None if shift is None else float(shift),
+        decode_chunk_frames=decode_chunk_frames or defaults.decode_chunk_frames,
+        **rest,
+    )
