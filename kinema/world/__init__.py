@@ -10,5 +10,7 @@
 - `prompt.py` — text prompt → `SceneSpec` (the captioner's words read back), with a report of what it
   did not understand; `state.py` — frames → object states (for image-to-video and extension);
   `grounding.py` — simulate a spec → the dataset's `(K, T, 3)` tracks, and `plan_from_prompt` joining all three.
+- `planner.py` — physics mode's motion planner: prompt/frames → simulated tracks for the DiT's trajectory
+  map, and the candidate whose parsed tracks follow them best.
 - `dataset.py` — `WorldClipDataset` (on the fly); `make.py` — `kinema world make` (MP4 shards + JSONL).
 """
