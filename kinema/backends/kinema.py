@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from kinema.backends.base import OPTIONAL_INPUTS, TASKS, GenerationSpec, ModelFacts, Output, VideoBackend
+from kinema.errors import InvalidInputError
 from kinema.pipelines.model_config import CONFIG_NAME, read_model_config
 from kinema.runtime import media
 from kinema.runtime.extend import frames_to_add
 from kinema.runtime.request import SPEC_OPTIONS
-from kinema.runtime.tasks import NO_MOTION
+from kinema.runtime.tasks import NO_MOTION, TASK_TABLE
 from kinema.runtime.tasks import TASKS as TASK_ROWS
+
+PHYSICS_TASKS = tuple(t.name for t in TASK_TABLE if t.physics)
 
 
 def _calls(spec: GenerationSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -33,6 +36,35 @@ def _grid(path: Path) -> tuple[int, int]:
         return int(vae["spatial_compression"]) * int(dit["patch_size"][1]), int(vae["temporal_compression"])
     except (OSError, KeyError, ValueError, TypeError, IndexError):
         return 16, 4  # the architecture's defaults (8x8 VAE, 2x2 patches, 4 frames per latent frame)
+
+
+def _check_physics_request(task: str, has_trajectories: bool, candidates: int) -> None:
+    if task not in PHYSICS_TASKS:
+        raise InvalidInputError(
+            f"Physics mode works with {', '.join(PHYSICS_TASKS)} (the simulator needs the clip to start from "
+            f"text or from given frames); {task} cannot use it."
+        )
+    if has_trajectories:
+        raise InvalidInputError(
+            "Physics mode makes the trajectories from the simulation; drop the trajectories or physics mode."
+        )
+    if candidates > 1 and TASK_ROWS[task].adds_length:
+        raise InvalidInputError(
+            "physics_candidates > 1 works with text → video and image → video; an extension is chosen "
+            "chunk by chunk, so use one candidate."
+        )
+
+
+def _camera_spec(camera_control: Any) -> Any:
+    """A Kling camera_control → the world's CameraSpec (so the tracks are what that camera sees), or None."""
+    from kinema.pipelines.camera import camera_axes
+    from kinema.world.spec import CAMERA_PRESETS, CameraSpec
+
+    if camera_control is None:
+        return None
+    if camera_control.get("type") in CAMERA_PRESETS and camera_control.get("speed") is None:
+        return CameraSpec(preset=camera_control["type"])
+    return CameraSpec(**camera_axes(camera_control))
 
 
 class KinemaBackend(VideoBackend):
@@ -99,25 +131,26 @@ class KinemaBackend(VideoBackend):
         else:
             output.write(pipe(*args, **extra, **options).frames[0])  # (T, H, W, 3) of the only video
 
-    # ---- physics-grounded generation (kinema.backends.physics) -----------------------------------------
+    # ---- physics-grounded generation (the motion planner is kinema.world.planner) ----------------------
     def _run_physics(
         self, spec: GenerationSpec, pipe: Any, args: tuple, extra: dict, options: dict, output: Output
     ) -> None:
         """The simulation's tracks as the trajectory map; the DiT draws every frame. Text → video and
         image → video draw `physics_candidates` videos in one batch and keep the closest to the simulation;
         an extension gives each chunk its window of one simulation over the whole added length."""
-        from kinema.backends import physics
+        from kinema.world import planner
 
-        physics.check_physics_request(spec.task, spec.trajectories is not None, spec.physics_candidates)
+        _check_physics_request(spec.task, spec.trajectories is not None, spec.physics_candidates)
         fps, row = output.fps, TASK_ROWS[spec.task]
         if row.adds_length:
             tail, count, size = self._source_tail(pipe, spec, options)
             native = pipe.config.num_frames / pipe.config.fps
             add = frames_to_add(options.get("num_frames"), options.get("seconds"), fps, native)
-            plan = physics.plan(spec.prompt, *size, add + 1, fps, tail, spec.camera_control)
+            camera = _camera_spec(spec.camera_control)
+            plan = planner.plan(spec.prompt, *size, add + 1, fps, tail, camera)
             output.info["physics"] = plan.report
             options = self._with_plan_camera(options, plan)
-            timeline = physics.timeline(plan.tracks, count - 1)  # track frame 0 = the source's last frame
+            timeline = planner.timeline(plan.tracks, count - 1)  # track frame 0 = the source's last frame
             pipe(*args, writer=output, timeline_tracks=timeline, **extra, **options)
             return
         like = None
@@ -127,16 +160,15 @@ class KinemaBackend(VideoBackend):
         request = pipe.make_request(spec.prompt or None, {**options, "callback": None}, like=like, fps=fps)
         size = request.size
         given = media.fit_frames(args[0][None], size.width, size.height) if row.takes_image else None
-        plan = physics.plan(
-            spec.prompt, size.width, size.height, size.num_frames, fps, given, spec.camera_control
-        )
+        camera = _camera_spec(spec.camera_control)
+        plan = planner.plan(spec.prompt, size.width, size.height, size.num_frames, fps, given, camera)
         output.info["physics"] = plan.report
         options = self._with_plan_camera(options, plan)
         n = spec.physics_candidates
         prompts = [spec.prompt] * n
         args = (*args[:-1], prompts)  # the given image (if any), then one prompt per candidate
         videos = pipe(*args, trajectories=plan.tracks, **extra, **options).frames  # (N, T, H, W, 3)
-        best, errors = physics.best_candidate(videos, plan, fps) if n > 1 else (0, [])
+        best, errors = planner.best_candidate(videos, plan, fps) if n > 1 else (0, [])
         if errors:
             output.info["physics_candidate_errors_px"] = [round(e, 3) for e in errors]
         output.write(videos[best])
@@ -144,10 +176,10 @@ class KinemaBackend(VideoBackend):
     @staticmethod
     def _with_plan_camera(options: dict, plan: Any) -> dict:
         """The prompt's camera words drive the camera vector too, unless a camera_control was given."""
-        from kinema.backends import physics
+        from kinema.world import planner
 
         if options.get("camera_control") is None:
-            control = physics.camera_control(plan.scene)
+            control = planner.camera_control(plan.scene)
             if control is not None:
                 return {**options, "camera_control": control}
         return options
@@ -172,8 +204,6 @@ class KinemaBackend(VideoBackend):
             tail.append(frame)
             count += 1
         if not tail:
-            from kinema.errors import InvalidInputError
-
             raise InvalidInputError("The video to extend has no frames.")
         fitted = media.fit_frames(np.stack(list(tail)), request.size.width, request.size.height)
         return fitted, count, (request.size.width, request.size.height)

@@ -7,8 +7,11 @@
 - `render.py` — batched soft-edged renderer over flat or textured backgrounds, with ground truth.
 - `captions.py` — varied captions stated from the spec.
 - `parser.py` — colour-threshold (paper) and shape-aware object tracks from frames or MP4s.
+- `vocabulary.py` — the words the prompt reader knows (the captioner's, plus synonyms and glue) as tables.
 - `prompt.py` — text prompt → `SceneSpec` (the captioner's words read back), with a report of what it
   did not understand; `state.py` — frames → object states (for image-to-video and extension);
   `grounding.py` — simulate a spec → the dataset's `(K, T, 3)` tracks, and `plan_from_prompt` joining all three.
+- `planner.py` — physics mode's motion planner: prompt/frames → simulated tracks for the DiT's trajectory
+  map, and the candidate whose parsed tracks follow them best.
 - `dataset.py` — `WorldClipDataset` (on the fly); `make.py` — `kinema world make` (MP4 shards + JSONL).
 """

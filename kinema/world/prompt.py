@@ -5,17 +5,15 @@ num_frames=17, fps=10)` returns a `PromptParse`: the spec, the events the prompt
 understood and did not (`report()` → "understood: red ball thrown right, red ball bounces off the floor
 twice; not understood: nothing").
 
-Vocabulary. The words are the captioner's (`kinema.world.captions`: SHAPE_WORDS, SIZE_WORDS, SPEED_WORDS,
-DIRECTION_WORDS, CAMERA_WORDS, PRESET_WORDS, BACKGROUND_WORDS, COUNT_WORDS; colours from `spec.COLORS`), so
-every caption the training data carries parses back; the few tables below add the verbs and glue words the
-captioner writes inline, plus a handful of free-form synonyms ("up", "slow", "walls", "twice"). Matching is
-longest phrase first, so "up and to the right" beats "up" and "the camera descends and pulls back" is the
-preset, not two axes. Words after "camera" are read with the camera tables until a clause ends. Words the
-tables do not list are read by meaning (`kinema.world.phrases`: MiniLM against prototype phrasings, one
-encoder call per prompt, none when every word is listed): "travels leftward", "to the west", "toward the
-left edge". A motion word read as no one motion ("sideways", "wiggles"), or a verb read as "moves" with no
-direction anywhere ("drifts"), leaves its object's motion undetermined: no default is drawn, the report
-says "motion not understood" and `PromptParse.check_motion` (physics grounding) refuses it (issue #25).
+Reading. The words and phrases the reader knows, and what each says, are `kinema.world.vocabulary`'s
+tables. Matching is longest phrase first, so "up and to the right" beats "up" and "the camera descends
+and pulls back" is the preset, not two axes. Words after "camera" are read with the camera table until a
+clause ends. Words the tables do not list are read by meaning (`kinema.world.phrases`: MiniLM against
+prototype phrasings, one encoder call per prompt, none when every word is listed): "travels leftward",
+"to the west", "toward the left edge". A motion word read as no one motion ("sideways", "wiggles"), or a
+verb read as "moves" with no direction anywhere ("drifts"), leaves its object's motion undetermined: no
+default is drawn, the report says "motion not understood" and `PromptParse.check_motion` (physics
+grounding) refuses it (issue #25).
 
 Meaning.
 - An object is `[count] [size] [colour] shape` ("two small blue squares"); `the <noun>` refers back to an
@@ -52,17 +50,7 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import InvalidInputError
-from kinema.world.captions import (
-    BACKGROUND_WORDS,
-    CAMERA_WORDS,
-    COUNT_WORDS,
-    DIRECTION_WORDS,
-    PRESET_WORDS,
-    SHAPE_WORDS,
-    SIZE_WORDS,
-    SPEED_WORDS,
-    direction_index,
-)
+from kinema.world.captions import SHAPE_WORDS, direction_index
 from kinema.world.paper import GRAVITY
 from kinema.world.phrases import ACCEPT, DIRECTIONS, PhraseMatch, match_phrases
 from kinema.world.spec import (
@@ -73,6 +61,7 @@ from kinema.world.spec import (
     SceneSpec,
     WallsSpec,
 )
+from kinema.world.vocabulary import CAMERA_TABLE, SCENE_TABLE, Entry, Phrase, short_direction
 
 # Class ranges as fractions of the world height; the bounds between classes are the captioner's
 # (`captions.size_class` / `speed_class`), the outer bounds the dataset's ranges. A word maps to the centre.
@@ -98,174 +87,6 @@ MIN_DROP = 0.15  # a bouncing object falls at least this fraction of the world h
 GAP = 0.05  # clearance between objects at t = 0, fraction of the world height (the dataset's)
 GRID = 21  # candidate start points per axis
 
-# --- vocabulary: what the captioner writes inline, plus a few free-form words --------------------------
-
-MOTION_VERBS: dict[str, tuple[str, ...]] = {
-    "move": (
-        "moves", "move", "moving", "travels", "travel", "travelling", "traveling", "slides", "slide",
-        "sliding", "rolls", "roll", "rolling", "goes", "go", "going", "heads", "heading", "glides", "gliding",
-    ),
-    "throw": (
-        "is thrown", "thrown", "throw", "is launched", "launched", "flies", "fly", "flying", "is tossed",
-        "tossed",
-    ),
-    "fall": ("falls", "fall", "falling", "drops", "drop", "dropping", "is dropped", "dropped"),
-    "still": (
-        "stays still", "rests in place", "does not move", "barely moves", "is still", "at rest", "still",
-        "rests", "resting", "static",
-    ),
-}  # fmt: skip
-GRAVITY_WORDS: tuple[str, ...] = (
-    "falls in an arc", "curves down under gravity", "falls along a parabola", "along a parabola",
-    "in a parabola", "parabola", "in an arc", "arcs", "under gravity", "gravity",
-)  # fmt: skip
-SPIN_WORDS: tuple[str, ...] = ("while spinning", "spinning", "spins", "spin", "rotates", "rotating", "rotate")
-COLLIDE_WORDS: tuple[str, ...] = (  # the objects named together meet
-    "collide", "colliding", "collision", "hit each other", "bump into each other", "crash into each other",
-    "crash",
-)  # fmt: skip
-HIT_WORDS: tuple[str, ...] = (  # the subject meets the next object named
-    "hits", "hit", "bumps into", "bump into", "collides with", "collide with", "collides", "crashes into",
-    "crash into", "runs into", "strikes",
-)  # fmt: skip
-BOUNCE_WORDS: tuple[str, ...] = ("bounces", "bounce", "bouncing", "bounced", "rebounds", "rebound")
-WALL_WORDS: dict[str, str] = {  # the captioner's "bounces off …" places, and walls named on their own
-    "the floor": "floor", "floor": "floor", "the ground": "floor", "ground": "floor",
-    "the ceiling": "ceiling", "ceiling": "ceiling", "the left wall": "left", "left wall": "left",
-    "the right wall": "right", "right wall": "right", "a wall": "any", "the wall": "any", "wall": "any",
-    "the walls": "all", "walls": "all", "in a box": "all", "inside a box": "all", "in the box": "all",
-    "inside the box": "all", "in a closed box": "all",
-}  # fmt: skip
-TIMES_WORDS: dict[str, int] = {"once": 1, "twice": 2, "thrice": 3}
-EXTRA_SIZES: dict[str, str] = {"medium": "medium", "huge": "large"}
-EXTRA_SPEEDS: dict[str, str] = {"slow": "slow", "quick": "fast"}
-EXTRA_DIRECTIONS: dict[str, int] = {"up": 2, "upwards": 2, "down": 6, "downwards": 6}
-GLUE: tuple[str, ...] = (  # template and glue words that carry no scene fact
-    "and", "that", "which", "of", "on", "over", "in", "into", "with", "while", "as", "is", "are", "then",
-    "watch", "here", "this", "scene", "video", "clip", "showing", "footage", "off", "against", "at",
-    "bounce apart", "bounces apart", "each other", "there",
-)  # fmt: skip
-BACKGROUND_COLORS: dict[str, tuple[int, int, int]] = {  # the captioner's luminance words
-    "white": (255, 255, 255),
-    "gray": (128, 128, 128),
-    "grey": (128, 128, 128),
-    "black": (20, 20, 20),
-}
-CAMERA_GLUE: tuple[str, ...] = ("and", "while", "then", "the", "camera")
-
-Phrase = tuple[str, ...]
-Entry = tuple[str, Any]  # (kind, value)
-
-
-def _words(text: str) -> Phrase:
-    return tuple(text.split())
-
-
-def _plural(word: str) -> str:
-    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
-
-
-def _short_direction(index: int) -> str:
-    """'to the right' → 'right', 'up and to the left' → 'up and left' (free-form and report wording)."""
-    return DIRECTION_WORDS[index].replace("to the ", "")
-
-
-def _scene_table() -> dict[Phrase, Entry]:
-    table: dict[Phrase, Entry] = {}
-
-    def add(text: str, kind: str, value: Any = None) -> None:
-        table.setdefault(_words(text), (kind, value))
-
-    for text in ("a", "an", "the"):
-        add(text, "article")
-    for n, word in enumerate(COUNT_WORDS[1:], start=1):
-        add(word.lower(), "count", n)
-        add(f"{word.lower()} times", "times", n)
-    for n in range(1, 100):  # more than 16 is refused with a message, not ignored
-        add(str(n), "count", n)
-        add(f"{n} times", "times", n)
-    for cls, words in SIZE_WORDS.items():
-        for w in words:
-            if w:
-                add(w, "size", cls)
-    for w, cls in EXTRA_SIZES.items():
-        add(w, "size", cls)
-    for c in COLORS:
-        add(c, "color", c)
-    for shape, words in SHAPE_WORDS.items():
-        for w in words:
-            # the background's "over a checkerboard floor" / walls' "in a box" win by length
-            add(w, "shape", (shape, w))
-            add(_plural(w), "shape", (shape, w))
-    add("object", "object")
-    add("objects", "object")
-    for cls, words in SPEED_WORDS.items():
-        for w in words:
-            if w:
-                add(w, "speed", cls)
-    for w, cls in EXTRA_SPEEDS.items():
-        add(w, "speed", cls)
-    for i in range(len(DIRECTION_WORDS)):
-        add(DIRECTION_WORDS[i], "direction", i)
-        add(_short_direction(i), "direction", i)
-    for w, i in EXTRA_DIRECTIONS.items():
-        add(w, "direction", i)
-    for kind, words in MOTION_VERBS.items():
-        for w in words:
-            add(w, "motion", kind)
-    for w in GRAVITY_WORDS:
-        add(w, "gravity")
-    for w in SPIN_WORDS:
-        add(w, "spin")
-    for w in COLLIDE_WORDS:
-        add(w, "collide", "together")
-    for w in HIT_WORDS:
-        add(w, "collide", "next")
-    for w in BOUNCE_WORDS:
-        add(w, "bounce")
-    for w, wall in WALL_WORDS.items():
-        add(w, "wall", wall)
-    for w, n in TIMES_WORDS.items():
-        add(w, "times", n)
-    for kind, phrases in BACKGROUND_WORDS.items():
-        for p in phrases:
-            names = BACKGROUND_COLORS if "{color}" in p else {"white": BACKGROUND_COLORS["white"]}
-            for cname, rgb in names.items():
-                text = p.format(color=cname)
-                bare = text.removeprefix("on ").removeprefix("over ")
-                for t in (text, bare):
-                    add(t, "background", (kind, rgb, bare))
-    add("it", "it")
-    for w in ("they", "both", "them"):
-        add(w, "all")
-    add("camera", "camera")
-    for w in GLUE:
-        add(w, "glue")
-    for p in ".,;:!?":
-        add(p, "boundary")
-    return table
-
-
-def _camera_table() -> dict[Phrase, Entry]:
-    table: dict[Phrase, Entry] = {}
-    for preset, phrases in PRESET_WORDS.items():
-        for p in phrases:
-            table[_words(p.removeprefix("the camera "))] = ("preset", preset)
-    for axis, (positive, negative) in CAMERA_WORDS.items():
-        for sign, phrases in ((1.0, positive), (-1.0, negative)):
-            for p in phrases:
-                table.setdefault(_words(p), ("axis", (axis, sign)))
-    for cls, words in SPEED_WORDS.items():
-        for w in words:
-            if w:
-                table.setdefault(_words(w), ("adverb", cls))
-    for w in CAMERA_GLUE:
-        table.setdefault(_words(w), ("glue", None))
-    return table
-
-
-SCENE_TABLE = _scene_table()
-CAMERA_TABLE = _camera_table()
 _LONGEST = max(len(p) for p in (*SCENE_TABLE, *CAMERA_TABLE))
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*|[.,;:!?]")
 
@@ -1151,7 +972,7 @@ def _understood(
             motion = "moving, direction not understood" if m.motion == "move" else "motion not understood"
         elif v.any():
             verb = "falling" if m.motion == "fall" else "thrown" if gravity and m.gravity else "moving"
-            motion = f"{verb} {_short_direction(direction_index(*v))}" + (
+            motion = f"{verb} {short_direction(direction_index(*v))}" + (
                 f" {m.speed_word}" if m.speed_word else ""
             )
         else:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-# CAMERA_PRESETS is re-exported: the world's users (dataset, eval, the physics backend) import it from here.
+# CAMERA_PRESETS is re-exported: the world's users (dataset, eval, the physics planner) import it from here.
 from kinema.camera_vocab import CAMERA_AXES, CAMERA_RANGE
 from kinema.camera_vocab import CAMERA_PRESETS as CAMERA_PRESETS
 from kinema.errors import InvalidInputError

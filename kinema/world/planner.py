@@ -1,10 +1,14 @@
-"""Physics-grounded generation: the world simulator decides the motion, the model draws every frame.
+"""The motion planner of physics mode: the world simulator decides the motion, the model draws every frame.
 
 The prompt (and, for image→video or extension, the objects in the given frames) becomes a scene
-(`kinema.world.grounding.plan_from_prompt`); its simulation gives every object's track over the clip; the
+(`grounding.plan_from_prompt`); its simulation gives every object's track over the clip (`plan`); the
 tracks reach the DiT as its trajectory map (the motion-brush input it was trained on), with the text and
 the given frames as usual. The world renderer never makes an output frame. With N candidates, N videos
-are drawn in one batch and the one whose parsed object tracks lie closest to the simulation is kept.
+are drawn in one batch and the one whose parsed object tracks lie closest to the simulation is kept
+(`best_candidate`).
+
+World types only: the caller (`kinema.backends.kinema`) checks the request against the task table, turns a
+Kling camera_control into a `CameraSpec` and runs the pipeline.
 """
 
 from __future__ import annotations
@@ -14,60 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from kinema.errors import InvalidInputError
-from kinema.runtime.tasks import TASK_TABLE, TASKS
-
-PHYSICS_TASKS = tuple(t.name for t in TASK_TABLE if t.physics)
+from kinema.world.grounding import plan_from_prompt, simulate_tracks
+from kinema.world.parser import align_to_spec, track_objects
+from kinema.world.spec import CAMERA_AXES, CameraSpec, SceneSpec
 
 
 @dataclass
 class PhysicsPlan:
-    """The simulated motion of one request: tracks (K, T, 3) [x_px, y_px, visible] over the frames it
-    covers, the scene, and what the prompt parser understood."""
+    """The simulated motion of one request: float32 tracks (K, T, 7) `[x_px, y_px, visible, r, g, b,
+    radius_px]` (`grounding.simulate_tracks`) over the frames it covers, the scene, and what the prompt
+    parser understood."""
 
     tracks: np.ndarray
-    scene: Any  # kinema.world.spec.SceneSpec
+    scene: SceneSpec
     report: str
-
-
-def check_physics_request(task: str, has_trajectories: bool, candidates: int) -> None:
-    if task not in PHYSICS_TASKS:
-        raise InvalidInputError(
-            f"Physics mode works with {', '.join(PHYSICS_TASKS)} (the simulator needs the clip to start from "
-            f"text or from given frames); {task} cannot use it."
-        )
-    if has_trajectories:
-        raise InvalidInputError(
-            "Physics mode makes the trajectories from the simulation; drop the trajectories or physics mode."
-        )
-    if candidates > 1 and TASKS[task].adds_length:
-        raise InvalidInputError(
-            "physics_candidates > 1 works with text → video and image → video; an extension is chosen "
-            "chunk by chunk, so use one candidate."
-        )
-
-
-def camera_spec(camera_control: Any) -> Any:
-    """A Kling camera_control → the world's CameraSpec (so the tracks are what that camera sees)."""
-    from kinema.pipelines.camera import camera_axes
-    from kinema.world.spec import CAMERA_PRESETS, CameraSpec
-
-    if camera_control.get("type") in CAMERA_PRESETS and camera_control.get("speed") is None:
-        return CameraSpec(preset=camera_control["type"])
-    return CameraSpec(**camera_axes(camera_control))
-
-
-def camera_control(scene: Any) -> dict[str, Any] | None:
-    """The scene's camera (from the prompt's camera words) as a Kling camera_control, or None if static."""
-    from kinema.world.spec import CAMERA_AXES
-
-    camera = scene.camera
-    if camera.is_static:
-        return None
-    if camera.preset is not None:
-        return {"type": camera.preset}
-    config = {a: float(getattr(camera, a)) for a in CAMERA_AXES if getattr(camera, a) != 0}
-    return {"type": "simple" if len(config) == 1 else "custom", "config": config}
 
 
 def plan(
@@ -77,19 +41,28 @@ def plan(
     num_frames: int,
     fps: float,
     frames: np.ndarray | None = None,
-    camera: Any = None,
+    camera: CameraSpec | None = None,
 ) -> PhysicsPlan:
     """Simulate what the prompt (and the given frames, the last of which is track frame 0) asks for."""
-    from kinema.world.grounding import plan_from_prompt, simulate_tracks
-
     grounded = plan_from_prompt(
         prompt or "", width=width, height=height, num_frames=num_frames, fps=fps, frames=frames
     )
     scene, tracks = grounded.spec, grounded.tracks
     if camera is not None:  # the asked camera, not the prompt's words, decides what the frame shows
-        scene = scene.model_copy(update={"camera": camera_spec(camera)})
+        scene = scene.model_copy(update={"camera": camera})
         tracks = simulate_tracks(scene)
     return PhysicsPlan(tracks.astype(np.float32), scene, grounded.parse.report())
+
+
+def camera_control(scene: SceneSpec) -> dict[str, Any] | None:
+    """The scene's camera (from the prompt's camera words) as a Kling camera_control, or None if static."""
+    camera = scene.camera
+    if camera.is_static:
+        return None
+    if camera.preset is not None:
+        return {"type": camera.preset}
+    config = {a: float(getattr(camera, a)) for a in CAMERA_AXES if getattr(camera, a) != 0}
+    return {"type": "simple" if len(config) == 1 else "custom", "config": config}
 
 
 def timeline(tracks: np.ndarray, before: int) -> np.ndarray:
@@ -101,7 +74,7 @@ def timeline(tracks: np.ndarray, before: int) -> np.ndarray:
     back = np.arange(-before, 0, dtype=np.float32)[None, :, None]  # (1, before, 1)
     earlier = np.concatenate(
         [tracks[:, :1, :2] + back * step[:, None], np.repeat(tracks[:, :1, 2:], before, axis=1)], axis=-1
-    )  # (K, before, 3)
+    )  # (K, before, C)
     return np.concatenate([earlier, tracks], axis=1)
 
 
@@ -109,8 +82,6 @@ def track_error(video: np.ndarray, physics: PhysicsPlan, fps: float) -> float:
     """Mean pixel distance between each simulated object's centre and the parsed one in `video`
     (T, H, W, 3), over frames where the simulation has it in view; a missing object costs the frame's
     diagonal."""
-    from kinema.world.parser import align_to_spec, track_objects
-
     scene = physics.scene
     world_h = scene.world_size[1]
     tracks = track_objects(video, world_size=scene.world_size, fps=fps)
