@@ -13,18 +13,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from kinema.runtime.tasks import API_MODES
+
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
-
-# The API's modes (what `video.mode` shows) → GenerationSpec tasks: the one place the names change.
-API_TASKS: dict[str, str] = {
-    "text": "t2v",
-    "image": "i2v",
-    "keyframes": "keyframes",
-    "extend": "extend",
-    "remix": "v2v",
-}
+# The API's modes (what `video.mode` shows), in the task table's order (kinema/runtime/tasks.py: each
+# mode's row names its GenerationSpec task).
+ApiMode = Literal[tuple(API_MODES)]  # type: ignore[valid-type]
 MAX_URL_CHARS = 2048  # browsers' and CDNs' common limit
 MAX_SHORT_CHARS = 200  # model names, sizes, aspect ratios, file ids
 MAX_ID_CHARS = 64  # video ids (the jobs table's id column)
@@ -196,7 +192,7 @@ class Video(BaseModel):
     error: VideoError | None = None
     remixed_from_video_id: str | None = None
     extended_from_video_id: str | None = None
-    mode: Literal["text", "image", "keyframes", "extend", "remix"]
+    mode: ApiMode
     priority: int
     queue_position: int | None = Field(None, description="1 = next to start; null unless queued")
     eta_seconds: float | None = None
