@@ -258,6 +258,29 @@ class ModelList(BaseModel):
     data: list[Model]
 
 
+class ModeCapabilities(BaseModel):
+    """One API mode a model can do: its row of the task table, the route that asks for it, and the fields
+    of that route's body the model and the task honour (kinema/serving/capabilities.py)."""
+
+    mode: ApiMode
+    task: str = Field(description="The GenerationSpec task (t2v, i2v, ...)")
+    title: str = Field(examples=["text → video"])
+    given: list[str] = Field(description="The pictures it starts from: image, last_image, video")
+    path: str = Field(examples=["/v1/videos"])
+    params: list[str] = Field(description="The request fields that can work for it on this model")
+
+
+class ModelCapabilities(BaseModel):
+    """What a model can be asked (a studio builds its form from this)."""
+
+    id: str
+    default: bool
+    modes: list[ModeCapabilities]
+    physics: bool = Field(description='Some mode takes `physics: "simulate"`')
+    camera_control: bool
+    trajectories: bool
+
+
 class ServerConfig(BaseModel):
     """What the studio needs before it has a key."""
 
@@ -265,6 +288,7 @@ class ServerConfig(BaseModel):
     max_prompt_chars: int
     max_seconds: float
     default_model: str | None = None
+    models: list[ModelCapabilities] = Field(default_factory=list)
 
 
 class Health(BaseModel):

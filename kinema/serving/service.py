@@ -21,6 +21,7 @@ from kinema.runtime.tasks import TASKS
 from kinema.serving.auth import Tenant
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
+from kinema.serving.capabilities import capabilities
 from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
@@ -465,12 +466,14 @@ class VideoService:
         return Health(ok=True, models=list(self.registry.models))
 
     def server_config(self, auth_required: bool) -> ServerConfig:
-        """What the studio needs before it has a key: whether one is required, and the limits."""
+        """What the studio needs before it has a key: whether one is required, the limits, and what each
+        model can be asked."""
         return ServerConfig(
             auth_required=auth_required,
             max_prompt_chars=self.settings.max_prompt_chars,
             max_seconds=self.settings.max_seconds,
             default_model=self.registry.default,
+            models=capabilities(self.registry),
         )
 
 
