@@ -1,5 +1,6 @@
-"""The tasks, as data: one row per task, read by the backends, the pipelines' loader, the CLI and (soon)
-the server, instead of task names compared in each of them.
+"""The tasks, as data: one row per task, read by the backends, the pipelines' loader, the CLI and the server
+(its API modes, the task a create request's pictures make, what /v1/config says a model can be asked),
+instead of task names compared in each of them.
 
 | task        | API mode    | given, options                | motion | output | size from | length    | C2PA      |
 |-------------|-------------|-------------------------------|--------|--------|-----------|-----------|-----------|

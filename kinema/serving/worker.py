@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
 from kinema.runtime.output import Signature, finish_file
-from kinema.runtime.tasks import task
+from kinema.runtime.tasks import TASKS
 from kinema.serving.job_spec import JobSpec, StoredJob
 from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
@@ -189,7 +189,7 @@ class Worker:
         size = stored.generation.width, stored.generation.height
         inputs: dict[str, Any] = {}
         ingredients: list[Path] = []  # the input files, named in the output's C2PA manifest
-        for name in task(stored.generation.task).given:  # the pictures its task takes, in the table's order
+        for name in TASKS[stored.generation.task].given:  # the pictures its task takes, in the table's order
             path = self._input_path(job.id, stored, name)
             if path is not None:
                 inputs[name] = str(path) if name == "video" else _load_input_image(path, *size)
