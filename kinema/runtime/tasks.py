@@ -1,5 +1,6 @@
-"""The tasks, as data: one row per task, read by the backends, the pipelines' loader, the CLI and (soon)
-the server, instead of task names compared in each of them.
+"""The tasks, as data: one row per task, read by the backends, the pipelines' loader, the CLI and the server
+(its API modes, the task a create request's pictures make, what /v1/config says a model can be asked),
+instead of task names compared in each of them.
 
 | task        | API mode    | given, options                | motion | output | size from | length    | C2PA      |
 |-------------|-------------|-------------------------------|--------|--------|-----------|-----------|-----------|
@@ -21,6 +22,7 @@ validates with it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -114,7 +116,7 @@ TASK_TABLE: tuple[Task, ...] = (
 )
 TASKS: dict[str, Task] = {t.name: t for t in TASK_TABLE}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
-# The API's modes → tasks (what kinema/serving/schemas.py's API_TASKS writes out by hand today).
+# The API's modes → tasks (kinema/serving reads them here: the modes a `Video` shows, the jobs' task column).
 API_MODES: dict[str, Task] = {t.api_mode: t for t in TASK_TABLE if t.api_mode is not None}
 
 
@@ -132,3 +134,12 @@ def api_task(mode: str) -> Task:
     if row is None:
         raise InvalidInputError(f"Unknown mode {mode!r}; use one of {', '.join(API_MODES)}.")
     return row
+
+
+def api_task_given(pictures: Collection[str]) -> Task:
+    """The API task made from these given pictures (GenerationSpec names): of the rows given them all, the
+    one given fewest — none: text; a first frame: image; a last frame as well: keyframes."""
+    rows = [t for t in API_MODES.values() if set(pictures) <= set(t.given)]
+    if not rows:
+        raise InvalidInputError(f"No task is given {', '.join(sorted(pictures))} together.")
+    return min(rows, key=lambda t: len(t.given))  # the table's order breaks a tie

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from kinema.backends.base import GenerationSpec
-from kinema.serving.schemas import API_TASKS
+from kinema.runtime.tasks import api_task
 
 
 class StoredJob(Protocol):
@@ -43,10 +43,11 @@ class JobSpec:
 
     @classmethod
     def load(cls, job: StoredJob) -> JobSpec:
-        """A stored job, typed again: its task in the spec's name, its prompt, its params."""
+        """A stored job, typed again: its task (the API's mode in the jobs table) in the spec's name, its
+        prompt, its params."""
         params = dict(job.params)
         files = {f.name: params.pop(f.name, None) for f in fields(cls) if f.name != "generation"}
-        generation = GenerationSpec.from_plain(params, task=API_TASKS[job.task], prompt=job.prompt)
+        generation = GenerationSpec.from_plain(params, task=api_task(job.task).name, prompt=job.prompt)
         return cls(generation, **files)
 
     @property

@@ -13,18 +13,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from kinema.runtime.tasks import API_MODES
+
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
-
-# The API's modes (what `video.mode` shows) → GenerationSpec tasks: the one place the names change.
-API_TASKS: dict[str, str] = {
-    "text": "t2v",
-    "image": "i2v",
-    "keyframes": "keyframes",
-    "extend": "extend",
-    "remix": "v2v",
-}
+# The API's modes (what `video.mode` shows), in the task table's order (kinema/runtime/tasks.py: each
+# mode's row names its GenerationSpec task).
+ApiMode = Literal[tuple(API_MODES)]  # type: ignore[valid-type]
 MAX_URL_CHARS = 2048  # browsers' and CDNs' common limit
 MAX_SHORT_CHARS = 200  # model names, sizes, aspect ratios, file ids
 MAX_ID_CHARS = 64  # video ids (the jobs table's id column)
@@ -196,7 +192,7 @@ class Video(BaseModel):
     error: VideoError | None = None
     remixed_from_video_id: str | None = None
     extended_from_video_id: str | None = None
-    mode: Literal["text", "image", "keyframes", "extend", "remix"]
+    mode: ApiMode
     priority: int
     queue_position: int | None = Field(None, description="1 = next to start; null unless queued")
     eta_seconds: float | None = None
@@ -262,6 +258,29 @@ class ModelList(BaseModel):
     data: list[Model]
 
 
+class ModeCapabilities(BaseModel):
+    """One API mode a model can do: its row of the task table, the route that asks for it, and the fields
+    of that route's body the model and the task honour (kinema/serving/capabilities.py)."""
+
+    mode: ApiMode
+    task: str = Field(description="The GenerationSpec task (t2v, i2v, ...)")
+    title: str = Field(examples=["text → video"])
+    given: list[str] = Field(description="The pictures it starts from: image, last_image, video")
+    path: str = Field(examples=["/v1/videos"])
+    params: list[str] = Field(description="The request fields that can work for it on this model")
+
+
+class ModelCapabilities(BaseModel):
+    """What a model can be asked (a studio builds its form from this)."""
+
+    id: str
+    default: bool
+    modes: list[ModeCapabilities]
+    physics: bool = Field(description='Some mode takes `physics: "simulate"`')
+    camera_control: bool
+    trajectories: bool
+
+
 class ServerConfig(BaseModel):
     """What the studio needs before it has a key."""
 
@@ -269,6 +288,7 @@ class ServerConfig(BaseModel):
     max_prompt_chars: int
     max_seconds: float
     default_model: str | None = None
+    models: list[ModelCapabilities] = Field(default_factory=list)
 
 
 class Health(BaseModel):

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kinema.runtime.tasks import TASKS
 from kinema.serving.auth import Tenant
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
+from kinema.serving.capabilities import capabilities
 from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
@@ -56,6 +58,9 @@ from kinema.serving.validation import (
     resolve_model,
 )
 from kinema.serving.views import shown_status, video_view
+
+# The tasks of the routes that start from a finished video (the create route's comes from its pictures).
+REMIX, EXTEND = TASKS["v2v"], TASKS["extend"]
 
 
 def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
@@ -96,8 +101,8 @@ class VideoService:
         model = resolve_model(self.registry, source.model)
         was = stored.generation
         geo = Geometry(was.width, was.height, stored.length, int(was.fps))
-        spec = generation_spec("remix", prompt, req, geo, strength=req.strength)  # None: the model's default
-        plan = Plan("remix", model, geo, callback_url)
+        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)  # None: the model's default
+        plan = Plan(REMIX, model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         job = JobSpec(spec, source_video_id=source.id)
         return self._submit(tenant, plan, job, cost, remixed_from=source.id)
@@ -160,10 +165,10 @@ class VideoService:
                 "seconds",
             )
         geo = Geometry(width, height, new_frames, fps)
-        spec = generation_spec("extend", prompt, req, geo)
+        spec = generation_spec(EXTEND, prompt, req, geo)
         origin = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
         job = JobSpec(spec, total_frames=total_frames, **origin)
-        plan = Plan("extend", model, geo, callback_url)
+        plan = Plan(EXTEND, model, geo, callback_url)
         shown = Geometry(width, height, total_frames, fps)
         cost = charged_seconds(model, new_frames / fps, fps)
         return self._submit(tenant, plan, job, cost, extended_from=source_id, shown=shown, job_id=job_id)
@@ -461,12 +466,14 @@ class VideoService:
         return Health(ok=True, models=list(self.registry.models))
 
     def server_config(self, auth_required: bool) -> ServerConfig:
-        """What the studio needs before it has a key: whether one is required, and the limits."""
+        """What the studio needs before it has a key: whether one is required, the limits, and what each
+        model can be asked."""
         return ServerConfig(
             auth_required=auth_required,
             max_prompt_chars=self.settings.max_prompt_chars,
             max_seconds=self.settings.max_seconds,
             default_model=self.registry.default,
+            models=capabilities(self.registry),
         )
 
 

@@ -25,12 +25,12 @@ from typing import Any
 from kinema.backends.base import GenerationSpec
 from kinema.errors import InvalidInputError
 from kinema.pipelines import sizes
+from kinema.runtime.tasks import Task, api_task_given
 from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
 from kinema.serving.errors import ApiError
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
-    API_TASKS,
     CameraControl,
     ReferenceObject,
     TrajectoryPoint,
@@ -51,6 +51,8 @@ VIDEO_CONTAINER = "mov"  # ffmpeg's demuxer for MP4, MOV and M4V
 VIDEO_CODECS = ("h264", "hevc", "av1")
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/x-m4v", "application/octet-stream")
 VIDEO_NAMES = "an MP4 or MOV file with H.264, HEVC or AV1 video"
+# The create route's pictures: the API's field → the GenerationSpec's (the task table's `given`).
+PICTURES: dict[str, str] = {"input_reference": "image", "image_tail": "last_image"}
 
 
 __all__ = ["ApiError", "Upload"]
@@ -93,15 +95,20 @@ class Geometry:
 
 @dataclass
 class Plan:
-    """A request's checked facts besides its spec: the API's mode (the jobs' `task` column), the model, the
-    size and length, the webhook URL, and physics mode with its candidates (each is charged)."""
+    """A request's checked facts besides its spec: its task's row (whose API mode is the jobs' `task`
+    column), the model, the size and length, the webhook URL, and physics mode with its candidates (each
+    is charged)."""
 
-    mode: str
+    task: Task
     model: ModelInfo
     geometry: Geometry
     callback_url: str | None
     physics: bool = False
     candidates: int = 1
+
+    @property
+    def mode(self) -> str:
+        return str(self.task.api_mode)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -558,25 +565,27 @@ def check_create(
     geo = geometry(model, settings, req.size, req.aspect_ratio, seconds, req.fps, param)
     physics, candidates = check_physics(model, req.physics, req.physics_candidates)
     callback_url = check_callback_url(req.callback_url, callbacks)
-    has_image = (uploads.get("input_reference") or req.input_reference) is not None
-    has_tail = (uploads.get("image_tail") or req.image_tail) is not None
-    mode = "keyframes" if has_tail else "image" if has_image else "text"
-    return Plan(mode, model, geo, callback_url, physics, candidates)
+    given = [
+        spec for param, spec in PICTURES.items() if (uploads.get(param) or getattr(req, param)) is not None
+    ]
+    return Plan(api_task_given(given), model, geo, callback_url, physics, candidates)
 
 
 def check_images(
     req: VideoCreateRequest, uploads: dict[str, Upload], settings: ServeSettings
 ) -> dict[str, ImageInput]:
     """The create request's first and last frames, checked (not decoded), by the spec's names."""
-    image = check_image(uploads.get("input_reference") or req.input_reference, settings, "input_reference")
-    tail = check_image(uploads.get("image_tail") or req.image_tail, settings, "image_tail")
-    if tail is not None and image is None:
+    images = {
+        spec: check_image(uploads.get(param) or getattr(req, param), settings, param)
+        for param, spec in PICTURES.items()
+    }
+    if images["last_image"] is not None and images["image"] is None:
         raise ApiError(
             400,
             "`image_tail` (the last frame) needs `input_reference` (the first frame) too.",
             "image_tail",
         )
-    return {k: v for k, v in (("image", image), ("last_image", tail)) if v is not None}
+    return {k: v for k, v in images.items() if v is not None}
 
 
 def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
@@ -587,7 +596,7 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
         # Kling's "pro" mode: the same model, more careful sampling (twice the model's default steps).
         steps = 2 * model.num_inference_steps
     return generation_spec(
-        plan.mode,
+        plan.task,
         req.prompt,
         req,
         geo,
@@ -600,7 +609,7 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
     )
 
 
-def generation_spec(mode: str, prompt: str, req: Any, geo: Geometry, **fields: Any) -> GenerationSpec:
+def generation_spec(task: Task, prompt: str, req: Any, geo: Geometry, **fields: Any) -> GenerationSpec:
     """A job's spec from a checked request: the API's names mapped onto the spec's once (Kling's
     `cfg_scale` is `guidance_scale` from here on), then checked by the spec's own validators; None = the
     model's default."""
@@ -616,6 +625,6 @@ def generation_spec(mode: str, prompt: str, req: Any, geo: Geometry, **fields: A
     }
     given = {k: v for k, v in {**shared, **fields}.items() if v is not None}
     try:
-        return GenerationSpec.parse(task=API_TASKS[mode], prompt=prompt, **given)
+        return GenerationSpec.parse(task=task.name, prompt=prompt, **given)
     except InvalidInputError as exc:
         raise ApiError(400, str(exc)) from None

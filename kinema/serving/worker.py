@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 from kinema.backends import BackendCache, GenerationSpec, VideoBackend
 from kinema.errors import Interrupted, KinemaError
+from kinema.runtime.output import Signature, finish_file
+from kinema.runtime.tasks import TASKS
 from kinema.serving.job_spec import JobSpec, StoredJob
 from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
@@ -187,20 +189,11 @@ class Worker:
         size = stored.generation.width, stored.generation.height
         inputs: dict[str, Any] = {}
         ingredients: list[Path] = []  # the input files, named in the output's C2PA manifest
-        for name, file in (("image", stored.image), ("last_image", stored.last_image)):
-            if file:
-                path = self.storage.input_path(job.id, file)
-                inputs[name] = _load_input_image(path, *size)
+        for name in TASKS[stored.generation.task].given:  # the pictures its task takes, in the table's order
+            path = self._input_path(job.id, stored, name)
+            if path is not None:
+                inputs[name] = str(path) if name == "video" else _load_input_image(path, *size)
                 ingredients.append(path)
-        if stored.source_video_id:
-            video = self.storage.output_path(stored.source_video_id, "video")
-            if not video.is_file():
-                raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
-            inputs["video"] = str(video)
-        elif stored.source_video:  # an uploaded video to extend
-            inputs["video"] = str(self.storage.input_path(job.id, stored.source_video))
-        if "video" in inputs:
-            ingredients.append(Path(inputs["video"]))
         spec = stored.generation.model_copy(
             update={
                 **inputs,
@@ -213,6 +206,21 @@ class Worker:
             }
         )
         return spec, model
+
+    def _input_path(self, job_id: str, stored: JobSpec, name: str) -> Path | None:
+        """Where a job's given picture lies: its uploaded image, or the video it extends or remixes (a
+        finished video of this server, or an upload); None when the job stored none."""
+        if name != "video":
+            file = getattr(stored, name)
+            return self.storage.input_path(job_id, file) if file else None
+        if stored.source_video_id:
+            video = self.storage.output_path(stored.source_video_id, "video")
+            if not video.is_file():
+                raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
+            return video
+        if stored.source_video:  # an uploaded video to extend
+            return self.storage.input_path(job_id, stored.source_video)
+        return None
 
     def _visible_label(self) -> Any:
         from kinema.io.visible_label import VisibleLabel
@@ -232,10 +240,8 @@ class Worker:
         rows = max(1, min(4, (n + columns - 1) // columns))
         write_spritesheet(video, sheet, columns, rows)  # (the visible mark is already in the frames)
         if self.signing is not None:
-            from kinema.io.provenance import sign_file
-
             for path, kind in ((thumbnail, "thumbnail"), (sheet, "spritesheet")):
-                sign_file(path, self.signing, kind, ingredients=[video])
+                finish_file(path, Signature(self.signing, kind, ingredients=(video,)))
 
 
 def _load_input_image(path: Path, width: int, height: int) -> Any:

@@ -51,6 +51,23 @@ def write_fake_model(root: Path, name: str = "fake-tiny") -> Path:
     return path
 
 
+def fake_and_plain_registry(tmp_path: Path) -> ModelRegistry:
+    """Two models: `fake-tiny` (the default; every option, physics mode included) and `plain-tiny`, the
+    same folder's facts without physics mode and camera control (as a diffusers model without them)."""
+    import dataclasses
+
+    from kinema.serving.registry import read_model_info
+
+    root = tmp_path / "models"
+    fake = read_model_info(root / "fake-tiny" if root.exists() else write_fake_model(root))
+    plain = dataclasses.replace(
+        fake,
+        name="plain-tiny",
+        options=tuple(o for o in fake.options if not o.startswith(("physics", "camera"))),
+    )
+    return ModelRegistry([fake, plain], default="fake-tiny")
+
+
 class Server:
     """A real server on a loopback port, run by uvicorn in a thread of this process."""
 

@@ -95,6 +95,38 @@ def test_models_endpoint(server):
     assert [(m["id"], m["width"], m["height"], m["fps"]) for m in body["data"]] == [("fake-tiny", 32, 32, 8)]
 
 
+def test_config_says_what_each_model_can_be_asked(server_factory, tmp_path):
+    from serving_helpers import fake_and_plain_registry
+
+    server = server_factory(start_webhooks=False, registry=fake_and_plain_registry(tmp_path))
+    with server.client() as c:
+        models = {m["id"]: m for m in c.get("/v1/config").json()["models"]}
+    fake, plain = models["fake-tiny"], models["plain-tiny"]
+    assert (fake["default"], fake["physics"], fake["camera_control"], fake["trajectories"]) == (True,) * 4
+    assert (plain["default"], plain["physics"], plain["camera_control"], plain["trajectories"]) == (
+        False,
+        False,
+        False,
+        True,
+    )
+    # the API's modes, each a row of the task table with the route that asks for it
+    modes = {m["mode"]: m for m in fake["modes"]}
+    assert [(m["mode"], m["task"], m["given"], m["path"]) for m in fake["modes"]] == [
+        ("text", "t2v", [], "/v1/videos"),
+        ("image", "i2v", ["image"], "/v1/videos"),
+        ("keyframes", "keyframes", ["image", "last_image"], "/v1/videos"),
+        ("extend", "extend", ["video"], "/v1/videos/extensions"),
+        ("remix", "v2v", ["video"], "/v1/videos/{video_id}/remix"),
+    ]
+    # physics mode where the table lets it start the task and the route takes it; pictures where given
+    physics = {name for name, m in modes.items() if "physics" in m["params"]}
+    assert physics == {"text", "image"}  # keyframes: not in the table; extend: its route takes no physics
+    assert "input_reference" not in modes["text"]["params"] and "image_tail" in modes["keyframes"]["params"]
+    assert "strength" in modes["remix"]["params"] and "strength" not in modes["text"]["params"]
+    assert "seconds" in modes["extend"]["params"] and "seconds" not in modes["remix"]["params"]
+    assert not any("physics" in m["params"] or "camera_control" in m["params"] for m in plain["modes"])
+
+
 def test_sse_stream_reports_progress_until_completed(server_factory):
     from serving_fakes import FakeGenerator
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
+
+from kinema.errors import InvalidInputError
+from kinema.runtime.tasks import API_MODES, api_task_given
 from kinema.serving.job_spec import JobSpec
 from kinema.serving.webhooks import _body
 
@@ -33,6 +37,21 @@ def test_a_row_of_the_previous_version_loads_typed_and_stores_back_the_same():
     assert g.camera_control == {"type": "forward_up"} and g.trajectories == OLD_PARAMS["trajectories"]
     assert (stored.image, stored.last_image, stored.source_video_id) == ("image.png", "last_image.png", None)
     assert stored.params() == {k: v for k, v in OLD_PARAMS.items() if v is not None}
+
+
+def test_the_pictures_a_create_request_gives_choose_its_task_from_the_table():
+    modes = [api_task_given(p).api_mode for p in ([], ["image"], ["image", "last_image"], ["last_image"])]
+    assert modes == ["text", "image", "keyframes", "keyframes"]  # a lone last frame: keyframes, refused later
+    with pytest.raises(InvalidInputError, match="No task is given image, video together"):
+        api_task_given(["video", "image"])
+    # the API's modes, as `video.mode` and the jobs table have always named them
+    assert {m: t.name for m, t in API_MODES.items()} == {
+        "text": "t2v",
+        "image": "i2v",
+        "keyframes": "keyframes",
+        "extend": "extend",
+        "remix": "v2v",
+    }
 
 
 def test_the_worker_gets_the_spec_the_api_checked(server_factory):

@@ -89,6 +89,7 @@ def test_studio_submits_a_prompt_and_plays_the_finished_video(real_server, page)
     assert [v["status"] for v in videos] == ["completed"] and videos[0][
         "prompt"
     ] == "a red ball rolls to the right"
+    assert videos[0]["physics"] is False  # physics mode was offered, not chosen
     job = real_server.store.get(videos[0]["id"])
     assert job.params["camera_control"] == {"type": "simple", "config": {**dict.fromkeys(
         ("horizontal", "vertical", "pan", "tilt", "roll"), 0.0), "zoom": 5.0}}  # fmt: skip
@@ -107,3 +108,47 @@ def test_studio_shows_the_servers_error_message(server_factory, page):
     page.click("#submit")
     page.wait_for_function("document.querySelector('#form-error').textContent.length > 0")
     assert "extend the video for more" in page.inner_text("#form-error")
+
+
+def test_studio_builds_its_form_from_the_models_capabilities_and_submits_a_physics_job(
+    server_factory, page, tmp_path
+):
+    from serving_helpers import fake_and_plain_registry
+
+    from kinema.serving.job_spec import JobSpec
+
+    server = server_factory(start_webhooks=False, registry=fake_and_plain_registry(tmp_path))
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelector('#mode').options.length > 0")
+    assert page.input_value("#model") == "fake-tiny"
+    modes = page.eval_on_selector_all("#mode option", "os => os.map(o => o.value)")
+    assert modes == ["text", "image", "keyframes", "extend", "remix"]  # the model's modes, the table's order
+    assert page.is_visible("#physics") and page.is_visible("#camera-type")
+    assert not page.is_visible("#physics-candidates")  # until physics mode is chosen
+    # physics mode only where the table lets it start the task: not for keyframes
+    page.select_option("#mode", "keyframes")
+    assert not page.is_visible("#physics") and page.is_visible("#image-tail")
+    page.select_option("#mode", "text")
+    # a model without physics mode (or camera control) shows neither; choosing it rebuilds the form
+    page.select_option("#model", "plain-tiny")
+    assert page.input_value("#mode") == "text"
+    assert not page.is_visible("#physics") and not page.is_visible("#camera-type")
+    assert page.is_visible("#trajectory") and page.is_visible("#seconds")
+    page.select_option("#model", "fake-tiny")
+    assert page.is_visible("#physics") and page.is_visible("#camera-type")
+    # choose physics mode with two candidates, and submit
+    page.fill("#prompt", "a ball falls onto a table")
+    page.check("#physics")
+    page.fill("#physics-candidates", "2")
+    page.click("#submit")
+    page.wait_for_selector("#job-list li", timeout=10_000)
+    assert page.inner_text("#form-error") == ""
+    with server.client() as c:
+        videos = c.get("/v1/videos").json()["data"]
+    assert [(v["prompt"], v["model"], v["mode"], v["physics"]) for v in videos] == [
+        ("a ball falls onto a table", "fake-tiny", "text", True)
+    ]
+    stored = JobSpec.load(server.store.get(videos[0]["id"])).generation
+    assert (stored.task, stored.physics, stored.physics_candidates) == ("t2v", True, 2)
+    assert stored.camera_control is None and stored.trajectories is None
+    assert page.js_errors == []

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { tracked: new Set(), blobs: new Map(), models: [] };
+const state = { tracked: new Set(), blobs: new Map(), caps: new Map() };
 
 function apiKey() { return $("api-key").value.trim(); }
 
@@ -24,14 +24,40 @@ async function api(path, options = {}) {
   return body;
 }
 
-// ---- form ---------------------------------------------------------------------------------------------
+// ---- form: built from what /v1/config says the chosen model can do ------------------------------------
 
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+// The chosen model's capabilities, and the mode of them the form is set to.
+function chosenModel() { return state.caps.get($("model").value); }
+function currentMode() {
+  const caps = chosenModel();
+  return caps ? caps.modes.find((m) => m.mode === $("mode").value) : undefined;
+}
+
+// The mode list is the chosen model's modes (kept when the new model has it too).
+function buildForm() {
+  const caps = chosenModel();
+  const keep = $("mode").value;
+  $("mode").innerHTML = "";
+  for (const m of caps ? caps.modes : []) {
+    const opt = document.createElement("option");
+    opt.value = m.mode;
+    opt.textContent = capitalized(m.title);
+    $("mode").append(opt);
+  }
+  if (caps && caps.modes.some((m) => m.mode === keep)) $("mode").value = keep;
+  showModeFields();
+}
+
+// A control shows when the mode's route takes its field on this model, or the mode starts from its picture.
 function showModeFields() {
-  const mode = $("mode").value;
-  document.querySelector(".mode-image").hidden = !(mode === "image" || mode === "keyframes");
-  document.querySelector(".mode-keyframes").hidden = mode !== "keyframes";
-  document.querySelector(".mode-source").hidden = !(mode === "extend" || mode === "remix");
-  for (const el of document.querySelectorAll(".camera-simple")) el.hidden = $("camera-type").value !== "simple";
+  const mode = currentMode();
+  for (const el of document.querySelectorAll("#create-form [data-param]")) el.hidden = !mode || !mode.params.includes(el.dataset.param);
+  for (const el of document.querySelectorAll("#create-form [data-given]")) el.hidden = !mode || !mode.given.includes(el.dataset.given);
+  const shown = (id) => !$(id).closest("label").hidden;
+  for (const el of document.querySelectorAll(".camera-simple")) el.hidden = !shown("camera-type") || $("camera-type").value !== "simple";
+  for (const el of document.querySelectorAll(".physics-on")) el.hidden ||= !$("physics").checked;
 }
 
 function cameraControl() {
@@ -41,45 +67,54 @@ function cameraControl() {
   return { type, config: { [$("camera-axis").value]: Number($("camera-value").value) } };
 }
 
+// One motion-brush path, "x,y x,y ..." in output pixels → Kling's trajectories.
+function trajectories() {
+  const text = $("trajectory").value.trim();
+  if (!text) return null;
+  const path = text.split(/\s+/).map((p) => p.split(",").map(Number));
+  if (path.length < 2 || path.some((p) => p.length !== 2 || p.some((v) => !Number.isFinite(v)))) {
+    throw new Error("Write the motion path as two or more x,y points in pixels, e.g. 4,16 28,16.");
+  }
+  return [path.map(([x, y]) => ({ x, y }))];
+}
+
+// The request's fields: every shown control that has a value, by the API's names.
+function requestFields(mode) {
+  const fields = { prompt: $("prompt").value };
+  if (mode.params.includes("model") && $("model").value) fields.model = $("model").value;
+  for (const el of document.querySelectorAll("#create-form label[data-param]:not([hidden]) [name]")) {
+    if (el.type === "checkbox" ? el.checked : el.value) fields[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  }
+  const shown = (id) => !$(id).closest("label").hidden;
+  const camera = shown("camera-type") ? cameraControl() : null;
+  if (camera) fields.camera_control = camera;
+  const paths = shown("trajectory") ? trajectories() : null;
+  if (paths) fields.trajectories = paths;
+  return fields;
+}
+
 async function submit(event) {
   event.preventDefault();
   $("form-error").textContent = "";
-  const mode = $("mode").value;
-  const prompt = $("prompt").value;
-  const seconds = $("seconds").value;
   let job;
   try {
-    if (mode === "extend" || mode === "remix") {
+    const mode = currentMode();
+    if (!mode) throw new Error("Choose a model and a mode (GET /v1/config lists none for this model).");
+    const fields = requestFields(mode);
+    if (mode.given.includes("video")) {  // a finished video of this server: its id, in the body or the path
       const source = $("source").value;
-      if (!source) throw new Error("Pick a finished video to " + mode + " (or make one first).");
-      const body = { prompt };
-      if (mode === "extend") {
-        body.video = { id: source };
-        if (seconds) body.seconds = seconds;
-      }
-      const path = mode === "extend" ? "/v1/videos/extensions" : `/v1/videos/${source}/remix`;
-      job = await api(path, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
-    } else {
+      if (!source) throw new Error("Pick a finished video to " + mode.mode + " (or make one first).");
+      if (mode.params.includes("video")) fields.video = { id: source };
+      const path = mode.path.replace("{video_id}", encodeURIComponent(source));
+      job = await api(path, { method: "POST", body: JSON.stringify(fields), headers: { "Content-Type": "application/json" } });
+    } else {  // pictures from this computer: a multipart form
       const form = new FormData();
-      form.append("prompt", prompt);
-      if ($("model").value) form.append("model", $("model").value);
-      if (seconds) form.append("seconds", seconds);
-      if ($("aspect-ratio").value) form.append("aspect_ratio", $("aspect-ratio").value);
-      if ($("negative-prompt").value) form.append("negative_prompt", $("negative-prompt").value);
-      if ($("seed").value) form.append("seed", $("seed").value);
-      const camera = cameraControl();
-      if (camera) form.append("camera_control", JSON.stringify(camera));
-      if (mode === "image" || mode === "keyframes") {
-        const first = $("image").files[0];
-        if (!first) throw new Error("Choose the first-frame image.");
-        form.append("input_reference", first);
-        if (mode === "keyframes") {
-          const last = $("image-tail").files[0];
-          if (!last) throw new Error("Choose the last-frame image.");
-          form.append("image_tail", last);
-        }
+      for (const [name, value] of Object.entries(fields)) form.append(name, typeof value === "object" ? JSON.stringify(value) : value);
+      for (const el of document.querySelectorAll("#create-form label[data-given]:not([hidden]) input[type=file]")) {
+        if (!el.files[0]) throw new Error(el.dataset.missing);
+        form.append(el.name, el.files[0]);
       }
-      job = await api("/v1/videos", { method: "POST", body: form });
+      job = await api(mode.path, { method: "POST", body: form });
     }
   } catch (err) {
     $("form-error").textContent = err.message;
@@ -181,8 +216,6 @@ function card(video) {
     <p class="muted credential"><small>content credential: checking…</small></p>
     <div class="actions">
       <a class="download" download>Download</a>
-      <button type="button" class="secondary extend">Extend this</button>
-      <button type="button" class="secondary remix">Remix this</button>
       <button type="button" class="secondary delete">Delete</button>
     </div>`;
   div.querySelector(".prompt").textContent = video.prompt;
@@ -199,8 +232,16 @@ function card(video) {
     const state = !p.has_manifest ? "no C2PA manifest" : p.signature_valid ? `C2PA ${p.validation_state.toLowerCase()}` : "C2PA signature INVALID";
     div.querySelector(".credential small").textContent = `content credential: ${state}${who ? " — " + who : ""}; AIGC label ${p.aigc_label ? "present" : "missing"}`;
   }).catch((err) => { div.querySelector(".credential small").textContent = `content credential: ${err.message}`; });
-  div.querySelector(".extend").onclick = () => useSource("extend", video.id);
-  div.querySelector(".remix").onclick = () => useSource("remix", video.id);
+  // "Extend this", "Remix this": a button for each mode of the video's model that starts from a video
+  const caps = state.caps.get(video.model);
+  for (const m of caps ? caps.modes.filter((m) => m.given.includes("video")) : []) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `secondary ${m.mode}`;
+    button.textContent = `${capitalized(m.mode)} this`;
+    button.onclick = () => useSource(video.model, m.mode, video.id);
+    div.querySelector(".delete").before(button);
+  }
   div.querySelector(".delete").onclick = async () => {
     await api(`/v1/videos/${video.id}`, { method: "DELETE" });
     refreshGallery();
@@ -208,7 +249,9 @@ function card(video) {
   return div;
 }
 
-function useSource(mode, id) {
+function useSource(model, mode, id) {
+  $("model").value = model;
+  buildForm();
   $("mode").value = mode;
   $("source").value = id;
   showModeFields();
@@ -248,8 +291,8 @@ async function init() {
     $("gallery").innerHTML = "";
     load();
   });
-  $("mode").addEventListener("change", showModeFields);
-  $("camera-type").addEventListener("change", showModeFields);
+  $("model").addEventListener("change", buildForm);
+  for (const id of ["mode", "camera-type", "physics"]) $(id).addEventListener("change", showModeFields);
   $("create-form").addEventListener("submit", submit);
   showModeFields();
   await load();
@@ -260,16 +303,22 @@ async function load() {
     const config = await api("/v1/config");
     $("auth-state").textContent = config.auth_required ? (apiKey() ? "" : "This server needs an API key.") : "No key needed on this server.";
     $("prompt").maxLength = config.max_prompt_chars;
-    const models = await api("/v1/models");
+    // the models and what each can do are public (/v1/config); their sizes need a key (/v1/models)
+    state.caps = new Map(config.models.map((m) => [m.id, m]));
+    const keep = $("model").value;
     $("model").innerHTML = "";
-    for (const m of models.data) {
+    for (const m of config.models) {
       const opt = document.createElement("option");
-      opt.value = m.id;
-      opt.textContent = `${m.id} (${m.width}x${m.height}, ${m.fps} fps)`;
-      if (m.default) opt.selected = true;
+      opt.value = opt.textContent = m.id;
+      opt.selected = keep ? m.id === keep : m.default;
       $("model").append(opt);
     }
-    $("auth-state").textContent += "";
+    buildForm();
+    const models = await api("/v1/models");
+    for (const m of models.data) {
+      const opt = [...$("model").options].find((o) => o.value === m.id);
+      if (opt) opt.textContent = `${m.id} (${m.width}x${m.height}, ${m.fps} fps)`;
+    }
   } catch (err) {
     $("auth-state").textContent = err.message;
     return;
