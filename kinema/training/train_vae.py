@@ -200,11 +200,14 @@ class VAETask:
         vae = AutoencoderKinema(**config)
         vae.load_state_dict(weights)
         vae.eval()
-        # Latent statistics over held-out clips set the normalisation the DiT trains in.
+        # Latent statistics over held-out clips set the normalisation the DiT trains in, unless the encoder
+        # was frozen (`train.trainable: [decoder]`): then the latent space is the one a DiT already reads, and
+        # its normalisation (given in vae.overrides) must stay as it is.
         with torch.no_grad():
             z = torch.cat([vae.encode(c[None]).mode() for c in self.heldout()])  # (N, C, t, h, w)
         shift, std = float(z.mean()), float(z.std())
-        vae.register_to_config(shift_factor=shift, scaling_factor=1.0 / max(std, 1e-6))
+        if any(p.requires_grad for p in self.model.encoder.parameters()):
+            vae.register_to_config(shift_factor=shift, scaling_factor=1.0 / max(std, 1e-6))
         psnr_ema = self.evaluate(vae)
         out_dir = Path(out_dir)
         tmp = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")

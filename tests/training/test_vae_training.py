@@ -122,3 +122,28 @@ def test_init_from_a_model_folder_takes_its_vae(tmp_path):
     for name, param in trainer.model.state_dict().items():
         assert torch.equal(param, source.state_dict()[name]), name
     trainer.close()
+
+
+def test_a_decoder_fine_tune_keeps_the_encoder_and_its_latent_normalisation(tmp_path):
+    """`train.trainable: [decoder]` on a model folder's VAE (the v0.2 decoder fine-tune): the export's encoder,
+    and so the latent space a DiT reads, is the source's, with the normalisation the recipe gives; the codec
+    mix trains it (data.source: codec)."""
+    from kinema.models import vae_config
+
+    torch.manual_seed(4)
+    source = AutoencoderKinema(**vae_config("tiny"))
+    source.save_pretrained(tmp_path / "model" / "vae")
+    cfg = _cfg(
+        tmp_path / "run",
+        train={"init_from": str(tmp_path / "model"), "trainable": ["decoder"], "steps": 6},
+        data={"source": "codec", "world": {}},
+        vae={"overrides": {"scaling_factor": 0.37, "shift_factor": 0.21}},
+    )
+    trainer = Trainer(cfg, VAETask(cfg))
+    trainer.fit()
+    out = AutoencoderKinema.from_pretrained(trainer.export())
+    trainer.close()
+    assert out.config.scaling_factor == 0.37 and out.config.shift_factor == 0.21
+    weights, before = out.state_dict(), source.state_dict()
+    assert all(torch.equal(weights[n], before[n]) for n in before if n.startswith("encoder."))
+    assert any(not torch.equal(weights[n], before[n]) for n in before if n.startswith("decoder."))
