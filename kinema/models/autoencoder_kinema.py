@@ -372,3 +372,40 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         posterior = self.encode(x)
         z = posterior.sample(generator) if sample_posterior else posterior.mode()
         return self.decode(z), posterior
+
+    def widen_latent(
+        self, latent_channels: int, generator: torch.Generator | None = None
+    ) -> AutoencoderKinema:
+        """A copy with ``latent_channels`` (>= today's) latent channels that decodes exactly as this one does.
+
+        The first channels keep their weights; the new channels' encoder rows start small and random (they
+        carry a signal from step one) and the decoder's columns reading them start at zero, so the widened
+        model's reconstructions equal this one's until training gives the new channels a use (function-
+        preserving widening, Net2Net's idea, arXiv 1511.05641). The latent normalisation is kept; retrain or
+        re-measure it before a DiT trains on the new space.
+        """
+        old = self.config.latent_channels
+        if latent_channels < old:
+            raise InvalidInputError(
+                f"widen_latent: {latent_channels} latent channels is fewer than today's {old}"
+            )
+        config = {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
+        wide = AutoencoderKinema(**{**config, "latent_channels": latent_channels})
+        state = wide.state_dict()
+        for name, value in self.state_dict().items():
+            if state[name].shape == value.shape:
+                state[name] = value.clone()
+        enc_w, enc_b = "encoder.conv_out.conv.weight", "encoder.conv_out.conv.bias"  # (2C, c, kt, kh, kw)
+        w, b = self.state_dict()[enc_w], self.state_dict()[enc_b]
+        new = latent_channels - old
+        noise = torch.randn((new, *w.shape[1:]), generator=generator) * float(w[:old].std())
+        # rows: old means, new means, old log-variances, new log-variances (posterior = mean | logvar halves)
+        state[enc_w] = torch.cat(
+            [w[:old], noise, w[old:], w[old:].mean(0, keepdim=True).expand(new, *w.shape[1:])]
+        )
+        state[enc_b] = torch.cat([b[:old], torch.zeros(new), b[old:], b[old:].mean().expand(new)])
+        dec_w = "decoder.conv_in.conv.weight"  # (C_top, C, kt, kh, kw)
+        w = self.state_dict()[dec_w]
+        state[dec_w] = torch.cat([w, torch.zeros(w.shape[0], new, *w.shape[2:])], dim=1)
+        wide.load_state_dict(state)
+        return wide

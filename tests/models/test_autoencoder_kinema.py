@@ -184,3 +184,19 @@ def test_reference_slice():
     torch.testing.assert_close(
         y[0, 0, 0, 0, :3], torch.tensor([-0.1771, -0.2797, -0.2335]), atol=1e-4, rtol=0
     )
+
+
+def test_widen_latent_decodes_exactly_as_before_and_the_new_channels_carry_a_signal():
+    torch.manual_seed(5)
+    vae = AutoencoderKinema(**vae_config("tiny", scaling_factor=0.5, shift_factor=0.25)).eval()
+    wide = vae.widen_latent(7, torch.Generator().manual_seed(0)).eval()
+    assert wide.config.latent_channels == 7 and wide.config.scaling_factor == 0.5
+    x = _video()
+    with torch.no_grad():
+        z, zw = vae.encode(x), wide.encode(x)
+        torch.testing.assert_close(zw.mean[:, :4], z.mean)  # the old channels, as they were
+        torch.testing.assert_close(zw.logvar[:, :4], z.logvar)
+        assert float(zw.mean[:, 4:].std()) > 0  # the new ones are not dead
+        torch.testing.assert_close(wide.decode(zw.mode()), vae.decode(z.mode()), atol=1e-5, rtol=1e-5)
+    with pytest.raises(InvalidInputError, match="fewer than"):
+        vae.widen_latent(2)
