@@ -146,16 +146,7 @@ def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
     options: dict[str, Any] = {}
     model = args.model
     if args.from_json is not None:
-        try:
-            report = json.loads(Path(args.from_json).read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                f"cannot read the report {args.from_json}: {exc}; give a report JSON"
-            ) from None
-        if report.get("benchmark") != args.benchmark:
-            raise InvalidInputError(
-                f"{args.from_json} is a {report.get('benchmark')!r} report; use `kinema eval {report.get('benchmark')}`"
-            )
+        report = read_report(args.from_json, args.benchmark)
         values = {
             k: tuple(v) if isinstance(v, list) else v for k, v in report["settings"].items() if k in names
         }
@@ -194,6 +185,18 @@ def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
     return model, cls(**values), options
 
 
+def read_report(path: Path, benchmark: str) -> dict[str, Any]:
+    """A report JSON of `benchmark` (for --from-json); a clear error for anything else."""
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read the report {path}: {exc}; give a report JSON") from None
+    if not isinstance(report, dict) or report.get("benchmark") != benchmark:
+        found = report.get("benchmark") if isinstance(report, dict) else None
+        raise InvalidInputError(f"{path} is a {found!r} report; use `kinema eval {found}`")
+    return report
+
+
 def _choice(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     if value == "all":
         return allowed
@@ -226,16 +229,7 @@ def run_codec(args: argparse.Namespace) -> int:
 
     model, values = args.model, {}
     if args.from_json is not None:
-        try:
-            report = json.loads(Path(args.from_json).read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(
-                f"cannot read the report {args.from_json}: {exc}; give a report JSON"
-            ) from None
-        if report.get("benchmark") != "codec":
-            raise InvalidInputError(
-                f"{args.from_json} is not a codec report; use `kinema eval {report.get('benchmark')}`"
-            )
+        report = read_report(args.from_json, "codec")
         values = codec.CodecSettings.from_json(report["settings"]).to_json()
         model = model or report["model"]
     elif args.quick:
