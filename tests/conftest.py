@@ -10,6 +10,16 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def signing_data_dir(tmp_path_factory, monkeypatch):
+    """Where `kinema generate` keeps the installation's signing key (made on first use, every output being
+    signed): a temporary folder, not the working directory."""
+    path = tmp_path_factory.getbasetemp() / "kinema-data"
+    monkeypatch.setenv("KINEMA_DATA_DIR", str(path))
+    return path

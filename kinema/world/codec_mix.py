@@ -26,7 +26,7 @@ from torch.utils.data import IterableDataset
 from kinema.errors import InvalidInputError
 from kinema.world.camera import camera_homographies
 from kinema.world.dataset import TEXTURE_PAIRS
-from kinema.world.render import BG_KINDS, SHAPE_IDS, Background, render_batch
+from kinema.world.render import BG_KINDS, SHAPE_IDS, Background, empty_objects, render_batch
 from kinema.world.spec import CAMERA_AXES, CAMERA_PRESETS, COLORS, CameraSpec
 
 NAMED = np.array(list(COLORS.values()), dtype=np.float32) / 255.0  # (8, 3)
@@ -152,12 +152,8 @@ def plan(index: int, cfg: CodecMixConfig) -> dict[str, np.ndarray]:
 def render(plans: Sequence[dict], cfg: CodecMixConfig) -> torch.Tensor:
     """Render planned clips in one batched call → float32 (B, 3, T, H, W) in [-1, 1]."""
     b, t, k = len(plans), cfg.num_frames, max(len(p["sizes"]) for p in plans)
-    centers = torch.zeros(b, t, k, 2, dtype=torch.float64)
-    angles = torch.zeros(b, t, k)
-    sizes = torch.ones(b, k)
-    shapes = torch.zeros(b, k, dtype=torch.long)
-    colors = torch.zeros(b, k, 3)
-    present = torch.zeros(b, k, dtype=torch.bool)
+    objects = empty_objects(b, t, k)
+    centers, angles, sizes, shapes, colors, present = objects.values()
     for i, p in enumerate(plans):
         n = len(p["sizes"])
         centers[i, :, :n] = torch.from_numpy(p["centers"])
@@ -176,7 +172,7 @@ def render(plans: Sequence[dict], cfg: CodecMixConfig) -> torch.Tensor:
     )
     homs = torch.from_numpy(np.stack([p["homographies"] for p in plans]))
     img = render_batch(
-        centers, angles, sizes, shapes, colors, present, background, homs, cfg.width, cfg.height
+        **objects, background=background, homographies=homs, width=cfg.width, height=cfg.height
     )
     return (img * 2 - 1).permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, H, W)
 

@@ -322,6 +322,20 @@ class GroundTruth:
         }
 
 
+def empty_objects(b: int, t: int, k: int) -> dict[str, torch.Tensor]:
+    """render_batch's object inputs for `b` clips of `t` frames with room for `k` objects, none present yet:
+    centers (b, t, k, 2) float64, angles (b, t, k), sizes (b, k) ones, shapes (b, k) long, colors (b, k, 3),
+    present (b, k) bool."""
+    return {
+        "centers": torch.zeros(b, t, k, 2, dtype=torch.float64),
+        "angles": torch.zeros(b, t, k),
+        "sizes": torch.ones(b, k),
+        "shapes": torch.zeros(b, k, dtype=torch.long),
+        "colors": torch.zeros(b, k, 3),
+        "present": torch.zeros(b, k, dtype=torch.bool),
+    }
+
+
 def specs_to_tensors(
     specs: list[SceneSpec], states: list[np.ndarray], device: torch.device | str = "cpu"
 ) -> dict[str, torch.Tensor]:
@@ -329,12 +343,8 @@ def specs_to_tensors(
     (on `device`: rendering on a GPU is the same code)."""
     b, t = len(specs), specs[0].num_frames
     k = max(1, max(len(s.objects) for s in specs))
-    centers = torch.zeros(b, t, k, 2, dtype=torch.float64)
-    angles = torch.zeros(b, t, k)
-    sizes = torch.ones(b, k)
-    shapes = torch.zeros(b, k, dtype=torch.long)
-    colors = torch.zeros(b, k, 3)
-    present = torch.zeros(b, k, dtype=torch.bool)
+    out = empty_objects(b, t, k)
+    centers, angles, sizes, shapes, colors, present = out.values()
     homs = torch.zeros(b, t, 3, 3, dtype=torch.float64)
     for i, (spec, st) in enumerate(zip(specs, states)):
         n = len(spec.objects)
@@ -348,16 +358,8 @@ def specs_to_tensors(
             present[i, j] = True
         h = camera_homographies(spec.camera, t, spec.fps, spec.world_size, spec.width, spec.height)
         homs[i] = torch.from_numpy(h)
-    out = {
-        "centers": centers,
-        "angles": angles,
-        "sizes": sizes,
-        "shapes": shapes,
-        "colors": colors,
-        "present": present,
-        "background": Background.from_specs([s.background for s in specs], specs),
-        "homographies": homs,
-    }
+    out["background"] = Background.from_specs([s.background for s in specs], specs)
+    out["homographies"] = homs
     return {k: v.to(device) for k, v in out.items()}
 
 

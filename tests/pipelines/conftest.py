@@ -43,12 +43,3 @@ def random_frames(n: int, height: int = 32, width: int = 32, seed: int = 0) -> n
         base = np.stack([(x * 7 + i * 5) % 256, (y * 5 + i * 3) % 256, (x + y + i * 11) % 256], axis=-1)
         frames.append(np.clip(base + rng.integers(-20, 20, base.shape), 0, 255))
     return np.asarray(frames, dtype=np.uint8)
-
-
-@pytest.fixture(autouse=True)
-def signing_data_dir(tmp_path_factory, monkeypatch):
-    """Where `kinema generate` keeps the installation's signing key (made on first use, every output being
-    signed): a temporary folder, not the working directory."""
-    path = tmp_path_factory.getbasetemp() / "kinema-data"
-    monkeypatch.setenv("KINEMA_DATA_DIR", str(path))
-    return path
