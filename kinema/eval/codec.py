@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from kinema.errors import InvalidInputError
 from kinema.eval.report import Table, nanmean, run_header, write_json, write_markdown
+from kinema.pipelines.pipeline_kinema import frames_to_tensor, tensor_to_frames
 from kinema.world.spec import COLORS, SHAPES, BackgroundSpec, ObjectSpec, SceneSpec
 
 SCENARIOS: tuple[str, ...] = ("uniform", "collision", "parabola")
@@ -209,16 +210,6 @@ def load_codec(spec: str, device: str = "cpu") -> Codec:
 # --- clips --------------------------------------------------------------------------------------------------
 
 
-def to_tensor(videos: np.ndarray) -> torch.Tensor:
-    """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
-    return torch.from_numpy(videos).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
-
-
-def to_uint8(videos: torch.Tensor) -> np.ndarray:
-    """float (B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3), rounded as a video file would store it."""
-    return ((videos.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
-
-
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
     return 10 * math.log10(255.0**2 / max(mse, 1e-10))
@@ -294,12 +285,11 @@ def _background(rng: np.random.Generator, kind: str) -> BackgroundSpec:
 
 def render_objects(cases: list[ObjectCase]) -> np.ndarray:
     """uint8 (B, T, H, W, 3) of a batch of object cases (one batched render)."""
-    from kinema.world.render import render_batch, specs_to_tensors
+    from kinema.world.render import render_batch, specs_to_tensors, to_uint8
 
     inputs = specs_to_tensors([c.spec for c in cases], [c.states for c in cases])
-    size = cases[0].spec
-    img = render_batch(**inputs, width=size.width, height=size.height)
-    return (img * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+    spec = cases[0].spec
+    return to_uint8(render_batch(**inputs, width=spec.width, height=spec.height))
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
@@ -350,7 +340,7 @@ def evaluate_objects(codec: Codec, settings: CodecSettings, progress: bool = Tru
     bar = tqdm(total=len(cases), desc=f"codec objects [{codec.name}]", disable=not progress)
     for batch in _batches(cases, settings.batch_size):
         truth = render_objects(batch)
-        recon = to_uint8(codec.round_trip(to_tensor(truth)))
+        recon = tensor_to_frames(codec.round_trip(frames_to_tensor(truth)))
         for case, tv, rv in zip(batch, truth, recon):
             records.append(
                 {
@@ -391,7 +381,7 @@ def evaluate_paper(codec: Codec, settings: CodecSettings, progress: bool = True)
         list(_batches(cases, settings.batch_size)), desc=f"codec paper [{codec.name}]", disable=not progress
     ):
         truth = np.stack([c.video for c in batch])
-        recon = to_uint8(codec.round_trip(to_tensor(truth)))
+        recon = tensor_to_frames(codec.round_trip(frames_to_tensor(truth)))
         for case, tv, rv in zip(batch, truth, recon):
             floor = physics.case_metrics(case, physics.parse_tracks(tv, case.spec), 0)
             got = physics.case_metrics(case, physics.parse_tracks(rv, case.spec), 0)

@@ -391,12 +391,12 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
             )
         config = {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
         wide = AutoencoderKinema(**{**config, "latent_channels": latent_channels})
-        state = wide.state_dict()
-        for name, value in self.state_dict().items():
+        state, mine = wide.state_dict(), self.state_dict()
+        for name, value in mine.items():
             if state[name].shape == value.shape:
                 state[name] = value.clone()
         enc_w, enc_b = "encoder.conv_out.conv.weight", "encoder.conv_out.conv.bias"  # (2C, c, kt, kh, kw)
-        w, b = self.state_dict()[enc_w], self.state_dict()[enc_b]
+        w, b = mine[enc_w], mine[enc_b]
         new = latent_channels - old
         noise = torch.randn((new, *w.shape[1:]), generator=generator) * float(w[:old].std())
         # rows: old means, new means, old log-variances, new log-variances (posterior = mean | logvar halves)
@@ -405,7 +405,7 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         )
         state[enc_b] = torch.cat([b[:old], torch.zeros(new), b[old:], b[old:].mean().expand(new)])
         dec_w = "decoder.conv_in.conv.weight"  # (C_top, C, kt, kh, kw)
-        w = self.state_dict()[dec_w]
+        w = mine[dec_w]
         state[dec_w] = torch.cat([w, torch.zeros(w.shape[0], new, *w.shape[2:])], dim=1)
         wide.load_state_dict(state)
         return wide

@@ -18,14 +18,24 @@ import torch
 from kinema.errors import InvalidInputError
 
 
+def _clip_options(cfg: Any) -> dict[str, Any]:
+    """The clip size, length, rate and seed of a recipe, which every on-the-fly source takes."""
+    d = cfg.data
+    return {
+        "width": d.width,
+        "height": d.height,
+        "num_frames": d.num_frames,
+        "fps": d.fps,
+        "seed": cfg.train.seed,
+    }
+
+
 def world_dataset(cfg: Any, **overrides: Any):
     """The on-the-fly WorldClipDataset of a recipe's data section (VAE and DiT jobs draw clips the same way);
     `overrides` (e.g. another bucket's width/height and seed) win over the recipe."""
     from kinema.world.dataset import WorldClipDataset
 
-    d = cfg.data
-    options = {"width": d.width, "height": d.height, "num_frames": d.num_frames, "fps": d.fps}
-    return WorldClipDataset(**{**options, "seed": cfg.train.seed, **d.world, **overrides})
+    return WorldClipDataset(**{**_clip_options(cfg), **cfg.data.world, **overrides})
 
 
 def aspect_buckets(cfg: Any) -> list[tuple[int, int]]:
@@ -303,9 +313,7 @@ def codec_dataset(cfg: Any, **overrides: Any):
     """The codec mix of a recipe's data section (`data.source: codec`, options under `data.codec`)."""
     from kinema.world.codec_mix import CodecMixDataset
 
-    d = cfg.data
-    options = {"width": d.width, "height": d.height, "num_frames": d.num_frames, "fps": d.fps}
-    return CodecMixDataset(**{**options, "seed": cfg.train.seed, **d.codec, **overrides})
+    return CodecMixDataset(**{**_clip_options(cfg), **cfg.data.codec, **overrides})
 
 
 def codec_stream(cfg: Any, batch_size: int, rank: int, world_size: int) -> IterStream:
