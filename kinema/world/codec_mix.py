@@ -25,7 +25,8 @@ from torch.utils.data import IterableDataset
 
 from kinema.errors import InvalidInputError
 from kinema.world.camera import camera_homographies
-from kinema.world.dataset import TEXTURE_PAIRS
+from kinema.world.dataset import TEXTURE_PAIRS, WorldDataConfig, plan_clip, render_plans
+from kinema.world.paper import SCENARIOS as PAPER_SCENARIOS
 from kinema.world.render import BG_KINDS, SHAPE_IDS, Background, empty_objects, render_batch
 from kinema.world.spec import CAMERA_AXES, CAMERA_PRESETS, COLORS, CameraSpec
 
@@ -49,6 +50,10 @@ class CodecMixConfig:
     camera_prob: float = 0.25
     gravity_prob: float = 0.3
     walls_prob: float = 0.5  # paths fold back at the frame's edges (elastic bounces)
+    # A share of clips that are the physical-law benchmark's own scenes (uniform / collision / parabola, ID
+    # and OOD alike, as `kinema.world.dataset` simulates and renders them): the codec must return their
+    # centres at the parser's floor, and a mix of generic clips alone under-weights those red/blue balls.
+    paper_prob: float = 0.0
     seed: int = 0
     start: int = 0
     chunk: int = 8  # clips rendered per batched call
@@ -68,6 +73,7 @@ class CodecMixConfig:
             "camera_prob",
             "gravity_prob",
             "walls_prob",
+            "paper_prob",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InvalidInputError(f"codec {name} must be a probability, got {getattr(self, name)}")
@@ -177,6 +183,24 @@ def render(plans: Sequence[dict], cfg: CodecMixConfig) -> torch.Tensor:
     return (img * 2 - 1).permute(0, 4, 1, 2, 3).contiguous()  # (B, 3, T, H, W)
 
 
+def is_paper(index: int, cfg: CodecMixConfig) -> bool:
+    """Whether clip ``index`` is one of the benchmark's scenes (a pure function of ``(seed, index)``)."""
+    return cfg.paper_prob > 0 and np.random.default_rng([cfg.seed, index, 26]).random() < cfg.paper_prob
+
+
+def _paper_split(index: int, cfg: CodecMixConfig) -> str:
+    return "ood" if np.random.default_rng([cfg.seed, index, 27]).random() < 0.5 else "id"
+
+
+def _render_paper(indices: Sequence[int], cfg: CodecMixConfig, split: str) -> list[torch.Tensor]:
+    """The benchmark's scenes as the world dataset makes them (white or textured backgrounds, no camera)."""
+    world = WorldDataConfig(
+        scenarios=PAPER_SCENARIOS, width=cfg.width, height=cfg.height, num_frames=cfg.num_frames, fps=cfg.fps,
+        split=split, texture_prob=cfg.texture_prob / 2, seed=cfg.seed,
+    )  # fmt: skip
+    return [item["video"] for item in render_plans([plan_clip(i, world) for i in indices], world.max_objects)]
+
+
 class CodecMixDataset(IterableDataset):
     """On-the-fly codec clips (``{"video": (3, T, H, W)}``); ``rank`` / ``world_size`` shard the indices."""
 
@@ -194,8 +218,18 @@ class CodecMixDataset(IterableDataset):
         self.rank, self.world_size = rank, world_size
 
     def render(self, indices: Sequence[int]) -> list[dict[str, torch.Tensor]]:
-        video = render([plan(i, self.config) for i in indices], self.config)
-        return [{"video": v} for v in video]
+        """Clips ``indices`` in order: paper scenes where ``is_paper(i)``, the generic mix elsewhere."""
+        cfg = self.config
+        paper_ids = [i for i in indices if is_paper(i, cfg)]
+        mix_ids = [i for i in indices if not is_paper(i, cfg)]
+        out: dict[int, torch.Tensor] = {}
+        if mix_ids:
+            out.update(zip(mix_ids, render([plan(i, cfg) for i in mix_ids], cfg)))
+        for split in ("id", "ood"):
+            ids = [i for i in paper_ids if _paper_split(i, cfg) == split]
+            if ids:
+                out.update(zip(ids, _render_paper(ids, cfg, split)))
+        return [{"video": out[i]} for i in indices]
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         i = self.config.start + self.rank

@@ -59,3 +59,27 @@ def test_unknown_or_impossible_options_say_what_is_allowed():
         CodecMixDataset(size_range=(2.0, 1.0))
     with pytest.raises(InvalidInputError, match="probability"):
         CodecMixDataset(texture_prob=1.5)
+
+
+def test_paper_prob_mixes_in_the_benchmark_scenes_as_the_world_dataset_renders_them():
+    from kinema.world.codec_mix import is_paper
+    from kinema.world.dataset import WorldDataConfig, plan_clip, render_plans
+
+    ds = CodecMixDataset(num_frames=5, paper_prob=0.5, seed=3)
+    flags = [is_paper(i, ds.config) for i in range(400)]
+    assert 0.4 < np.mean(flags) < 0.6  # the share asked for
+    assert not any(is_paper(i, CodecMixDataset(paper_prob=0.0).config) for i in range(50))
+    first = flags.index(True)
+    clip = ds.render([first])[0]["video"]
+    split = "ood" if np.random.default_rng([3, first, 27]).random() < 0.5 else "id"
+    world = WorldDataConfig(
+        scenarios=("uniform", "collision", "parabola"), num_frames=5, split=split, texture_prob=0.2, seed=3
+    )
+    expected = render_plans([plan_clip(first, world)], world.max_objects)[0]["video"]
+    assert torch.equal(clip, expected)
+    generic = flags.index(False)  # the others are the generic mix, unchanged
+    assert torch.equal(
+        ds.render([generic])[0]["video"], CodecMixDataset(num_frames=5, seed=3).render([generic])[0]["video"]
+    )
+    with pytest.raises(InvalidInputError, match="paper_prob"):
+        CodecMixDataset(paper_prob=1.5)
