@@ -1,0 +1,195 @@
+"""Models named by Hugging Face Hub id (`org/name[@revision]`) through huggingface_hub's own resolution,
+offline, against a cache the tests lay out (hub_cache.py) holding tiny Wan pipelines saved with
+`save_pretrained`; single-file transformer checkpoints; which files a download takes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+from hub_cache import put_snapshot
+from tiny_diffusers import wan_folder
+
+from kinema.backends import GenerationSpec, load_backend, read_facts
+from kinema.backends.hub import choose_files, parse_hub_id, weight_variant
+from kinema.cli import main
+from kinema.errors import ModelNotFoundError
+from kinema.io import read_video
+
+REPO = Path(__file__).resolve().parents[2]
+COMMIT_A = "a" * 40
+COMMIT_B = "b" * 40
+WEIGHTS = "transformer/diffusion_pytorch_model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Two revisions of one tiny Wan T2V model: B's transformer is A's, perturbed."""
+    root = tmp_path_factory.mktemp("wan")
+    a = wan_folder(root / "a", "t2v")
+    b = shutil.copytree(a, root / "b")
+    state = safetensors.torch.load_file(b / WEIGHTS)
+    gen = torch.Generator().manual_seed(3)
+    state = {k: v + 0.2 * torch.randn(v.shape, generator=gen) for k, v in state.items()}
+    safetensors.torch.save_file(state, b / WEIGHTS)
+    return a, b
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """HF_HOME / HF_HUB_CACHE in tmp_path, HF_HUB_OFFLINE=1 — in the environment (for subprocesses) and in
+    huggingface_hub's constants, which it reads from the environment once, at import."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    cache.mkdir(parents=True)
+    for name, value in (("HF_HOME", tmp_path / "hf"), ("HF_HUB_CACHE", cache), ("HF_HUB_OFFLINE", "1")):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def frames(backend, **fields) -> np.ndarray:
+    spec = {"prompt": "a red ball", "num_inference_steps": 2, "seed": 1, **fields}
+    return backend.generate(GenerationSpec(**spec)).frames
+
+
+@pytest.fixture(scope="module")
+def frames_a(folders):
+    return frames(load_backend(folders[0]))
+
+
+@pytest.fixture(scope="module")
+def frames_b(folders):
+    return frames(load_backend(folders[1]))
+
+
+def test_a_hub_id_runs_from_the_cache_offline(folders, hf_cache, frames_a, tmp_path):
+    snapshot = put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[0], COMMIT_A)
+    facts = read_facts("kinema-test/wan-tiny")
+    assert facts.name == "kinema-test/wan-tiny" and facts.path == snapshot.resolve()
+    backend = load_backend("kinema-test/wan-tiny")
+    assert backend.model_name == "kinema-test/wan-tiny"
+    np.testing.assert_array_equal(frames(backend), frames_a)
+    out = tmp_path / "cat.mp4"  # and from the command line
+    argv = ["generate", "a cat", "--model", "kinema-test/wan-tiny", "--steps", "2", "--seed", "1"]
+    assert main([*argv, "--quiet", "--no-sign", "-o", str(out)]) == 0
+    video, fps = read_video(out)
+    assert video.shape == (9, 48, 48, 3) and fps == 8
+
+
+def test_a_revision_pin_loads_that_snapshot(folders, hf_cache, frames_a, frames_b):
+    put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[0], COMMIT_A, refs=("main",))
+    put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[1], COMMIT_B, refs=("v2",))
+    assert not np.array_equal(frames_a, frames_b)  # the two revisions differ
+    for name, want in (
+        (f"kinema-test/wan-tiny@{COMMIT_B}", frames_b),  # a commit
+        ("kinema-test/wan-tiny@v2", frames_b),  # a branch or tag: refs/v2
+        ("kinema-test/wan-tiny@main", frames_a),
+        ("kinema-test/wan-tiny", frames_a),  # no pin: main
+    ):
+        backend = load_backend(name)
+        assert backend.model_name == name
+        np.testing.assert_array_equal(frames(backend), want, err_msg=name)
+    with pytest.raises(
+        ModelNotFoundError, match="kinema-test/wan-tiny at revision v3: .* not in the Hugging"
+    ):
+        read_facts("kinema-test/wan-tiny@v3")
+
+
+def test_a_missing_id_offline_names_the_id_the_cache_and_the_command(hf_cache, tmp_path):
+    """Run as a user runs it: a fresh process whose environment says offline and where the cache is."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "kinema.cli", "generate", "a cat", "--model", "nobody/nothing@v1"]
+    proc = subprocess.run(
+        [*cmd, "--no-sign", "-o", str(tmp_path / "x.mp4")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith("kinema generate: error: nobody/nothing at revision v1: ")
+    assert f"not in the Hugging Face cache at {hf_cache}" in message and "HF_HUB_OFFLINE is set" in message
+    assert (
+        "`kinema pull nobody/nothing@v1`" in message and "hf download nobody/nothing --revision v1" in message
+    )
+
+
+@pytest.mark.parametrize("name", ["no-such-folder", "./models/nothing", "a/b/c", "org/na me", "org/name@"])
+def test_neither_a_folder_nor_an_id_is_a_clear_error(name, hf_cache):
+    assert parse_hub_id(name) is None
+    with pytest.raises(ModelNotFoundError, match="not a Hugging Face Hub id"):
+        read_facts(name)
+
+
+def test_a_folder_keeps_working_and_wins_over_an_id(folders, hf_cache, monkeypatch):
+    root = folders[0].parent
+    monkeypatch.chdir(root)  # "wan/a"-style relative paths: a folder here is a folder, not an id
+    os.makedirs("org", exist_ok=True)
+    if not os.path.exists("org/a"):
+        os.symlink(folders[0], "org/a")
+    assert read_facts("org/a").path == folders[0].resolve()
+
+
+# A Wan repo as the hub holds it: full-precision and fp16 copies, pickles, a sharded transformer, extras.
+REPO_FILES = [
+    "README.md", "assets/demo.gif", "model_index.json", "Wan2.1_VAE.pth", "diffusion_pytorch_model.onnx",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json", "text_encoder/model.safetensors.index.json",
+    "text_encoder/model-00001-of-00002.safetensors", "text_encoder/model-00002-of-00002.safetensors",
+    "text_encoder/model.safetensors.index.fp16.json", "text_encoder/model.fp16-00001-of-00001.safetensors",
+    "text_encoder/pytorch_model.bin",
+    "tokenizer/special_tokens_map.json", "tokenizer/spiece.model", "tokenizer/tokenizer_config.json",
+    "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors",
+    "transformer/diffusion_pytorch_model.bf16.safetensors", "transformer/diffusion_pytorch_model.bin",
+    "vae/config.json", "vae/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.onnx",
+    "image_encoder/model.safetensors",
+]  # fmt: skip
+INDEX = {
+    "_class_name": "WanPipeline", "_diffusers_version": "0.33.0", "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+    "text_encoder": ["transformers", "UMT5EncoderModel"], "tokenizer": ["transformers", "T5TokenizerFast"],
+    "transformer": ["diffusers", "WanTransformer3DModel"], "transformer_2": [None, None],
+    "vae": ["diffusers", "AutoencoderKLWan"], "boundary_ratio": None,
+}  # fmt: skip
+COMMON = [
+    "model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
+    "tokenizer/special_tokens_map.json", "tokenizer/spiece.model", "tokenizer/tokenizer_config.json",
+    "transformer/config.json", "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+]  # fmt: skip
+FULL_TEXT = [
+    "text_encoder/model.safetensors.index.json", "text_encoder/model-00001-of-00002.safetensors",
+    "text_encoder/model-00002-of-00002.safetensors",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "dtype, want",
+    [
+        (None, [*FULL_TEXT, "transformer/diffusion_pytorch_model.safetensors"]),
+        ("fp32", [*FULL_TEXT, "transformer/diffusion_pytorch_model.safetensors"]),
+        ("bf16", [*FULL_TEXT, "transformer/diffusion_pytorch_model.bf16.safetensors"]),
+        ("fp16", ["text_encoder/model.safetensors.index.fp16.json", "text_encoder/model.fp16-00001-of-00001.safetensors", "transformer/diffusion_pytorch_model.safetensors"]),
+    ],
+)  # fmt: skip
+def test_a_download_takes_the_components_in_one_format_and_one_variant(dtype, want):
+    assert sorted(choose_files(INDEX, REPO_FILES, dtype)) == sorted(COMMON + want)
+
+
+def test_a_folder_of_variant_files_loads_with_its_variant(folders, frames_a, tmp_path):
+    """A folder holding only fp16 files for its transformer (as `kinema pull --dtype fp16` leaves one):
+    diffusers needs `variant="fp16"` to find them, and takes the plain files of the other components."""
+    folder = shutil.copytree(folders[0], tmp_path / "wan")
+    (folder / WEIGHTS).rename(folder / "transformer/diffusion_pytorch_model.fp16.safetensors")
+    assert weight_variant(folder, None) == "fp16" and weight_variant(folders[0], None) is None
+    np.testing.assert_array_equal(frames(load_backend(folder)), frames_a)
