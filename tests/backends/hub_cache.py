@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 
 def repo_folder(cache: Path, repo_id: str) -> Path:
     return Path(cache) / ("models--" + repo_id.replace("/", "--"))
@@ -35,3 +37,19 @@ def put_snapshot(
         (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
         (repo / "refs" / ref).write_text(commit)
     return snapshot
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """HF_HOME / HF_HUB_CACHE in tmp_path, HF_HUB_OFFLINE=1 — in the environment (for subprocesses) and in
+    huggingface_hub's constants, which it reads from the environment once, at import."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    cache.mkdir(parents=True)
+    for name, value in (("HF_HOME", tmp_path / "hf"), ("HF_HUB_CACHE", cache), ("HF_HUB_OFFLINE", "1")):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache

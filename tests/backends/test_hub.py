@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from hub_cache import put_snapshot
+from hub_cache import hf_cache, put_snapshot  # noqa: F401 (a fixture)
 from tiny_diffusers import wan_folder
 
 from kinema.backends import GenerationSpec, load_backend, read_facts
@@ -40,22 +40,6 @@ def folders(tmp_path_factory):
     state = {k: v + 0.2 * torch.randn(v.shape, generator=gen) for k, v in state.items()}
     safetensors.torch.save_file(state, b / WEIGHTS)
     return a, b
-
-
-@pytest.fixture
-def hf_cache(tmp_path, monkeypatch):
-    """HF_HOME / HF_HUB_CACHE in tmp_path, HF_HUB_OFFLINE=1 — in the environment (for subprocesses) and in
-    huggingface_hub's constants, which it reads from the environment once, at import."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf" / "hub"
-    cache.mkdir(parents=True)
-    for name, value in (("HF_HOME", tmp_path / "hf"), ("HF_HUB_CACHE", cache), ("HF_HUB_OFFLINE", "1")):
-        monkeypatch.setenv(name, str(value))
-    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return cache
 
 
 def frames(backend, **fields) -> np.ndarray:
