@@ -123,7 +123,9 @@ def read_models_file(path: str | Path) -> tuple[list[ListedModel], str | None]:
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise InvalidInputError(f"Cannot read the models file {path} ({exc}); pass an existing file.") from None
+        raise InvalidInputError(
+            f"Cannot read the models file {path} ({exc}); pass an existing file."
+        ) from None
     except yaml.YAMLError as exc:
         raise InvalidInputError(f"The models file {path} is not valid YAML: {exc}") from None
     try:

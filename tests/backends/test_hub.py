@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from hub_cache import hf_cache, put_snapshot  # noqa: F401 (a fixture)
+from hub_cache import put_snapshot
+from single_file import original_wan_state, write_gguf
 from tiny_diffusers import wan_folder
 
 from kinema.backends import GenerationSpec, load_backend, read_facts
@@ -177,3 +178,51 @@ def test_a_folder_of_variant_files_loads_with_its_variant(folders, frames_a, tmp
     (folder / WEIGHTS).rename(folder / "transformer/diffusion_pytorch_model.fp16.safetensors")
     assert weight_variant(folder, None) == "fp16" and weight_variant(folders[0], None) is None
     np.testing.assert_array_equal(frames(load_backend(folder)), frames_a)
+
+
+# ---- single-file transformer checkpoints ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def single_files(folders, tmp_path_factory):
+    """Revision B's transformer as a ComfyUI-style file: the original release's key names, .safetensors
+    and .gguf."""
+    root = tmp_path_factory.mktemp("single")
+    state = original_wan_state(safetensors.torch.load_file(folders[1] / WEIGHTS))
+    safetensors.torch.save_file(state, root / "wan_b.safetensors")
+    return root / "wan_b.safetensors", write_gguf(state, root / "wan_b_q8_0.gguf")
+
+
+def test_a_single_file_transformer_replaces_the_folders(folders, single_files, frames_a, frames_b):
+    backend = load_backend(folders[0], transformer=single_files[0])
+    np.testing.assert_array_equal(frames(backend), frames_b)  # B's weights, converted by diffusers
+    assert not np.array_equal(frames_b, frames_a)
+
+
+def test_a_gguf_transformer_over_a_hub_id_stays_quantized(
+    folders, hf_cache, single_files, frames_a, frames_b, tmp_path
+):
+    """Q8_0 (8-bit blocks of 32 with one scale) on the matrices whose rows split into blocks. Tolerance
+    against B's full-precision frames, in levels of 255: mean ≤ 1, max ≤ 51 (diffusers' own bound, 0.2 of
+    the range); measured with these random weights: mean 0.14, max 26. A's frames are far further away."""
+    from diffusers.quantizers.gguf.utils import GGUFParameter
+
+    put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[0], COMMIT_A)
+    backend = load_backend("kinema-test/wan-tiny", transformer=single_files[1])
+    ffn = backend.pipeline("t2v").transformer.blocks[0].ffn.net[2].weight
+    assert isinstance(ffn, GGUFParameter) and ffn.quant_type == 8  # GGMLQuantizationType.Q8_0
+    got = frames(backend).astype(int)
+    diff = np.abs(got - frames_b)
+    assert diff.mean() <= 1 and diff.max() <= 51, (diff.mean(), diff.max())
+    assert np.abs(got - frames_a).mean() > 4 * diff.mean()  # measured: 1.29 against 0.14
+    out = tmp_path / "q8.mp4"  # the command line's --transformer
+    argv = ["generate", "a cat", "--model", "kinema-test/wan-tiny", "--transformer", str(single_files[1])]
+    assert main([*argv, "--steps", "2", "--quiet", "--no-sign", "-o", str(out)]) == 0
+    assert read_video(out)[0].shape == (9, 48, 48, 3)
+
+
+def test_a_transformer_file_that_is_not_one_is_refused(folders, tmp_path):
+    from kinema.errors import InvalidInputError
+
+    (tmp_path / "notes.txt").write_text("x")
+    for bad in (tmp_path / "notes.txt", tmp_path / "missing.gguf"):
+        with pytest.raises(InvalidInputError, match="is not a .safetensors or .gguf file"):
+            load_backend(folders[0], transformer=bad)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hub_cache import hf_cache, put_snapshot  # noqa: F401 (a fixture)
+from hub_cache import put_snapshot
 from tiny_diffusers import wan_folder
 
 from kinema.errors import InvalidInputError
@@ -76,7 +76,10 @@ def test_a_hub_id_in_the_models_file_is_listed_with_its_settings_and_runs_a_job(
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ("    dtpye: bf16\n", "unknown setting 'dtpye'; a model takes model, name and the load settings dtype, "),
+        (
+            "    dtpye: bf16\n",
+            "unknown setting 'dtpye'; a model takes model, name and the load settings dtype, ",
+        ),
         ("    offload: disk\n", "offload='disk' is not one of model, sequential, group"),
         ("    vae_tiling: maybe\n", "vae_tiling: Input should be a valid boolean"),
         ("    transformer: /nowhere/t.gguf\n", "'/nowhere/t.gguf' is not a .safetensors or .gguf file"),
