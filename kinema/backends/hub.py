@@ -34,6 +34,7 @@ OTHER_WEIGHTS = (".ckpt", ".pt", ".pth", ".msgpack", ".h5", ".onnx", ".onnx_data
 # `model.fp16-00001-of-00002.safetensors`, `model.safetensors.index.fp16.json` (diffusers' `_add_variant`).
 _SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+LORA_PATTERNS = ["*.safetensors", "*.json"]  # a LoRA repo: its weights files and their configs
 DTYPE_VARIANTS = {"bf16": "bf16", "fp16": "fp16"}  # --dtype → the variant files that hold it
 
 
@@ -95,7 +96,7 @@ def resolve_lora(text: str) -> str:
     hub = parse_hub_id(text)
     if path.exists() or hub is None:
         return text
-    folder, _ = snapshot(hub, None, local=text, patterns=["*.safetensors", "*.json"])
+    folder, _ = snapshot(hub, None, local=text, patterns=LORA_PATTERNS)
     weights = sorted(p for p in folder.glob("*.safetensors"))
     named = [p for p in weights if p.name == "pytorch_lora_weights.safetensors"]
     if named or len(weights) == 1:
@@ -115,8 +116,8 @@ def cache_dir() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def pull_command(hub: HubId) -> str:
-    return f"kinema pull {hub}"
+def pull_command(hub: HubId, lora: bool = False) -> str:
+    return f"kinema pull {hub}" + (" --lora" if lora else "")
 
 
 def cached_snapshot(hub: HubId) -> tuple[Path, str] | None:
@@ -132,6 +133,23 @@ def cached_snapshot(hub: HubId) -> tuple[Path, str] | None:
     return None
 
 
+def _cached_files(hub: HubId, patterns: list[str]) -> tuple[Path, str] | None:
+    """(snapshot folder, commit) of a cached repo fetched with `patterns` (a LoRA repo has no marker file
+    to look up), through snapshot_download's own offline resolution; None when not cached."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(
+            snapshot_download(
+                hub.repo_id, revision=hub.revision, allow_patterns=patterns, local_files_only=True
+            )
+        )
+    except (LocalEntryNotFoundError, OSError):
+        return None
+    return folder, folder.name
+
+
 def snapshot(
     hub: HubId, dtype: str | None, local: str | None = None, patterns: list[str] | None = None
 ) -> tuple[Path, str]:
@@ -140,7 +158,7 @@ def snapshot(
     from huggingface_hub import constants
 
     if constants.is_offline_mode():
-        return _offline(hub, local, "HF_HUB_OFFLINE is set")
+        return _offline(hub, local, "HF_HUB_OFFLINE is set", patterns)
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -173,18 +191,20 @@ def snapshot(
             "or run `hf auth login`); check the name."
         ) from None
     except (OfflineModeIsEnabled, HfHubHTTPError, OSError) as exc:  # no route to the hub, hub down
-        return _offline(hub, local, f"the hub could not be reached ({type(exc).__name__}: {exc})")
+        why = f"the hub could not be reached ({type(exc).__name__}: {exc})"
+        return _offline(hub, local, why, patterns)
 
 
-def _offline(hub: HubId, local: str | None, why: str) -> tuple[Path, str]:
-    found = cached_snapshot(hub)
+def _offline(hub: HubId, local: str | None, why: str, patterns: list[str] | None) -> tuple[Path, str]:
+    found = cached_snapshot(hub) if patterns is None else _cached_files(hub, patterns)
     if found is not None:
         return found
     where = f"there is no folder {local!r} here and " if local else ""
     revision = f" at revision {hub.revision}" if hub.revision else ""
     raise ModelNotFoundError(
         f"{hub.repo_id}{revision}: {where}it is not in the Hugging Face cache at {cache_dir()}, and {why}; "
-        f"download it where there is a network with `{pull_command(hub)}` (or `hf download {hub.repo_id}"
+        f"download it where there is a network with `{pull_command(hub, patterns is not None)}` (or `hf "
+        f"download {hub.repo_id}"
         f"{' --revision ' + hub.revision if hub.revision else ''}`) into that cache (HF_HOME / HF_HUB_CACHE), "
         "then run this again."
     )
@@ -273,10 +293,10 @@ def weight_variant(folder: Path, dtype: str | None) -> str | None:
     return only[0] if only else None
 
 
-def pull(text: str, dtype: str | None = None) -> ModelSource:
+def pull(text: str, dtype: str | None = None, patterns: list[str] | None = None) -> ModelSource:
     """`kinema pull`: fetch a hub id into the cache (what `generate`/`serve` would fetch) and say where."""
     hub = parse_hub_id(text)
     if hub is None:
         raise InvalidInputError(f"{text!r} is not a Hugging Face Hub id; write it as org/name[@revision].")
-    folder, commit = snapshot(hub, dtype)
+    folder, commit = snapshot(hub, dtype, patterns=patterns)
     return ModelSource(text, folder, hub, commit)

@@ -226,3 +226,40 @@ def test_a_transformer_file_that_is_not_one_is_refused(folders, tmp_path):
     for bad in (tmp_path / "notes.txt", tmp_path / "missing.gguf"):
         with pytest.raises(InvalidInputError, match="is not a .safetensors or .gguf file"):
             load_backend(folders[0], transformer=bad)
+
+
+def test_a_lora_named_by_hub_id_is_taken_from_the_cache(folders, hf_cache, tmp_path):
+    """A LoRA repo (one `pytorch_lora_weights.safetensors`, no model_index.json) pinned to a branch."""
+    pytest.importorskip("peft")
+    from diffusers import WanPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = WanPipeline.from_pretrained(folders[0], local_files_only=True)
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v"]))
+    torch.manual_seed(0)
+    for name, p in pipe.transformer.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.5)  # peft starts B at zero (a no-op adapter)
+    lora = tmp_path / "lora"
+    WanPipeline.save_lora_weights(lora, transformer_lora_layers=get_peft_model_state_dict(pipe.transformer))
+    put_snapshot(hf_cache, "kinema-test/style-lora", lora, COMMIT_B, refs=("v1",))
+    by_file = frames(load_backend(folders[0], loras=((str(lora / "pytorch_lora_weights.safetensors"), 0.8),)))
+    by_id = frames(load_backend(folders[0], loras=(("kinema-test/style-lora@v1", 0.8),)))
+    np.testing.assert_array_equal(by_id, by_file)
+    assert not np.array_equal(by_id, frames(load_backend(folders[0])))
+    with pytest.raises(
+        ModelNotFoundError,
+        match="kinema-test/style-lora at revision v2: .*`kinema pull kinema-test/style-lora@v2 --lora`",
+    ):
+        load_backend(folders[0], loras=(("kinema-test/style-lora@v2", 1.0),)).pipeline("t2v")
+
+
+def test_pull_offline_finds_the_cached_snapshot_or_says_what_is_missing(folders, hf_cache, capsys):
+    snapshot = put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[0], COMMIT_A)
+    assert main(["pull", "kinema-test/wan-tiny"]) == 0
+    assert capsys.readouterr().out.strip() == f"kinema-test/wan-tiny is at {snapshot} (commit {COMMIT_A})"
+    assert main(["pull", "kinema-test/absent"]) == 2
+    assert "kinema-test/absent: it is not in the Hugging Face cache" in capsys.readouterr().err
+    assert main(["pull", "not-an-id"]) == 2
+    assert "'not-an-id' is not a Hugging Face Hub id" in capsys.readouterr().err
