@@ -192,9 +192,13 @@ def single_files(folders, tmp_path_factory):
 
 
 def test_a_single_file_transformer_replaces_the_folders(folders, single_files, frames_a, frames_b):
-    backend = load_backend(folders[0], transformer=single_files[0])
-    np.testing.assert_array_equal(frames(backend), frames_b)  # B's weights, converted by diffusers
-    assert not np.array_equal(frames_b, frames_a)
+    """B's weights, converted by diffusers. Tolerance: one uint8 level in at most 1 of 10,000 values (weights
+    read from a fresh file can take another SIMD path in the CPU kernels, as with offloading to disk: the
+    benchmark saw one such value); A's frames are 1.3 levels away on average."""
+    got = frames(load_backend(folders[0], transformer=single_files[0])).astype(int)
+    diff = np.abs(got - frames_b)
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 10_000
+    assert np.abs(got - frames_a).mean() > 1.0
 
 
 def test_a_gguf_transformer_over_a_hub_id_stays_quantized(
