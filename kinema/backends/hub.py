@@ -190,9 +190,23 @@ def snapshot(
             f"{hub}: {where}no model {hub.repo_id!r} on the Hugging Face Hub (or it is private: set HF_TOKEN "
             "or run `hf auth login`); check the name."
         ) from None
-    except (OfflineModeIsEnabled, HfHubHTTPError, OSError) as exc:  # no route to the hub, hub down
+    except (OfflineModeIsEnabled, HfHubHTTPError, OSError, *_transport_errors()) as exc:  # no route, hub down
         why = f"the hub could not be reached ({type(exc).__name__}: {exc})"
         return _offline(hub, local, why, patterns)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP client's connection/timeout errors (huggingface_hub 2.x uses `httpx2`, 1.x `httpx`), which
+    are not OSErrors: no network must read as "not cached", not as a traceback."""
+    import importlib
+
+    found = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(module).TransportError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
 
 
 def _offline(hub: HubId, local: str | None, why: str, patterns: list[str] | None) -> tuple[Path, str]:

@@ -267,3 +267,19 @@ def test_pull_offline_finds_the_cached_snapshot_or_says_what_is_missing(folders,
     assert "kinema-test/absent: it is not in the Hugging Face cache" in capsys.readouterr().err
     assert main(["pull", "not-an-id"]) == 2
     assert "'not-an-id' is not a Hugging Face Hub id" in capsys.readouterr().err
+
+
+def test_with_no_route_to_the_hub_a_cached_model_is_used_and_a_missing_one_is_named(
+    folders, hf_cache, monkeypatch
+):
+    """HF_HUB_OFFLINE unset, the hub unreachable (its endpoint a closed local port): huggingface_hub's
+    look-up fails to connect, the cached snapshot serves; an uncached id is the error with the cause."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused
+    snapshot = put_snapshot(hf_cache, "kinema-test/wan-tiny", folders[0], COMMIT_A)
+    assert read_facts("kinema-test/wan-tiny").path == snapshot.resolve()
+    with pytest.raises(ModelNotFoundError, match=r"the hub could not be reached \(ConnectError") as err:
+        read_facts("kinema-test/absent")
+    assert "`kinema pull kinema-test/absent`" in str(err.value)
