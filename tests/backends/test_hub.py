@@ -283,3 +283,77 @@ def test_with_no_route_to_the_hub_a_cached_model_is_used_and_a_missing_one_is_na
     with pytest.raises(ModelNotFoundError, match=r"the hub could not be reached \(ConnectError") as err:
         read_facts("kinema-test/absent")
     assert "`kinema pull kinema-test/absent`" in str(err.value)
+
+
+# ---- online: a hub on loopback ------------------------------------------------------------------------------
+@pytest.fixture
+def fake_hub(hf_cache, monkeypatch):
+    """huggingface_hub online (HF_HUB_OFFLINE unset) against a hub on 127.0.0.1 (fake_hub.py)."""
+    from fake_hub import FakeHub
+    from huggingface_hub import constants
+
+    hub = FakeHub().start()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_repo(folders, tmp_path_factory):
+    """A repo as the hub holds one: A's pipeline, plus a bf16 copy of the transformer (B's weights, so the
+    test can tell which was loaded), a README and an original-format checkpoint at the top."""
+    repo = shutil.copytree(folders[0], tmp_path_factory.mktemp("repo") / "wan")
+    state = safetensors.torch.load_file(folders[1] / WEIGHTS)
+    bf16 = {k: v.to(torch.bfloat16) for k, v in state.items()}
+    safetensors.torch.save_file(bf16, repo / "transformer" / "diffusion_pytorch_model.bf16.safetensors")
+    (repo / "README.md").write_text("# wan-tiny\n")
+    safetensors.torch.save_file(original_wan_state(state), repo / "wan_t2v_original.safetensors")
+    return repo, bf16
+
+
+def downloaded(hub) -> set[str]:
+    return {f.split("/", 2)[2] for f in hub.downloaded}
+
+
+def test_online_only_the_pipelines_files_come_down_in_one_variant(fake_hub, hub_repo, frames_a, capsys):
+    repo, _ = hub_repo
+    fake_hub.add("kinema-test/wan-tiny", repo, COMMIT_A)
+    backend = load_backend("kinema-test/wan-tiny")
+    got = downloaded(fake_hub)
+    assert "transformer/diffusion_pytorch_model.safetensors" in got and "vae/config.json" in got
+    assert not got & {
+        "transformer/diffusion_pytorch_model.bf16.safetensors",
+        "README.md",
+        "wan_t2v_original.safetensors",
+    }
+    assert got == set(fake_hub.files("kinema-test/wan-tiny")) - {
+        "transformer/diffusion_pytorch_model.bf16.safetensors", "README.md", "wan_t2v_original.safetensors"
+    }  # fmt: skip
+    np.testing.assert_array_equal(frames(backend), frames_a)
+    assert "kinema: fetching kinema-test/wan-tiny" in capsys.readouterr().err
+    fake_hub.downloaded.clear()  # a second run downloads nothing
+    assert read_facts("kinema-test/wan-tiny").name == "kinema-test/wan-tiny" and not fake_hub.downloaded
+
+
+def test_online_bf16_takes_the_bf16_copy_and_loads_it(fake_hub, hub_repo):
+    repo, bf16 = hub_repo
+    fake_hub.add("kinema-test/wan-tiny", repo, COMMIT_A)
+    backend = load_backend("kinema-test/wan-tiny", dtype="bf16")
+    got = downloaded(fake_hub)
+    assert "transformer/diffusion_pytorch_model.bf16.safetensors" in got
+    assert "transformer/diffusion_pytorch_model.safetensors" not in got
+    weight = backend.pipeline("t2v").transformer.state_dict()["blocks.0.attn1.to_q.weight"]
+    assert torch.equal(weight, bf16["blocks.0.attn1.to_q.weight"])  # the bf16 file's, not A's
+
+
+def test_online_an_unknown_id_is_named(fake_hub, hub_repo):
+    fake_hub.add("kinema-test/wan-tiny", hub_repo[0], COMMIT_A)
+    with pytest.raises(
+        ModelNotFoundError,
+        match="no folder 'kinema-test/absent' here and no model 'kinema-test/absent' on the Hugging Face Hub",
+    ):
+        read_facts("kinema-test/absent")
