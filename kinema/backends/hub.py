@@ -33,6 +33,7 @@ OTHER_WEIGHTS = (".ckpt", ".pt", ".pth", ".msgpack", ".h5", ".onnx", ".onnx_data
 # A precision variant sits between the weight name and its suffix: `model.fp16.safetensors`,
 # `model.fp16-00001-of-00002.safetensors`, `model.safetensors.index.fp16.json` (diffusers' `_add_variant`).
 _SHARD = re.compile(r"-\d{5}-of-\d{5}$")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LORA_PATTERNS = ["*.safetensors", "*.json"]  # a LoRA repo: its weights files and their configs
 DTYPE_VARIANTS = {"bf16": "bf16", "fp16": "fp16"}  # --dtype → the variant files that hold it
@@ -159,6 +160,10 @@ def snapshot(
 
     if constants.is_offline_mode():
         return _offline(hub, local, "HF_HUB_OFFLINE is set", patterns)
+    if patterns is None and hub.revision and _COMMIT.fullmatch(hub.revision):
+        found = cached_snapshot(hub)  # a commit never changes: a cached one needs no look-up
+        if found is not None:
+            return found
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,

@@ -17,6 +17,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, tuple[str, Path]] = {}  # repo id → (commit, folder)
         self.downloaded: list[str] = []  # "repo/path" per content GET
+        self.requests = 0  # every request, look-ups included
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +50,7 @@ class FakeHub:
         self.server.server_close()
 
     def answer(self, req: BaseHTTPRequestHandler, head: bool) -> None:
+        self.requests += 1
         path = unquote(urlparse(req.path).path)
         parts = path.strip("/").split("/")
         if parts[:2] == ["api", "models"] and len(parts) >= 4:

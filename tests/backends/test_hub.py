@@ -337,6 +337,9 @@ def test_online_only_the_pipelines_files_come_down_in_one_variant(fake_hub, hub_
     assert "kinema: fetching kinema-test/wan-tiny" in capsys.readouterr().err
     fake_hub.downloaded.clear()  # a second run downloads nothing
     assert read_facts("kinema-test/wan-tiny").name == "kinema-test/wan-tiny" and not fake_hub.downloaded
+    asked = fake_hub.requests  # a cached commit is immutable: no look-up at all
+    assert read_facts(f"kinema-test/wan-tiny@{COMMIT_A}").path == backend.facts.path
+    assert fake_hub.requests == asked
 
 
 def test_online_bf16_takes_the_bf16_copy_and_loads_it(fake_hub, hub_repo):

@@ -105,3 +105,19 @@ def test_a_models_file_without_models_is_refused(tmp_path):
     models.write_text("default: x\n")
     with pytest.raises(InvalidInputError, match="models: Field required"):
         ModelRegistry.discover(None, [], models_file=models)
+
+
+def test_serve_passes_the_models_file_to_its_workers(tmp_path):
+    import argparse
+
+    from kinema.commands.serve import register, worker_command
+    from kinema.commands.worker import settings_from_args
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"), "serve")
+    models = tmp_path / "models.yaml"
+    args = parser.parse_args(["serve", "--models", str(models), "--model", "org/name@v1"])
+    settings = settings_from_args(args)
+    assert settings.models_file == models and [str(m) for m in settings.models] == ["org/name@v1"]
+    cmd = worker_command(args, settings)
+    assert cmd[cmd.index("--models") + 1] == str(models) and cmd[cmd.index("--model") + 1] == "org/name@v1"
