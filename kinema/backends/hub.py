@@ -34,6 +34,7 @@ OTHER_WEIGHTS = (".ckpt", ".pt", ".pth", ".msgpack", ".h5", ".onnx", ".onnx_data
 # `model.fp16-00001-of-00002.safetensors`, `model.safetensors.index.fp16.json` (diffusers' `_add_variant`).
 _SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+_REVISION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LORA_PATTERNS = ["*.safetensors", "*.json"]  # a LoRA repo: its weights files and their configs
 DTYPE_VARIANTS = {"bf16": "bf16", "fp16": "fp16"}  # --dtype → the variant files that hold it
@@ -69,7 +70,7 @@ def parse_hub_id(text: str) -> HubId | None:
         return None
     if any(".." in p or "--" in p or p.endswith((".", "-")) for p in parts):
         return None
-    if "@" in str(text) and not revision:
+    if "@" in str(text) and not _REVISION.match(revision):  # a branch, tag, refs/pr/N or commit
         return None
     return HubId(repo, revision or None)
 

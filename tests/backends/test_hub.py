@@ -111,7 +111,9 @@ def test_a_missing_id_offline_names_the_id_the_cache_and_the_command(hf_cache, t
     )
 
 
-@pytest.mark.parametrize("name", ["no-such-folder", "./models/nothing", "a/b/c", "org/na me", "org/name@"])
+@pytest.mark.parametrize(
+    "name", ["no-such-folder", "./models/nothing", "a/b/c", "org/na me", "org/name@", "org/name@../../x"]
+)
 def test_neither_a_folder_nor_an_id_is_a_clear_error(name, hf_cache):
     assert parse_hub_id(name) is None
     with pytest.raises(ModelNotFoundError, match="not a Hugging Face Hub id"):
