@@ -362,3 +362,15 @@ def test_online_an_unknown_id_is_named(fake_hub, hub_repo):
         match="no folder 'kinema-test/absent' here and no model 'kinema-test/absent' on the Hugging Face Hub",
     ):
         read_facts("kinema-test/absent")
+
+
+def test_online_a_kinema_model_by_id_comes_down_whole_and_runs(fake_hub, tmp_path):
+    from kinema.pipelines.model_folder import create_random_model_folder
+
+    folder = create_random_model_folder(tmp_path / "kinema-tiny", preset="tiny", seed=0)
+    fake_hub.add("kinema-test/kinema-tiny", folder, COMMIT_B)
+    backend = load_backend("kinema-test/kinema-tiny")
+    assert backend.model_name == "kinema-test/kinema-tiny" and backend.name == "kinema"
+    assert downloaded(fake_hub) == set(fake_hub.files("kinema-test/kinema-tiny"))
+    want = load_backend(folder).generate(GenerationSpec(prompt="a red ball", seed=1)).frames
+    np.testing.assert_array_equal(backend.generate(GenerationSpec(prompt="a red ball", seed=1)).frames, want)
