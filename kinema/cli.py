@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "eval": "measure a model: physical-law benchmark, prompt adherence, camera accuracy",
     "world": "make physics-world videos with captions and ground truth",
     "bench": "run the declared benchmark scenarios",
+    "pull": "download a model or LoRA from the Hugging Face Hub into its cache, for offline use",
     "inspect": "show a file's AIGC label and C2PA content credential, and whether its signature validates",
 }
 

@@ -22,7 +22,11 @@ Memory and speed options (`LoadOptions`, the `kinema generate` flags of the same
   cache          `transformer.enable_cache(FirstBlockCacheConfig | PyramidAttentionBroadcastConfig |
                  TaylorSeerCacheConfig)`
   compile        `transformer.compile_repeated_blocks()`
-  loras          `pipe.load_lora_weights` + `pipe.set_adapters` (needs peft: `pip install 'kinema[lora]'`)
+  loras          `pipe.load_lora_weights` + `pipe.set_adapters` (needs peft: `pip install 'kinema[lora]'`);
+                 a file, or a hub id `org/name[@revision]` (`kinema.backends.hub.resolve_lora`)
+  transformer    a single-file transformer checkpoint (`.safetensors`, or `.gguf` with diffusers'
+                 `GGUFQuantizationConfig`) through `<TransformerClass>.from_single_file`, the rest of the
+                 pipeline from the folder or hub id
   context_parallel  `transformer.enable_parallelism(ContextParallelConfig(ulysses_degree | ring_degree=N))`
                  over the torchrun group, one GPU per process (diffusers 0.42 cannot on CPU/gloo)
 """
@@ -53,6 +57,7 @@ DTYPES = ("bf16", "fp16", "fp32")
 OFFLOADS = ("model", "sequential", "group")
 CACHES = ("fbc", "pab", "taylorseer")
 PARALLEL = ("ulysses", "ring")
+SINGLE_FILE_SUFFIXES = (".safetensors", ".gguf")
 _DEFAULT_KEYS = (
     "width",
     "height",
@@ -112,6 +117,7 @@ class LoadOptions:
     compile: bool = False
     loras: tuple[tuple[str, float], ...] = ()  # (path, scale)
     context_parallel: str | None = None  # ulysses | ring, over the torchrun group (one GPU per process)
+    transformer: Path | None = None  # a single-file transformer checkpoint (.safetensors / .gguf)
 
     def __post_init__(self) -> None:
         for name, value, choices in (
@@ -124,6 +130,13 @@ class LoadOptions:
                 raise InvalidInputError(f"{name}={value!r} is not one of {', '.join(choices)}; pick one.")
         if self.offload_dir is not None and self.offload != "group":
             raise InvalidInputError("An offload folder is for group offloading: add --offload group.")
+        if self.transformer is not None:
+            single = Path(self.transformer)
+            if not single.is_file() or single.suffix not in SINGLE_FILE_SUFFIXES:
+                raise InvalidInputError(
+                    f"--transformer {str(single)!r} is not a {' or '.join(SINGLE_FILE_SUFFIXES)} file; pass a "
+                    "single-file transformer checkpoint that exists."
+                )
 
     @staticmethod
     def parse_lora(text: str) -> tuple[str, float]:
@@ -249,9 +262,43 @@ class DiffusersBackend(VideoBackend):
     def _load(self, cls: Any) -> Any:
         """The folder as `cls`, with the load options applied, each through diffusers' own API."""
         self.check_load()
+        from kinema.backends.hub import weight_variant
+
         dtype = self._dtype or torch_dtype(self.load.dtype, self.device)
-        pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True)
+        given: dict[str, Any] = {}
+        variant = weight_variant(self.path, self.load.dtype)
+        if variant is not None:  # a folder (or a pulled snapshot) holding e.g. only the bf16 files
+            given["variant"] = variant
+        if self.load.transformer is not None:
+            given["transformer"] = self._single_file_transformer(dtype)
+        pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True, **given)
         return self.configure(pipe, dtype)
+
+    def _single_file_transformer(self, dtype: Any) -> Any:
+        """The --transformer checkpoint as the folder's transformer class, configured by the folder's
+        transformer/config.json: diffusers' `from_single_file` converts an original-format (ComfyUI-style)
+        state dict and keeps a diffusers-format one; a GGUF file stays quantized, dequantized per layer to
+        `dtype` as it computes (`GGUFQuantizationConfig`)."""
+        import diffusers
+
+        entry = read_index(self.path).get("transformer")
+        if not isinstance(entry, list) or entry[1] is None:
+            raise InvalidInputError(
+                f"{self.model_name!r} has no transformer component for --transformer to replace; drop it."
+            )
+        single = Path(self.load.transformer)
+        extra: dict[str, Any] = {}
+        if single.suffix == ".gguf":
+            _require("gguf", "GGUF checkpoints", "gguf")
+            extra["quantization_config"] = diffusers.GGUFQuantizationConfig(compute_dtype=dtype)
+        return getattr(diffusers, entry[1]).from_single_file(
+            str(single),
+            config=str(self.path),
+            subfolder="transformer",
+            torch_dtype=dtype,
+            local_files_only=True,
+            **extra,
+        )
 
     def check_load(self) -> None:
         """InvalidInputError / MissingDependencyError for options this device or install cannot honour."""
@@ -280,8 +327,10 @@ class DiffusersBackend(VideoBackend):
         """Apply the load options to a loaded pipeline (LoRA, fp8, cache, tiling, offload, compile)."""
         opts, accelerator = self.load, not self.device.startswith("cpu")
         pipe.set_progress_bar_config(disable=True)
+        from kinema.backends.hub import resolve_lora
+
         for i, (lora, _) in enumerate(opts.loras):  # before offloading hooks wrap the layers
-            pipe.load_lora_weights(lora, adapter_name=f"lora{i}")
+            pipe.load_lora_weights(resolve_lora(lora), adapter_name=f"lora{i}")
         if opts.loras:
             pipe.set_adapters([f"lora{i}" for i in range(len(opts.loras))], [s for _, s in opts.loras])
         transformers = [

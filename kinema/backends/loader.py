@@ -1,14 +1,19 @@
-"""A model folder → its backend. `read_facts` needs no torch (the server's API process calls it);
-`load_backend` loads the weights; `BackendCache` keeps one loaded backend per model in a worker."""
+"""A model folder or hub id → its backend. `read_facts` needs no torch (the server's API process calls it);
+`load_backend` loads the weights; `BackendCache` keeps one loaded backend per model in a worker. A hub id
+(`org/name[@revision]`) is resolved to its snapshot in the Hugging Face cache first (`kinema.backends.hub`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kinema.backends.base import ModelFacts, VideoBackend
+from kinema.backends.hub import resolve_model
 from kinema.errors import InvalidInputError, ModelNotFoundError
 from kinema.pipelines.model_config import CONFIG_NAME
 
@@ -72,38 +77,48 @@ def is_model_folder(path: str | Path) -> bool:
     return (path / CONFIG_NAME).is_file() or (path / DIFFUSERS_INDEX).is_file()
 
 
-def read_facts(path: str | Path, name: str | None = None) -> ModelFacts:
-    """Native size, fps, frames, limits, modes and options of a model folder, without loading it."""
-    return backend_class(path).read_facts(Path(path), name)
+def read_facts(path: str | Path, name: str | None = None, dtype: str | None = None) -> ModelFacts:
+    """Native size, fps, frames, limits, modes and options of a model folder or hub id, without loading
+    it. A hub id's facts are named by the id (its snapshot folder is named by a commit)."""
+    source = resolve_model(path, dtype)
+    return backend_class(source.path).read_facts(source.path, name or source.name)
 
 
 def load_backend(path: str | Path, device: str = "cpu", dtype: Any = None, **load: Any) -> VideoBackend:
-    """The backend of a model folder, ready to `generate`. `load` = memory/speed options of diffusers
-    folders (`kinema.backends.diffusers_base.LoadOptions`: dtype, offload, vae_tiling, cache, compile, ...)."""
-    cls = backend_class(path)
+    """The backend of a model folder or hub id, ready to `generate`. `load` = memory/speed options of
+    diffusers folders (`kinema.backends.diffusers_base.LoadOptions`: dtype, offload, vae_tiling, cache,
+    compile, loras, transformer, ...)."""
+    source = resolve_model(path, load.get("dtype") or (dtype if isinstance(dtype, str) else None))
+    cls = backend_class(source.path)
     given = {k: v for k, v in load.items() if v not in (None, False, (), [])}
     if not given:
-        return cls(path, device=device, dtype=dtype)
-    from kinema.backends.diffusers_base import DiffusersBackend, LoadOptions
+        backend = cls(source.path, device=device, dtype=dtype)
+    else:
+        from kinema.backends.diffusers_base import DiffusersBackend, LoadOptions
 
-    if not issubclass(cls, DiffusersBackend):
-        raise InvalidInputError(
-            f"{', '.join(sorted(given))} are options of diffusers model folders; {Path(path).name} is a "
-            f"{cls.name} model, which loads without them: drop them."
-        )
-    return cls(path, device=device, dtype=dtype, load=LoadOptions(**load))
+        if not issubclass(cls, DiffusersBackend):
+            raise InvalidInputError(
+                f"{', '.join(sorted(given))} are options of diffusers model folders; {source.name} is a "
+                f"{cls.name} model, which loads without them: drop them."
+            )
+        backend = cls(source.path, device=device, dtype=dtype, load=LoadOptions(**load))
+    if source.hub is not None:  # named by the id, not by the snapshot's commit folder
+        backend.facts = dataclasses.replace(backend.facts, name=source.name)
+    return backend
 
 
 class BackendCache:
     """One loaded backend per (model folder, device): a worker loads each model once and every mode
-    shares its components."""
+    shares its components. `load` gives a folder its load options (a serve models file's settings: `dtype`,
+    `offload`, ... as `load_backend` takes them), keyed by the folder's resolved path."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", load: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.device = device
+        self.load = {str(Path(k).resolve()): dict(v) for k, v in (load or {}).items()}
         self._loaded: dict[str, VideoBackend] = {}
 
     def get(self, path: str | Path) -> VideoBackend:
         key = str(Path(path).resolve())
         if key not in self._loaded:
-            self._loaded[key] = load_backend(key, device=self.device)
+            self._loaded[key] = load_backend(key, device=self.device, **self.load.get(key, {}))
         return self._loaded[key]

@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         "prompt", nargs="?", default=None, help="what to show (optional for --image / --extend)"
     )
     parser.add_argument(
-        "--model", type=Path, help="model folder (default: the shipped models/kinema-world, or $KINEMA_MODEL)"
+        "--model",
+        help="model folder or Hugging Face Hub id org/name[@revision] (default: the shipped "
+        "models/kinema-world, or $KINEMA_MODEL)",
     )
     parser.add_argument(
         "-o", "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"
@@ -154,7 +156,13 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH[:SCALE]",
-        help="LoRA adapter (repeatable; needs peft)",
+        help="LoRA adapter: a file or a hub id org/name[@revision] (repeatable; needs peft)",
+    )
+    load.add_argument(
+        "--transformer",
+        type=Path,
+        metavar="FILE",
+        help="a single-file transformer checkpoint (.safetensors or .gguf) over --model's other components",
     )
     load.add_argument(
         "--context-parallel",
@@ -177,6 +185,7 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         "compile": args.compile,
         "loras": tuple(LoadOptions.parse_lora(item) for item in args.lora),
         "context_parallel": args.context_parallel,
+        "transformer": args.transformer,
     }
     return {k: v for k, v in options.items() if v not in (None, False, ())}
 

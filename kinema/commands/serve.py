@@ -65,6 +65,8 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
     ]
     if settings.models_dir is not None:
         cmd += ["--models-dir", str(settings.models_dir)]
+    if settings.models_file is not None:
+        cmd += ["--models", str(settings.models_file)]
     for path in settings.models:
         cmd += ["--model", str(path)]
     for flag, value in (

@@ -31,7 +31,20 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", type=Path, help="folder for the SQLite database, uploads and outputs")
     parser.add_argument("--models-dir", type=Path, help="folder of model folders (each with kinema.json)")
-    parser.add_argument("--model", action="append", type=Path, default=[], help="a model folder (repeatable)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        type=Path,
+        default=[],
+        help="a model folder or Hugging Face Hub id org/name[@revision] (repeatable)",
+    )
+    parser.add_argument(
+        "--models",
+        dest="models_file",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file listing models (folders or hub ids), each with its settings (dtype, offload, ...)",
+    )
     parser.add_argument("--default-model", help="model used when a request names none")
     parser.add_argument(
         "--backends",
@@ -68,6 +81,7 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
         "database",
         "data_dir",
         "models_dir",
+        "models_file",
         "default_model",
         "lease_seconds",
         "heartbeat_seconds",
@@ -85,12 +99,11 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
     return ServeSettings(**overrides)
 
 
-def load_backends(spec: str | None) -> BackendPool:
-    """`--backends module:factory` → factory() (a custom pool, e.g. the tests' fake); None → BackendCache()."""
-    from kinema.backends import BackendCache
-
+def load_backends(spec: str | None) -> BackendPool | None:
+    """`--backends module:factory` → factory() (a custom pool, e.g. the tests' fake); None → None (the
+    worker's own `BackendCache`, which loads each model with its models-file settings)."""
     if not spec:
-        return BackendCache()
+        return None
     module_name, _, attr = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), attr or "make_backends")
     return factory()

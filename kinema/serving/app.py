@@ -40,9 +40,7 @@ def create_app(
     start_webhooks: bool = True,
 ) -> FastAPI:
     store = store or Store(settings.database_url())
-    registry = registry or ModelRegistry.discover(
-        settings.models_dir, settings.models, settings.default_model
-    )
+    registry = registry or ModelRegistry.from_settings(settings)
     storage = Storage(settings.data_dir)
     service = VideoService(store, storage, registry, settings)
     janitor = Janitor(service)

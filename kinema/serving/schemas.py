@@ -251,6 +251,13 @@ class Model(BaseModel):
     modes: list[str]
     options: list[str]
     default: bool
+    source: str | None = Field(
+        default=None, description="The folder or Hugging Face Hub id (org/name[@revision]) it was listed as"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Its load settings from the serve models file (dtype, offload, cache, loras, ...)",
+    )
 
 
 class ModelList(BaseModel):

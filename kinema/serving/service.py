@@ -23,6 +23,7 @@ from kinema.serving.body import Upload
 from kinema.serving.callback_urls import CallbackPolicy
 from kinema.serving.capabilities import capabilities
 from kinema.serving.job_spec import JobSpec
+from kinema.serving.models_file import plain_settings
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
     Health,
@@ -457,6 +458,8 @@ class VideoService:
                     modes=list(m.modes),
                     options=list(m.options),
                     default=m.name == self.registry.default,
+                    source=self.registry.sources.get(m.name),
+                    settings=plain_settings(self.registry.settings.get(m.name, {})),
                 )
                 for m in self.registry.models.values()
             ]

@@ -48,7 +48,9 @@ class ServeSettings(BaseSettings):
     database: str | None = None
     # A folder whose sub-folders are model folders (each with kinema.json), plus single model folders.
     models_dir: Path | None = None
-    models: list[Path] = []
+    models: list[Path] = []  # folders or hub ids (org/name[@revision])
+    # A YAML file listing models (folders or hub ids), each with its load settings (serving/models_file.py).
+    models_file: Path | None = None
     default_model: str | None = None
     workers: int = 1
     auth: Literal["auto", "on", "off"] = "auto"

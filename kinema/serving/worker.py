@@ -269,8 +269,9 @@ def _label(job_id: str) -> Any:
 def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
     store = Store(settings.database_url()).jobs
     storage = Storage(settings.data_dir)
-    registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
-    return Worker(store, storage, registry, backends or BackendCache(), settings)
+    registry = ModelRegistry.from_settings(settings)
+    backends = backends or BackendCache(load=registry.load_options())  # each model with its settings
+    return Worker(store, storage, registry, backends, settings)
 
 
 if __name__ == "__main__":  # `python -m kinema.serving.worker`: the same as `kinema worker`

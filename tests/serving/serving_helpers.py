@@ -76,9 +76,7 @@ class Server:
     ) -> None:
         self.settings = settings
         self.store = Store(settings.database_url())
-        self.registry = registry or ModelRegistry.discover(
-            settings.models_dir, settings.models, settings.default_model
-        )
+        self.registry = registry or ModelRegistry.from_settings(settings)
         self.app = create_app(settings, self.store, self.registry, start_webhooks=start_webhooks)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
