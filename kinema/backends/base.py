@@ -290,6 +290,16 @@ def source_sound(spec: GenerationSpec) -> tuple[np.ndarray, int] | None:
     return read_audio(spec.video)
 
 
+def source_sound_kept(spec: GenerationSpec) -> bool:
+    """Whether an extension keeps sound from its source file (its frames included and it has a track): a
+    video-only model's result then has sound too."""
+    if not (TASK_ROWS[spec.task].adds_length and spec.include_source and isinstance(spec.video, (str, Path))):
+        return False
+    from kinema.io import probe_audio
+
+    return Path(spec.video).is_file() and probe_audio(spec.video) is not None
+
+
 def keep_source_sound(spec: GenerationSpec, output: Output) -> None:
     """A video-only model extending a video with sound keeps that sound (never dropped silently): the
     source's sound goes first, and the output pads the added part with silence. audio=False drops it."""
@@ -330,7 +340,7 @@ class VideoBackend:
             )
         if spec.audio and TASK_ROWS[spec.task].output == "image":
             raise InvalidInputError(f"{TASK_ROWS[spec.task].title} makes a still image, which has no sound.")
-        if spec.audio and not self.facts.audio:
+        if spec.audio and not self.facts.audio and source_sound_kept(spec) is False:
             raise InvalidInputError(
                 f"Model {self.model_name!r} makes video without sound; drop --audio (audio: true) or use a "
                 "model that makes sound, such as LTX-2."

@@ -30,7 +30,7 @@ class LatentUpscale:
     classes, `refine_inputs` the second stage's arguments."""
 
     upsample_pipeline: ClassVar[str]  # diffusers pipeline class (vae + latent_upsampler)
-    upsampler_model: ClassVar[str]  # diffusers model class of `latent_upsampler/`
+    upsampler_model: ClassVar[str]  # "module:Class" of `latent_upsampler/`'s diffusers model
     refine_task: ClassVar[str]  # the task whose pipeline refines the upsampled latents
     refine_steps: ClassVar[int] = 3  # denoising steps of the second stage (the model cards' distilled 3)
 
@@ -52,10 +52,13 @@ class LatentUpscale:
     def upsampler(self) -> Any:
         """The upsample pipeline over the loaded VAE and the folder's upsampler (loaded once)."""
         if "upscale" not in self._pipes:  # type: ignore[attr-defined]
+            import importlib
+
             import diffusers
 
             first = self.pipeline(self.refine_task)  # type: ignore[attr-defined]
-            model_cls = getattr(diffusers, self.upsampler_model, None) or _ltx2_upsampler()
+            module, _, name = self.upsampler_model.partition(":")
+            model_cls = getattr(importlib.import_module(module), name)
             model = model_cls.from_pretrained(
                 Path(self.path) / UPSAMPLER_DIR, dtype=first.vae.dtype, local_files_only=True  # type: ignore[attr-defined]
             ).to(first.vae.device)
@@ -108,14 +111,13 @@ class LatentUpscale:
         with torch.no_grad():
             result = pipe(**kwargs, output_type="latent", callback_on_step_end=on_step_end)
         progress.reach(start + req.num_inference_steps + 1, "upscaling")
-        return result.frames, getattr(result, "audio", None)
+        return self.unpacked(pipe, result.frames, req), getattr(result, "audio", None)
+
+    def unpacked(self, pipe: Any, latents: Any, req: Request) -> Any:
+        """Stage one's latents as (B, C, t, h, w) (a family whose pipelines return them packed unpacks)."""
+        return latents
 
     def refine_inputs(self, latents: Any, audio_latents: Any) -> dict[str, Any]:
         """The refining pipeline's arguments for the upsampled latents."""
         raise NotImplementedError
 
-
-def _ltx2_upsampler() -> Any:
-    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
-
-    return LTX2LatentUpsamplerModel

@@ -61,7 +61,7 @@ class LTX2Backend(LatentUpscale, DiffusersBackend):
     context_frames = 1 + 8 * 2  # 3 latent frames of the video's end per chunk
     unsupported_motion = "diffusers' LTX-2 pipelines take no camera or trajectory input"
     upsample_pipeline = "LTX2LatentUpsamplePipeline"
-    upsampler_model = "LTX2LatentUpsamplerModel"
+    upsampler_model = "diffusers.pipelines.ltx2:LTX2LatentUpsamplerModel"
     refine_task = "t2v"
 
     @classmethod

@@ -353,7 +353,9 @@ class VideoWriter:
         frame.sample_rate = int(self.audio_rate)
         frame.pts = self.samples_written
         frame.time_base = Fraction(1, int(self.audio_rate))
-        for packet in self._audio.encode(frame):  # PyAV re-frames into AAC's 1024-sample frames
+        # PyAV re-frames into AAC's 1024-sample frames. FFmpeg's AAC encoder records the track's length to
+        # within 8 samples (17000 written → 16992 read back): a third of a millisecond at 24 kHz.
+        for packet in self._audio.encode(frame):
             self._container.mux(packet)
         self.samples_written += arr.shape[1]
 
@@ -370,7 +372,7 @@ class VideoWriter:
             for packet in self._stream.encode():  # flush delayed frames
                 self._container.mux(packet)
             if self._audio is not None:
-                for packet in self._audio.encode():  # the last partial AAC frame
+                for packet in self._audio.encode():  # the encoder's delayed frames
                     self._container.mux(packet)
             self._container.close()
             self._closed = True

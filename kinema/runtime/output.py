@@ -137,6 +137,9 @@ class FrameOutput:
         self.audio_samples += samples.shape[1]
         if self._writer is not None:
             self._writer.write_audio(samples)
+        elif self.sink is not None:  # a frame stream: it takes the sound if it can, else it is not kept
+            if hasattr(self.sink, "write_audio"):
+                self.sink.write_audio(samples, self.audio_rate)
         else:
             self._audio_chunks.append(samples)
 

@@ -461,7 +461,7 @@ def ltx2_folder(path: str | Path, upsampler: bool = False) -> Path:
         spatio_temporal_scaling=(True,),
         decoder_spatio_temporal_scaling=(True,),
         decoder_inject_noise=(False, False),
-        downsample_type=("spatial",),
+        downsample_type=("spatiotemporal",),  # the encoder compresses time as the decoder expands it
         upsample_residual=(False,),
         upsample_factor=(1,),
         timestep_conditioning=False,
@@ -514,7 +514,7 @@ def ltx2_folder(path: str | Path, upsampler: bool = False) -> Path:
 
 def ltx_upsampler(path: str | Path) -> Path:
     """A tiny LTX-Video `latent_upsampler/` (×2 in space) added to an `ltx_folder`."""
-    from diffusers import LTXLatentUpsamplerModel
+    from diffusers.pipelines.ltx import LTXLatentUpsamplerModel
 
     torch.manual_seed(0)
     LTXLatentUpsamplerModel(in_channels=8, mid_channels=32, num_blocks_per_stage=1).save_pretrained(
