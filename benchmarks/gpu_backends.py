@@ -58,9 +58,7 @@ def build_tiny(model: str, dtype: torch.dtype):
     """The tests' tiny components (`--tiny`): checks this script's logic on any machine in seconds."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backends"))
     from diffusers import DiffusionPipeline
-    from tiny_diffusers import ltx_folder, wan_folder
-
-    from tiny_diffusers import ltx2_folder, ltx_upsampler
+    from tiny_diffusers import ltx2_folder, ltx_folder, ltx_upsampler, wan_folder
 
     root = Path(tempfile.mkdtemp())
     if model == "wan":
@@ -175,7 +173,13 @@ def build_ltx2(dtype: torch.dtype):
         scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, audio_vae=audio_vae, text_encoder=encoder,
         tokenizer=gemma_tokenizer(), connectors=connectors, transformer=transformer, vocoder=vocoder,
     )  # fmt: skip
-    return pipe.to(dtype=dtype), {"width": 768, "height": 512, "num_frames": 121, "fps": 24, "guidance_scale": 4.0}
+    return pipe.to(dtype=dtype), {
+        "width": 768,
+        "height": 512,
+        "num_frames": 121,
+        "fps": 24,
+        "guidance_scale": 4.0,
+    }
 
 
 def build_upscaled(model: str, dtype: torch.dtype):

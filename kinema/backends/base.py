@@ -308,7 +308,9 @@ def keep_source_sound(spec: GenerationSpec, output: Output) -> None:
     sound = source_sound(spec)
     if sound is not None:
         output.write_audio(*sound)
-        output.info["audio"] = "the source's sound is kept; the added part is silent (this model makes no sound)"
+        output.info["audio"] = (
+            "the source's sound is kept; the added part is silent (this model makes no sound)"
+        )
 
 
 class VideoBackend:

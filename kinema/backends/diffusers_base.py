@@ -657,6 +657,7 @@ def media_length(video: Any) -> int:
 
     return probe_video(video).num_frames
 
+
 class _Discard:
     def write(self, frames: np.ndarray) -> None:
         pass

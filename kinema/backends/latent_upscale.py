@@ -60,7 +60,9 @@ class LatentUpscale:
             module, _, name = self.upsampler_model.partition(":")
             model_cls = getattr(importlib.import_module(module), name)
             model = model_cls.from_pretrained(
-                Path(self.path) / UPSAMPLER_DIR, dtype=first.vae.dtype, local_files_only=True  # type: ignore[attr-defined]
+                Path(self.path) / UPSAMPLER_DIR,
+                dtype=first.vae.dtype,
+                local_files_only=True,  # type: ignore[attr-defined]
             ).to(first.vae.device)
             pipe = getattr(diffusers, self.upsample_pipeline)(vae=first.vae, latent_upsampler=model)
             pipe.set_progress_bar_config(disable=True)
@@ -95,7 +97,9 @@ class LatentUpscale:
             output.write_audio(audio, self.audio_rate())  # type: ignore[attr-defined]
         output.write(frames)
 
-    def stage_one(self, task: str, req: Request, progress: Progress, inputs: dict[str, Any]) -> tuple[Any, Any]:
+    def stage_one(
+        self, task: str, req: Request, progress: Progress, inputs: dict[str, Any]
+    ) -> tuple[Any, Any]:
         """(video latents (B, C, t, h, w), audio latents or None) of the task's pipeline at `req`'s size."""
         import torch
 
@@ -120,4 +124,3 @@ class LatentUpscale:
     def refine_inputs(self, latents: Any, audio_latents: Any) -> dict[str, Any]:
         """The refining pipeline's arguments for the upsampled latents."""
         raise NotImplementedError
-

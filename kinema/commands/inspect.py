@@ -116,7 +116,9 @@ def tracks(path: Path) -> dict[str, str]:
         video, audio = probe_video(path), probe_audio(path)
     except InvalidInputError:
         return {}
-    out = {"video": f"{video.width}x{video.height}, {video.num_frames} frames at {video.fps:g} fps ({video.duration:.2f} s)"}
+    out = {
+        "video": f"{video.width}x{video.height}, {video.num_frames} frames at {video.fps:g} fps ({video.duration:.2f} s)"
+    }
     out["audio"] = (
         f"{audio.codec}, {audio.sample_rate} Hz, {audio.channels} channel{'s' * (audio.channels != 1)} "
         f"({audio.duration:.2f} s)"

@@ -341,7 +341,9 @@ class VideoWriter:
         """Append sound: float ``(C, n)`` (or ``(n,)`` mono) samples in [-1, 1] at the writer's
         ``audio_rate``, continuing what was written before. Louder samples are clipped, not wrapped."""
         if self._closed:
-            raise InvalidInputError(f"VideoWriter for {self.path.name} is closed; open a new one to write more.")
+            raise InvalidInputError(
+                f"VideoWriter for {self.path.name} is closed; open a new one to write more."
+            )
         if self._audio is None:
             raise InvalidInputError(
                 f"VideoWriter for {self.path.name} was opened without sound: pass audio_rate= to add a track."
@@ -601,7 +603,9 @@ def read_audio(path: str | Path, max_seconds: float = 3600.0) -> tuple[np.ndarra
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate)
         # AAC decodes in whole 1024-sample frames; the track's duration says where the sound really ends
-        length = round(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else None
+        length = (
+            round(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else None
+        )
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
         parts, count = [], 0
         try:
@@ -614,7 +618,9 @@ def read_audio(path: str | Path, max_seconds: float = 3600.0) -> tuple[np.ndarra
                         f"{path}'s sound is longer than {max_seconds:g} s; trim the file before using it."
                     )
         except av.FFmpegError as exc:
-            raise InvalidInputError(f"{path}'s sound could not be decoded ({exc}); the file may be damaged.") from exc
+            raise InvalidInputError(
+                f"{path}'s sound could not be decoded ({exc}); the file may be damaged."
+            ) from exc
     finally:
         container.close()
     if not parts:

@@ -63,7 +63,9 @@ def test_facts_say_it_makes_sound(folder):
 
 def test_mp4_has_an_aac_track_as_long_as_the_video(ltx2, tmp_path):
     out = tmp_path / "drums.mp4"
-    result = ltx2.generate(GenerationSpec(prompt="a drummer plays on a rooftop", num_frames=17, output_path=out))
+    result = ltx2.generate(
+        GenerationSpec(prompt="a drummer plays on a rooftop", num_frames=17, output_path=out)
+    )
     assert (result.has_audio, result.audio_rate) == (True, RATE)
     video, audio = probe_video(out), probe_audio(out)
     assert (video.num_frames, video.fps) == (17, 24.0)
@@ -110,7 +112,9 @@ def test_extension_keeps_the_source_sound_and_continues_it(ltx2, tmp_path):
     source, sound = _sounding_source(tmp_path, 9, 32)
     out = tmp_path / "longer.mp4"
     result = ltx2.generate(
-        GenerationSpec(task="extend", video=str(source), num_frames=12, output_path=out, num_inference_steps=1)
+        GenerationSpec(
+            task="extend", video=str(source), num_frames=12, output_path=out, num_inference_steps=1
+        )
     )
     assert result.num_frames == 21 and result.has_audio
     samples, rate = read_audio(out)
@@ -152,7 +156,9 @@ def test_upscale_generates_at_half_size_and_doubles_it(family, request, monkeypa
     backend = request.getfixturevalue(family)
     spy = SpyUpsampler(backend.upsampler())
     monkeypatch.setattr(backend, "upsampler", lambda: spy)
-    result = backend.generate(GenerationSpec(prompt="a", width=64, height=64, upscale=2, num_inference_steps=1))
+    result = backend.generate(
+        GenerationSpec(prompt="a", width=64, height=64, upscale=2, num_inference_steps=1)
+    )
     assert result.frames.shape == (9, 64, 64, 3)
     (before, after) = spy.shapes  # (B, C, t, h, w): half the size in, twice that out
     assert after[3:] == (2 * before[3], 2 * before[4]) and after[:3] == before[:3]
@@ -161,7 +167,9 @@ def test_upscale_generates_at_half_size_and_doubles_it(family, request, monkeypa
 
 
 def test_upscale_needs_the_upsampler_and_a_size_it_can_halve(ltx2, tmp_path):
-    with pytest.raises(InvalidInputError, match="off this model's 32-px grid; ask for a size that is a multiple of 64"):
+    with pytest.raises(
+        InvalidInputError, match="off this model's 32-px grid; ask for a size that is a multiple of 64"
+    ):
         ltx2.generate(GenerationSpec(prompt="a", width=32, height=32, upscale=2))
     bare = load_backend(ltx_folder(tmp_path / "bare"))
     with pytest.raises(InvalidInputError, match="--upscale needs the latent upsampler's weights in"):
@@ -181,6 +189,8 @@ def test_generate_command_writes_video_with_sound(folder, tmp_path, capsys):
 
 def test_generate_command_refuses_sound_from_a_video_only_model(tmp_path, capsys):
     folder = ltx_folder(tmp_path / "ltx")
-    code = main(["generate", "a", "--model", str(folder), "-o", str(tmp_path / "x.mp4"), "--audio", "--quiet"])
+    code = main(
+        ["generate", "a", "--model", str(folder), "-o", str(tmp_path / "x.mp4"), "--audio", "--quiet"]
+    )
     assert code != 0
     assert "makes video without sound" in capsys.readouterr().err

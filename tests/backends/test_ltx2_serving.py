@@ -79,7 +79,9 @@ def test_sound_can_be_left_out_and_a_video_only_model_refuses_it(server, key):
         caps = {m["id"]: m for m in c.get("/v1/config").json()["models"]}
         create = lambda m: next(x for x in caps[m]["modes"] if x["mode"] == "text")  # noqa: E731
         assert "audio" in create("ltx2-tiny")["params"] and "audio" not in create("ltx-tiny")["params"]
-        silent = c.post("/v1/videos", json={"prompt": "a", "audio": False, "seconds": 1, "size": "32x32"}).json()
+        silent = c.post(
+            "/v1/videos", json={"prompt": "a", "audio": False, "seconds": 1, "size": "32x32"}
+        ).json()
         loud = c.post("/v1/videos", json={"prompt": "a", "seconds": 1, "size": "32x32"}).json()
     assert (silent["has_audio"], loud["has_audio"]) == (False, True)
 
@@ -89,7 +91,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.mark.browser
 def test_studio_plays_the_sound_with_the_players_controls(server, key):
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
     if not shutil.which("chromium") and not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"]

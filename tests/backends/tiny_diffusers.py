@@ -368,7 +368,12 @@ def gemma_tokenizer() -> Any:
 
 def gemma3(vocab_size: int) -> Any:
     """A 2-layer random Gemma 3 with a 1-layer SigLIP tower whose 4×4 patches pool evenly to 2×2 tokens."""
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3TextConfig, SiglipVisionConfig
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
 
     text = Gemma3TextConfig(
         vocab_size=vocab_size,
@@ -382,7 +387,12 @@ def gemma3(vocab_size: int) -> Any:
         sliding_window=64,
     )
     vision = SiglipVisionConfig(
-        hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
     )
     config = Gemma3Config(
         text_config=text.to_dict(),
@@ -396,7 +406,14 @@ def gemma3(vocab_size: int) -> Any:
     return Gemma3ForConditionalGeneration(config).eval()
 
 
-LTX2_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 24, "num_inference_steps": 2, "guidance_scale": 1.0}
+LTX2_DEFAULTS = {
+    "width": 32,
+    "height": 32,
+    "num_frames": 9,
+    "fps": 24,
+    "num_inference_steps": 2,
+    "guidance_scale": 1.0,
+}
 
 
 def ltx2_folder(path: str | Path, upsampler: bool = False) -> Path:

@@ -32,9 +32,9 @@ SLACK = 8  # samples: FFmpeg's AAC encoder records a track's length to within 8 
 
 def frames(t: int = 12, size: int = 32) -> np.ndarray:
     y, x = np.mgrid[0:size, 0:size]
-    return np.stack([np.stack([(x * 8 + i * 9) % 256, y * 8 % 256, (x + y) * 4 % 256], -1) for i in range(t)]).astype(
-        np.uint8
-    )
+    return np.stack(
+        [np.stack([(x * 8 + i * 9) % 256, y * 8 % 256, (x + y) * 4 % 256], -1) for i in range(t)]
+    ).astype(np.uint8)
 
 
 def tone(seconds: float, hz: float = 440.0, rate: int = RATE, channels: int = 2) -> np.ndarray:
