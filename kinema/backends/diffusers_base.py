@@ -469,14 +469,10 @@ class DiffusersBackend(VideoBackend):
                 callback_on_step_end=on_step_end,
                 callback_on_step_end_tensor_inputs=["latents"],
             )
-        video = self.refine(task, req, result.frames)[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
+        video = result.frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
         audio = getattr(result, "audio", None)  # LTX-2: float (B, C, n)
         progress.reach(start + steps + 1, "decoding")
         return to_uint8(video), None if audio is None else audio[0].float().cpu().numpy()
-
-    def refine(self, task: str, req: Request, frames: Any) -> Any:
-        """The pipeline's frames after any second stage (the latent upscaler's); as they are by default."""
-        return frames
 
     @staticmethod
     def accepted(pipe: Any) -> set[str]:
