@@ -76,6 +76,11 @@ class GenerationSpec(BaseModel):
     # frames' objects), the model draws it; N candidates, the one that follows the simulation best is kept
     physics: bool = False
     physics_candidates: int = Field(default=1, ge=1, le=16)
+    # sound (issue 28): True = the result must have sound (a video-only model refuses), False = none,
+    # None = the model's way (sound if it makes it; an extension keeps its source's sound either way)
+    audio: bool | None = None
+    # generate at 1/upscale of the size, upsample in latent space and refine (models with a latent upsampler)
+    upscale: int | None = Field(default=None, ge=2, le=2)
     # where the frames go (at most one of output_path / sink; neither = returned in memory)
     output_path: Path | None = None
     sink: Any = None  # a FrameSink
@@ -92,6 +97,11 @@ class GenerationSpec(BaseModel):
     @classmethod
     def _no_none_prompt(cls, value: Any) -> Any:
         return "" if value is None else value
+
+    @field_validator("upscale", mode="before")
+    @classmethod
+    def _one_is_no_upscale(cls, value: Any) -> Any:
+        return None if value == 1 else value
 
     @classmethod
     def parse(cls, **fields: Any) -> GenerationSpec:
@@ -170,6 +180,7 @@ OPTIONAL_INPUTS: tuple[str, ...] = (
     "trajectories",
     "physics",
     "physics_candidates",
+    "upscale",
 )
 
 
@@ -201,6 +212,7 @@ class ModelFacts:
     size_multiple: int = 16
     temporal_compression: int = 4
     num_inference_steps: int = 30
+    audio: bool = False  # the model makes sound with its frames (class data `makes_audio`)
     created_at: int = 0
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -230,6 +242,7 @@ class ModelFacts:
             "fps": self.fps,
             "num_frames": self.num_frames,
             "max_frames": self.max_frames,
+            "audio": self.audio,
         }
 
 
@@ -262,6 +275,44 @@ def signature(spec: GenerationSpec, model: str | None = None) -> Signature | Non
     return Signature(spec.signing, task, model, tuple(ingredients))
 
 
+def wants_audio(spec: GenerationSpec, makes_audio: bool) -> bool:
+    """Whether a sound-making model's result has sound: unless asked not to (audio=False), and never for a
+    still image."""
+    return makes_audio and spec.audio is not False and TASK_ROWS[spec.task].output == "video"
+
+
+def source_sound(spec: GenerationSpec) -> tuple[np.ndarray, int] | None:
+    """The sound of an extension's or remix's source video file: (float32 (C, n), rate), or None."""
+    if not TASK_ROWS[spec.task].takes_video or not isinstance(spec.video, (str, Path)):
+        return None
+    from kinema.io import read_audio
+
+    return read_audio(spec.video)
+
+
+def source_sound_kept(spec: GenerationSpec) -> bool:
+    """Whether an extension keeps sound from its source file (its frames included and it has a track): a
+    video-only model's result then has sound too."""
+    if not (TASK_ROWS[spec.task].adds_length and spec.include_source and isinstance(spec.video, (str, Path))):
+        return False
+    from kinema.io import probe_audio
+
+    return Path(spec.video).is_file() and probe_audio(spec.video) is not None
+
+
+def keep_source_sound(spec: GenerationSpec, output: Output) -> None:
+    """A video-only model extending a video with sound keeps that sound (never dropped silently): the
+    source's sound goes first, and the output pads the added part with silence. audio=False drops it."""
+    if spec.audio is False or not TASK_ROWS[spec.task].adds_length or not spec.include_source:
+        return
+    sound = source_sound(spec)
+    if sound is not None:
+        output.write_audio(*sound)
+        output.info["audio"] = (
+            "the source's sound is kept; the added part is silent (this model makes no sound)"
+        )
+
+
 class VideoBackend:
     """Base of every backend: checks a spec against the class's capabilities, routes output, and leaves
     the generation itself to `run`."""
@@ -269,6 +320,7 @@ class VideoBackend:
     name: ClassVar[str] = "base"
     modes: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[str, ...]] = ()  # which of OPTIONAL_INPUTS it honours
+    makes_audio: ClassVar[bool] = False  # generates sound with the frames (`run` calls output.write_audio)
 
     facts: ModelFacts
 
@@ -287,6 +339,13 @@ class VideoBackend:
             raise InvalidInputError(
                 f"Model {self.model_name!r} does not support {', '.join(unsupported)}; "
                 f"it supports: {', '.join(self.options) or 'none of the optional inputs'}."
+            )
+        if spec.audio and TASK_ROWS[spec.task].output == "image":
+            raise InvalidInputError(f"{TASK_ROWS[spec.task].title} makes a still image, which has no sound.")
+        if spec.audio and not self.facts.audio and source_sound_kept(spec) is False:
+            raise InvalidInputError(
+                f"Model {self.model_name!r} makes video without sound; drop --audio (audio: true) or use a "
+                "model that makes sound, such as LTX-2."
             )
         if spec.output_path is not None and spec.sink is not None:
             raise InvalidInputError("Give the frames one destination: output_path or sink, not both.")
@@ -307,6 +366,8 @@ class VideoBackend:
         self.check(spec)
         output = Output(spec, self.output_fps(spec), self.model_name)
         try:
+            if not self.facts.audio:
+                keep_source_sound(spec, output)
             self.run(spec, output)
             return output.close()
         except BaseException:

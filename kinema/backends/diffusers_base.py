@@ -43,10 +43,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kinema.backends.base import GenerationSpec, ModelFacts, Output, VideoBackend
+from kinema.backends.base import (
+    GenerationSpec,
+    ModelFacts,
+    Output,
+    VideoBackend,
+    source_sound,
+    wants_audio,
+)
 from kinema.errors import InvalidInputError, MissingDependencyError, ModelNotFoundError
 from kinema.runtime import media
-from kinema.runtime.extend import extend_video, frames_to_add, split_chunk
+from kinema.runtime.extend import SoundTrack, extend_video, frames_to_add, split_chunk
 from kinema.runtime.progress import Progress
 from kinema.runtime.request import SPEC_OPTIONS, ModelDefaults, Request, resolve_request
 from kinema.runtime.tasks import TASKS as TASK_ROWS
@@ -240,6 +247,7 @@ class DiffusersBackend(VideoBackend):
             size_multiple=multiple,
             temporal_compression=temporal,
             num_inference_steps=int(values["num_inference_steps"]),
+            audio=cls.makes_audio,
             created_at=int((path / INDEX_FILE).stat().st_mtime),
             config={**index, "guidance_scale": float(values["guidance_scale"])},
         )
@@ -431,8 +439,14 @@ class DiffusersBackend(VideoBackend):
         like = self._given_size(spec)
         req = self.request(spec, output.fps, like=like)
         progress = Progress(spec.callback, req.num_inference_steps + 1)  # steps, then the decode
-        frames = self.call(spec.task, req, progress, **self.task_inputs(spec.task, spec, req))
+        frames, audio = self.call_av(spec.task, req, progress, **self.task_inputs(spec.task, spec, req))
+        if audio is not None and wants_audio(spec, self.makes_audio):
+            output.write_audio(audio, self.audio_rate())  # before the frames: it fixes the file's tracks
         output.write(frames)
+
+    def audio_rate(self) -> int:
+        """The sample rate of the pipelines' sound (a sound-making family says where it is configured)."""
+        raise NotImplementedError
 
     @property
     def sampling_defaults(self) -> ModelDefaults:
@@ -467,7 +481,11 @@ class DiffusersBackend(VideoBackend):
             kwargs["negative_prompt"] = req.negative_prompt
         return kwargs
 
-    def call(
+    def call(self, task: str, req: Request, progress: Progress, **kwargs: Any) -> np.ndarray:
+        """Run the task's pipeline once → uint8 (T, H, W, 3) (`call_av` without the sound)."""
+        return self.call_av(task, req, progress, **kwargs)[0]
+
+    def call_av(
         self,
         task: str,
         req: Request,
@@ -476,9 +494,10 @@ class DiffusersBackend(VideoBackend):
         step_hook: Any = None,
         drop_leading: int = 0,
         **inputs: Any,
-    ) -> np.ndarray:
-        """Run the task's pipeline once → uint8 (T, H, W, 3), less `drop_leading` frames that the
-        pipeline returns before its own (SkyReels' video→video returns the given video first)."""
+    ) -> tuple[np.ndarray, Any]:
+        """Run the task's pipeline once → (uint8 (T, H, W, 3), its sound float (C, n) or None), less
+        `drop_leading` frames that the pipeline returns before its own (SkyReels' video→video returns the
+        given video first)."""
         pipe = self.pipeline(task)
         steps, start = req.num_inference_steps, progress.step  # this call's units: `steps`, then 1 decode
 
@@ -493,14 +512,16 @@ class DiffusersBackend(VideoBackend):
         kwargs = {**self.call_kwargs(req, num_frames or req.size.num_frames), **inputs}
         kwargs = {k: v for k, v in kwargs.items() if k in self.accepted(pipe)}
         with encoded_once(pipe, self._prompt_memo):
-            video = pipe(
+            result = pipe(
                 **kwargs,
                 output_type="pt",  # to uint8 in torch: no float copies of the clip in numpy
                 callback_on_step_end=on_step_end,
                 callback_on_step_end_tensor_inputs=["latents"],
-            ).frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
+            )
+        video = result.frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
+        audio = getattr(result, "audio", None)  # LTX-2: float (B, C, n)
         progress.reach(start + steps + 1, "decoding")
-        return to_uint8(video)
+        return to_uint8(video), None if audio is None else audio[0].float().cpu().numpy()
 
     @staticmethod
     def accepted(pipe: Any) -> set[str]:
@@ -595,10 +616,16 @@ class DiffusersBackend(VideoBackend):
         new_per_chunk = req.size.num_frames - context
         progress = Progress(spec.callback, math.ceil(add / new_per_chunk) * (req.num_inference_steps + 1))
         width, height = req.size.width, req.size.height
+        track = self.sound_track(spec, output)
+        start = media_length(spec.video)
 
         def make_chunk(given: np.ndarray, position: int) -> tuple[np.ndarray, np.ndarray]:
             task, inputs = self.continue_inputs(given, req)
-            return split_chunk(self.call(task, req, progress, **inputs), len(given))  # (T, H, W, 3)
+            frames, audio = self.call_av(task, req, progress, **inputs)  # (T, H, W, 3), (C, n)
+            overlap, new = split_chunk(frames, len(given))
+            if track is not None:  # the chunk's own sound, cross-faded at the join
+                track.chunk(audio, len(given), min(len(new), add - (position - start)))
+            return overlap, new
 
         extend_video(
             source,
@@ -611,6 +638,25 @@ class DiffusersBackend(VideoBackend):
             include_source=spec.include_source,
             crossfade_frames=spec.crossfade_frames,
         )
+        if track is not None:
+            track.flush()
+
+    def sound_track(self, spec: GenerationSpec, output: Output) -> SoundTrack | None:
+        """A sound-making model's extension keeps the source's sound and continues it chunk by chunk (the
+        pipelines take no sound to condition on, so each chunk makes its own, cross-faded at the join);
+        None when the result has no sound. Written before the first frame: it fixes the file's tracks."""
+        if not wants_audio(spec, self.makes_audio):
+            return None
+        track = SoundTrack(output.write_audio, self.audio_rate(), output.fps)
+        sound = source_sound(spec)
+        if sound is not None and sound[1] != track.rate:
+            from kinema.io.video import resample_audio
+
+            sound = resample_audio(*sound, track.rate), track.rate
+        track.source(None if sound is None else sound[0], media_length(spec.video), spec.include_source)
+        if not spec.include_source:
+            output.write_audio(np.zeros((2, 0), np.float32), track.rate)  # the track exists from the start
+        return track
 
 
 # ---- prefix latents: continuation for pipelines with no frame conditioning -------------------------------
@@ -648,6 +694,15 @@ class LatentPrefix:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+def media_length(video: Any) -> int:
+    """Frames of a source video (MP4 path or uint8 (T, H, W, 3)), from the container without decoding."""
+    if isinstance(video, np.ndarray):
+        return len(video)
+    from kinema.io import probe_video
+
+    return probe_video(video).num_frames
+
+
 class _Discard:
     def write(self, frames: np.ndarray) -> None:
         pass

@@ -70,7 +70,7 @@ def _camera_spec(camera_control: Any) -> Any:
 class KinemaBackend(VideoBackend):
     name = "kinema"
     modes = TASKS
-    options = OPTIONAL_INPUTS
+    options = tuple(o for o in OPTIONAL_INPUTS if o != "upscale")  # no latent upsampler for Kinema's VAE
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
         self.path = Path(path)

@@ -2,7 +2,9 @@
 backend, every mode. t2v/t2i run `LTXPipeline`, i2v `LTXImageToVideoPipeline`; keyframes, extension and
 video→video run `LTXConditionPipeline` with `LTXVideoCondition`s — pictures pinned at frame indices, the
 video's last frames at frame 0 of each chunk, or the whole source as a soft condition (strength
-1 − remix strength). Defaults are LTX's own: 704×512, 161 frames at 25 fps, 50 steps, guidance 3.
+1 − remix strength). `--upscale 2` (a folder with the 0.9.7+ spatial upscaler's `latent_upsampler/`) runs
+`LTXLatentUpsamplePipeline` between a half-size pass and a refinement by the condition pipeline at denoise
+strength 0.4, as LTX-Video 0.9.7's model card does (`latent_upscale.py`). Defaults are LTX's own: 704×512, 161 frames at 25 fps, 50 steps, guidance 3.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import DiffusersBackend, FamilyDefaults, Request, read_component_config
+from kinema.backends.latent_upscale import LatentUpscale
 from kinema.runtime.tasks import TASKS
 
 LTX_DEFAULTS = FamilyDefaults(
@@ -37,11 +40,15 @@ def ltx_grid(path: Path) -> tuple[int, int]:
     return math.lcm(int(spatial) * int(dit.get("patch_size", 1)), 32), int(temporal)
 
 
-class LTXBackend(DiffusersBackend):
+class LTXBackend(LatentUpscale, DiffusersBackend):
     name = "ltx"
     folder_classes = ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
     modes = ("t2v", "t2i", "i2v", "keyframes", "extend", "v2v")
-    options = ("negative_prompt", "aspect_ratio", "keyframes", "strength", "crossfade_frames")
+    options = ("negative_prompt", "aspect_ratio", "keyframes", "strength", "crossfade_frames", "upscale")
+    upsample_pipeline = "LTXLatentUpsamplePipeline"
+    upsampler_model = "diffusers.pipelines.ltx:LTXLatentUpsamplerModel"
+    refine_task = "extend"  # LTXConditionPipeline: the one LTX pipeline that denoises given latents part-way
+    refine_steps = 10  # × denoise strength 0.4 = the 4 steps of the model card's second stage
     pipelines = {
         "t2v": "LTXPipeline",
         "t2i": "LTXPipeline",
@@ -89,3 +96,19 @@ class LTXBackend(DiffusersBackend):
 
         video = [Image.fromarray(f) for f in tail]
         return "extend", {"conditions": [LTXVideoCondition(video=video, frame_index=0, strength=1.0)]}
+
+    def refine_inputs(self, latents: Any, audio_latents: Any) -> dict[str, Any]:
+        """LTX-Video 0.9.7's second stage: the upsampled latents re-noised to 40 % and denoised."""
+        return {"latents": latents, "denoise_strength": 0.4}
+
+    def unpacked(self, pipe: Any, latents: Any, req: Request) -> Any:
+        """LTXPipeline / LTXImageToVideoPipeline return their latents packed as tokens (B, S, C) (the
+        condition pipeline unpacks them itself): back to (B, C, t, h, w) with the pipeline's own unpacking."""
+        if latents.ndim != 3:
+            return latents
+        t = (req.size.num_frames - 1) // pipe.vae_temporal_compression_ratio + 1
+        h = req.size.height // pipe.vae_spatial_compression_ratio
+        w = req.size.width // pipe.vae_spatial_compression_ratio
+        return pipe._unpack_latents(
+            latents, t, h, w, pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+        )

@@ -120,6 +120,20 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     size.add_argument("--seconds", type=float, help="duration (for --extend: the length to add)")
     size.add_argument("--frames", type=int, help="frame count, 1 + 4k (for --extend: frames to add)")
     size.add_argument("--fps", type=float, help="output frame rate (default: the model's / the source's)")
+    size.add_argument(
+        "--upscale",
+        type=int,
+        choices=(1, 2),
+        help="2: generate at half the size, upsample ×2 in latent space and refine (LTX-2 / LTX-Video "
+        "folders with a latent_upsampler/)",
+    )
+    size.add_argument(
+        "--audio",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="--audio: the video must have sound (a model that makes it, e.g. LTX-2); --no-audio: none "
+        "(default: sound when the model makes it; an extension keeps its source's)",
+    )
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
     sampling.add_argument(
@@ -292,6 +306,8 @@ def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = No
         trajectories=load_trajectories(args.trajectory) if args.trajectory else None,
         physics=args.physics,
         physics_candidates=args.physics_candidates,
+        audio=args.audio,
+        upscale=args.upscale,
         output_path=args.out,
         visible_label=VisibleLabel() if args.visible_label else None,
         signing=signing,
@@ -339,5 +355,8 @@ def run(args: argparse.Namespace) -> int:
     if args.thumbnail:  # a still of the output, signed with the output as its parent (as the server's)
         write_thumbnail(args.out, args.thumbnail)
         finish_file(args.thumbnail, signing and Signature(signing, "thumbnail", ingredients=(args.out,)))
-    print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps)")
+    if "audio" in out.info:
+        print(f"audio: {out.info['audio']}", file=sys.stderr)
+    sound = f", sound at {out.audio_rate} Hz" if out.has_audio else ""
+    print(f"wrote {args.out} ({out.num_frames} frame{'s' * (out.num_frames != 1)} at {out.fps:g} fps{sound})")
     return 0

@@ -56,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         anchors.append(args.data_dir / PROVENANCE_DIR / CA_FILE)
     info = read_provenance(args.file, trust_anchors=anchors)
-    print(to_json(info) if args.json else summary(info))
+    found = tracks(args.file)
+    if args.json:
+        print(to_json(info, found))
+    else:
+        print("\n".join([summary(info), *(f"{kind + ':':<14}{text}" for kind, text in found.items())]))
     return 1 if info.has_manifest and not info.signature_valid else 0
 
 
@@ -100,8 +104,33 @@ def summary(info: ProvenanceInfo) -> str:
     return "\n".join(lines)
 
 
-def to_json(info: ProvenanceInfo) -> str:
+def tracks(path: Path) -> dict[str, str]:
+    """A video file's tracks, one line each (the picture, and the sound or "none"); {} for an image. The
+    C2PA manifest's hash covers the whole file, sound included."""
+    from kinema.errors import InvalidInputError
+    from kinema.io import probe_audio, probe_video
+
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        return {}
+    try:
+        video, audio = probe_video(path), probe_audio(path)
+    except InvalidInputError:
+        return {}
+    out = {
+        "video": f"{video.width}x{video.height}, {video.num_frames} frames at {video.fps:g} fps ({video.duration:.2f} s)"
+    }
+    out["audio"] = (
+        f"{audio.codec}, {audio.sample_rate} Hz, {audio.channels} channel{'s' * (audio.channels != 1)} "
+        f"({audio.duration:.2f} s)"
+        if audio is not None
+        else "none"
+    )
+    return out
+
+
+def to_json(info: ProvenanceInfo, found: dict[str, str] | None = None) -> str:
     data = dataclasses.asdict(info)
+    data["tracks"] = found or {}
     data["path"] = str(info.path)
     data["signature_valid"], data["trusted"] = info.signature_valid, info.trusted
     return json.dumps(data, ensure_ascii=False, indent=2)

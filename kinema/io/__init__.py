@@ -12,11 +12,14 @@ from kinema.io.provenance import (
     sign_file,
 )
 from kinema.io.video import (
+    AudioInfo,
     VideoInfo,
     VideoWriter,
     as_video_frames,
     iter_video_frames,
+    probe_audio,
     probe_video,
+    read_audio,
     read_video,
     write_spritesheet,
     write_thumbnail,
@@ -27,6 +30,7 @@ from kinema.io.visible_label import VisibleLabel
 __all__ = [
     "DEFAULT_LABEL",
     "AIGCLabel",
+    "AudioInfo",
     "Ingredient",
     "ProvenanceInfo",
     "SigningIdentity",
@@ -38,8 +42,10 @@ __all__ = [
     "iter_video_frames",
     "load_image",
     "load_signing_identity",
+    "probe_audio",
     "probe_video",
     "read_aigc_label",
+    "read_audio",
     "read_provenance",
     "read_video",
     "resize_and_crop",

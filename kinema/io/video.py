@@ -11,6 +11,11 @@ Optional: the visible GB 45438-2025 mark ("AI生成 / AI-generated", ``visible_l
 into each frame as it is written (kinema/io/visible_label.py); C2PA signing of the finished file is
 kinema/io/provenance.py.
 
+Sound (issue 28): a writer opened with ``audio_rate`` carries one AAC track beside the picture
+(``write_audio(float (C, n) in [-1, 1])``, streamed like the frames: PyAV's encoder cuts it into AAC's
+1024-sample frames, and FFmpeg's interleaving muxer orders the packets of both tracks by time).
+``probe_audio`` / ``read_audio`` read it back; thumbnails and sprite sheets never look at it.
+
 Files are written atomically: frames stream into a hidden temp file in the target's folder, which replaces
 the target only when the writer closes cleanly. Memory does not grow with the video's length.
 
@@ -75,6 +80,27 @@ DEFAULT_ENCODE = EncodeSettings()
 _SMPTE170M = 6  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC value for BT.601 (525-line) video
 _RANGE_MPEG = 1  # AVCOL_RANGE_MPEG: limited ("TV") range, 16..235
 _CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """The audio track: AAC-LC (what every MP4 player decodes) at 192 kb/s for stereo (transparent for AAC at
+    24-48 kHz, about 1 % of a 720p video's bits)."""
+
+    codec: str = "aac"
+    bit_rate: int = 192_000
+    max_channels: int = 2
+
+
+DEFAULT_AUDIO = AudioSettings()
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    duration: float  # seconds, from the decoded samples' count when read, else the container's
+    codec: str
 
 
 @dataclass(frozen=True)
@@ -165,6 +191,35 @@ def _pad_even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
+def _check_audio_format(rate: int | None, channels: int) -> None:
+    if rate is None:
+        return
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or not 8_000 <= rate <= 192_000:
+        raise InvalidInputError(f"audio_rate must be an integer in 8000..192000 Hz; got {rate!r}.")
+    if channels not in (1, 2):
+        raise InvalidInputError(f"audio_channels must be 1 (mono) or 2 (stereo); got {channels!r}.")
+
+
+def as_audio_samples(samples: Any, channels: int) -> np.ndarray:
+    """Validate sound and return it as C-contiguous float32 ``(channels, n)`` in [-1, 1]: a torch tensor or
+    array ``(C, n)`` or ``(n,)``; mono is copied to both sides of a stereo track, stereo averaged for mono."""
+    if hasattr(samples, "detach") and hasattr(samples, "cpu"):
+        samples = samples.detach().float().cpu().numpy()
+    arr = np.asarray(samples)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[0] not in (1, 2):
+        raise InvalidInputError(
+            f"Audio must be shaped (channels, samples) with 1 or 2 channels, or (samples,); got {arr.shape}."
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InvalidInputError(f"Audio samples must be floats in [-1, 1]; got {arr.dtype}.")
+    if arr.shape[0] != channels:
+        arr = np.repeat(arr, 2, axis=0) if channels == 2 else arr.mean(axis=0, keepdims=True)
+    arr = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.ascontiguousarray(np.clip(arr, -1.0, 1.0))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------------------
@@ -191,9 +246,12 @@ class VideoWriter:
         crf: int = DEFAULT_ENCODE.crf,
         preset: str = DEFAULT_ENCODE.preset,
         visible_label: VisibleLabel | None = None,
+        audio_rate: int | None = None,
+        audio_channels: int = 2,
     ) -> None:
         self.path = Path(path)
         fmt = _container_format(self.path)
+        _check_audio_format(audio_rate, audio_channels)
         self._rate = _check_fps(fps)
         self.fps = float(fps)
         if not (isinstance(width, (int, np.integer)) and isinstance(height, (int, np.integer))):
@@ -214,6 +272,9 @@ class VideoWriter:
             None if visible_label is None else visible_label.for_video(self.width, self.height, self.fps)
         )
         self.frames_written = 0
+        self.samples_written = 0
+        self.audio_rate, self.audio_channels = audio_rate, int(audio_channels)
+        self._audio: Any = None
         self._closed = False
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +302,10 @@ class VideoWriter:
                 "preset": preset,
                 "x264-params": DEFAULT_ENCODE.x264_params,
             }
+            if audio_rate is not None:
+                self._audio = self._container.add_stream(DEFAULT_AUDIO.codec, rate=int(audio_rate))
+                self._audio.layout = "stereo" if self.audio_channels == 2 else "mono"
+                self._audio.bit_rate = DEFAULT_AUDIO.bit_rate * self.audio_channels // 2
         except BaseException:
             self.abort()
             raise
@@ -272,6 +337,30 @@ class VideoWriter:
                 self._container.mux(packet)
             self.frames_written += 1
 
+    def write_audio(self, samples: Any) -> None:
+        """Append sound: float ``(C, n)`` (or ``(n,)`` mono) samples in [-1, 1] at the writer's
+        ``audio_rate``, continuing what was written before. Louder samples are clipped, not wrapped."""
+        if self._closed:
+            raise InvalidInputError(
+                f"VideoWriter for {self.path.name} is closed; open a new one to write more."
+            )
+        if self._audio is None:
+            raise InvalidInputError(
+                f"VideoWriter for {self.path.name} was opened without sound: pass audio_rate= to add a track."
+            )
+        arr = as_audio_samples(samples, self.audio_channels)  # float32 (C, n)
+        if arr.shape[1] == 0:
+            return
+        frame = av.AudioFrame.from_ndarray(arr, format="fltp", layout=self._audio.layout.name)
+        frame.sample_rate = int(self.audio_rate)
+        frame.pts = self.samples_written
+        frame.time_base = Fraction(1, int(self.audio_rate))
+        # PyAV re-frames into AAC's 1024-sample frames. FFmpeg's AAC encoder records the track's length to
+        # within 8 samples (17000 written → 16992 read back): a third of a millisecond at 24 kHz.
+        for packet in self._audio.encode(frame):
+            self._container.mux(packet)
+        self.samples_written += arr.shape[1]
+
     def close(self) -> Path:
         """Flush the encoder, finish the file and move it into place; returns the final path."""
         if self._closed:
@@ -284,6 +373,9 @@ class VideoWriter:
         try:
             for packet in self._stream.encode():  # flush delayed frames
                 self._container.mux(packet)
+            if self._audio is not None:
+                for packet in self._audio.encode():  # the encoder's delayed frames
+                    self._container.mux(packet)
             self._container.close()
             self._closed = True
             fsync_file(self._tmp)
@@ -326,10 +418,18 @@ def write_video(
     crf: int = DEFAULT_ENCODE.crf,
     preset: str = DEFAULT_ENCODE.preset,
     visible_label: VisibleLabel | None = None,
+    audio: Any = None,
+    audio_rate: int | None = None,
 ) -> Path:
     """Write uint8 ``(T, H, W, 3)`` frames to an H.264 MP4 with the AIGC label (and, given a
-    ``VisibleLabel``, the visible "AI生成" mark in the pixels); returns the path."""
+    ``VisibleLabel``, the visible "AI生成" mark in the pixels), and with ``audio`` (float ``(C, n)`` at
+    ``audio_rate`` Hz) as an AAC track; returns the path."""
     arr = as_video_frames(frames)
+    if (audio is None) != (audio_rate is None):
+        raise InvalidInputError("Give the sound and its rate together: audio= and audio_rate=.")
+    channels = 1 if audio is not None and np.ndim(audio) == 1 else 2
+    if audio is not None and np.ndim(audio) == 2:
+        channels = int(np.shape(audio)[0])
     with VideoWriter(
         path,
         fps,
@@ -339,7 +439,11 @@ def write_video(
         crf=crf,
         preset=preset,
         visible_label=visible_label,
+        audio_rate=audio_rate,
+        audio_channels=channels,
     ) as writer:
+        if audio is not None:
+            writer.write_audio(audio)
         writer.write(arr)
     return Path(path)
 
@@ -462,6 +566,67 @@ def probe_video(path: str | Path) -> VideoInfo:
     if _first_frame_turns(path) % 2:
         width, height = height, width
     return VideoInfo(width=width, height=height, fps=fps, num_frames=num_frames, duration=duration)
+
+
+def probe_audio(path: str | Path) -> AudioInfo | None:
+    """The file's first audio track (rate, channels, duration from the container, codec), or None."""
+    container = _open_input(path)
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+        ctx = stream.codec_context
+        return AudioInfo(int(ctx.sample_rate), int(ctx.channels), duration, ctx.name)
+    finally:
+        container.close()
+
+
+def resample_audio(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """float32 (C, n) at `rate` → float32 (C, m) at `to_rate` with FFmpeg's resampler (swresample)."""
+    samples = as_audio_samples(samples, np.shape(samples)[0] if np.ndim(samples) == 2 else 1)
+    layout = "stereo" if samples.shape[0] == 2 else "mono"
+    frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+    frame.sample_rate = int(rate)
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=int(to_rate))
+    parts = [f.to_ndarray() for f in [*resampler.resample(frame), *resampler.resample(None)]]
+    return np.concatenate(parts, axis=1).astype(np.float32) if parts else samples[:, :0]
+
+
+def read_audio(path: str | Path, max_seconds: float = 3600.0) -> tuple[np.ndarray, int] | None:
+    """Decode a file's first audio track: ``(float32 (C, n) in [-1, 1], sample rate)``, or None when it has
+    no sound. Longer than ``max_seconds`` is an error (memory is bounded: an hour of 48 kHz stereo is 1.4 GB)."""
+    container = _open_input(path)
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate)
+        # AAC decodes in whole 1024-sample frames; the track's duration says where the sound really ends
+        length = (
+            round(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else None
+        )
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
+        parts, count = [], 0
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    parts.append(out.to_ndarray())  # (C, n) float32
+                    count += parts[-1].shape[1]
+                if count > max_seconds * rate:
+                    raise InvalidInputError(
+                        f"{path}'s sound is longer than {max_seconds:g} s; trim the file before using it."
+                    )
+        except av.FFmpegError as exc:
+            raise InvalidInputError(
+                f"{path}'s sound could not be decoded ({exc}); the file may be damaged."
+            ) from exc
+    finally:
+        container.close()
+    if not parts:
+        return None
+    samples = np.concatenate(parts, axis=1)[:, :length]  # (C, n)
+    return np.ascontiguousarray(samples, dtype=np.float32), rate
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -111,13 +111,64 @@ class CrossFade:
         if self.pending is None:
             return
         k = len(self.pending)
-        weight = (np.arange(1, k + 1, dtype=np.float32) / (k + 1))[
-            :, None, None, None
-        ]  # (k, 1, 1, 1) → chunk
+        weight = np.arange(1, k + 1, dtype=np.float32) / (k + 1)  # → chunk
+        weight = weight.reshape(k, *[1] * (self.pending.ndim - 1))  # (k, 1, 1, 1) frames, (k, 1) samples
         mixed = (1 - weight) * self.pending + weight * overlap[-k:]
-        self.pending = np.round(mixed).astype(np.uint8)
+        if np.issubdtype(self.pending.dtype, np.integer):
+            mixed = np.round(mixed)
+        self.pending = mixed.astype(self.pending.dtype)
 
     def flush(self) -> None:
         if self.pending is not None:
             self.sink(self.pending)
             self.pending = None
+
+
+class SoundTrack:
+    """An extension's sound, kept in step with its frames (issue 28): the source's sound first (fitted to the
+    source's length: silence where it has none), then each chunk's own sound — the part over its new frames,
+    with its remake of the given frames' time cross-faded into the sound already there over `fade_seconds`
+    (40 ms: long enough that the join does not click, short enough not to smear a beat). Frame k spans
+    [k, k + 1) / fps; sample counts are rounded at each frame boundary, so the sound never drifts from the
+    picture however many chunks there are."""
+
+    def __init__(
+        self, write_audio: Callable[[np.ndarray, int], Any], rate: int, fps: float, fade_seconds: float = 0.04
+    ) -> None:
+        self.rate, self.fps, self.frames = int(rate), float(fps), 0  # frames of the timeline with sound
+        self.write_audio = write_audio
+        self.out = CrossFade(lambda s: write_audio(s.T, self.rate), max(1, round(fade_seconds * rate)))
+
+    def at(self, frames: int) -> int:
+        """Samples from the start of the timeline to frame `frames`."""
+        return round(frames * self.rate / self.fps)
+
+    def fit(self, samples: np.ndarray | None, n: int) -> np.ndarray:
+        """float (C, m) → float32 (2, n): trimmed, or padded with silence."""
+        out = np.zeros((2, n), np.float32)
+        if samples is not None:
+            samples = np.asarray(samples, np.float32)
+            samples = np.repeat(samples, 2, axis=0) if samples.shape[0] == 1 else samples[:2]
+            out[:, : min(n, samples.shape[1])] = samples[:, :n]
+        return out
+
+    def source(self, samples: np.ndarray | None, frames: int, include: bool) -> None:
+        """The source video's sound (None: it has none) over its `frames` frames; written if `include`."""
+        if include:
+            self.out.write(self.fit(samples, self.at(frames)).T)  # (n, 2)
+        self.frames = frames if include else 0
+        self._origin = 0 if include else frames  # timeline frames not written (a continuation's source)
+
+    def chunk(self, samples: np.ndarray | None, given: int, new: int) -> None:
+        """A chunk's sound (float (C, n) over `given + ...` frames, None: silent) whose first `given` frames
+        remake the end of the timeline so far; `new` frames of it are kept."""
+        now = self.frames + self._origin  # the chunk's given frames end here on the timeline
+        first = self.at(now - given)
+        start, end = self.at(now) - first, self.at(now + new) - first
+        whole = self.fit(samples, end)  # (2, n)
+        self.out.blend(whole[:, :start].T)
+        self.out.write(whole[:, start:].T)
+        self.frames += new
+
+    def flush(self) -> None:
+        self.out.flush()

@@ -52,6 +52,8 @@ def honoured(field: str, task: Task, model: ModelInfo) -> bool:
         return False
     if not task.motion and (field in NO_MOTION or field in LENGTH_FIELDS):
         return False
+    if field == "audio" and not model.audio:  # a video-only model: `audio: true` is a 400
+        return False
     return task.physics or field not in PHYSICS_FIELDS
 
 
@@ -78,6 +80,7 @@ def model_capabilities(model: ModelInfo, default: bool = False) -> ModelCapabili
         physics="physics" in offered,
         camera_control="camera_control" in offered,
         trajectories="trajectories" in offered,
+        audio=model.audio,
     )
 
 

@@ -118,6 +118,9 @@ class VideoCreateRequest(Strict):
     # Kinema: the world simulator decides the motion, the model draws it; N candidates, the best kept.
     physics: Literal["simulate", "off"] | None = None
     physics_candidates: Int | None = Field(None, ge=1, le=16)
+    # Sound (issue 28): true = the video must have sound (a 400 from a video-only model), false = none,
+    # null = sound when the model makes it. vLLM-Omni names this `generate_sound`.
+    audio: bool | None = Field(None, description="true: with sound (models that make it); false: without")
 
 
 class VideoRemixRequest(Strict):
@@ -197,6 +200,7 @@ class Video(BaseModel):
     queue_position: int | None = Field(None, description="1 = next to start; null unless queued")
     eta_seconds: float | None = None
     physics: bool = False
+    has_audio: bool = Field(False, description="The video file has a sound track (AAC)")
     webhook: WebhookState | None = None
 
 
@@ -258,6 +262,7 @@ class Model(BaseModel):
         default_factory=dict,
         description="Its load settings from the serve models file (dtype, offload, cache, loras, ...)",
     )
+    audio: bool = Field(False, description="The model makes sound with its videos")
 
 
 class ModelList(BaseModel):
@@ -286,6 +291,7 @@ class ModelCapabilities(BaseModel):
     physics: bool = Field(description='Some mode takes `physics: "simulate"`')
     camera_control: bool
     trajectories: bool
+    audio: bool = Field(False, description="Its videos have sound (the `audio` field)")
 
 
 class ServerConfig(BaseModel):

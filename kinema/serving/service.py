@@ -102,7 +102,8 @@ class VideoService:
         model = resolve_model(self.registry, source.model)
         was = stored.generation
         geo = Geometry(was.width, was.height, stored.length, int(was.fps))
-        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)  # None: the model's default
+        audio = True if model.audio else None  # a remix by a model that makes sound has its own
+        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength, audio=audio)
         plan = Plan(REMIX, model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         job = JobSpec(spec, source_video_id=source.id)
@@ -131,12 +132,16 @@ class VideoService:
             info = self._save_source_video(upload, src_path, model)
             width, height = _snap_size(info.width, info.height, model)
             fps, src_frames, source_id = max(1, round(info.fps)), info.num_frames, None
+            from kinema.io import probe_audio
+
+            sounding = probe_audio(src_path) is not None
         elif req.video is not None:
             source, stored = self._finished_source(tenant, req.video.id, "video.id")
             model = resolve_model(self.registry, source.model)
             was = stored.generation
             width, height, fps = was.width, was.height, int(was.fps)
             src_frames, source_id = stored.length, source.id
+            sounding = was.audio is True
         else:
             raise ApiError(
                 400,
@@ -166,7 +171,8 @@ class VideoService:
                 "seconds",
             )
         geo = Geometry(width, height, new_frames, fps)
-        spec = generation_spec(EXTEND, prompt, req, geo)
+        # the source's sound is kept (and continued by a model that makes sound): the video says so
+        spec = generation_spec(EXTEND, prompt, req, geo, audio=True if sounding or model.audio else None)
         origin = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
         job = JobSpec(spec, total_frames=total_frames, **origin)
         plan = Plan(EXTEND, model, geo, callback_url)
@@ -460,6 +466,7 @@ class VideoService:
                     default=m.name == self.registry.default,
                     source=self.registry.sources.get(m.name),
                     settings=plain_settings(self.registry.settings.get(m.name, {})),
+                    audio=m.audio,
                 )
                 for m in self.registry.models.values()
             ]

@@ -454,6 +454,20 @@ def check_video(path: Path, settings: ServeSettings, model: ModelInfo, content_t
     return info
 
 
+def check_audio(model: ModelInfo, audio: bool | None) -> bool | None:
+    """The create request's `audio`, resolved against the model (so the video object can say whether its
+    file will have sound): a sound-making model's videos have it unless `audio: false`; asking a video-only
+    model for it is a 400."""
+    if audio and not model.audio:
+        raise ApiError(
+            400,
+            f"Model {model.name} makes video without sound; leave out `audio` or choose a model that makes "
+            "sound (GET /v1/models: `audio`).",
+            "audio",
+        )
+    return False if audio is False else (True if model.audio else None)
+
+
 def check_physics(model: ModelInfo, physics: str | None, candidates: int | None) -> tuple[bool, int]:
     """Kinema's physics mode → (on, candidates), or a 400."""
     if physics != "simulate":
@@ -564,6 +578,7 @@ def check_create(
     seconds, param = (req.seconds, "seconds") if req.seconds is not None else (req.duration, "duration")
     geo = geometry(model, settings, req.size, req.aspect_ratio, seconds, req.fps, param)
     physics, candidates = check_physics(model, req.physics, req.physics_candidates)
+    check_audio(model, req.audio)
     callback_url = check_callback_url(req.callback_url, callbacks)
     given = [
         spec for param, spec in PICTURES.items() if (uploads.get(param) or getattr(req, param)) is not None
@@ -606,6 +621,7 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
         strength=req.strength,
         physics=plan.physics or None,
         physics_candidates=plan.candidates if plan.physics else None,
+        audio=check_audio(model, req.audio),
     )
 
 

@@ -58,6 +58,7 @@ def video_view(
         queue_position=queue_position,
         eta_seconds=None if eta_seconds is None else round(eta_seconds, 1),
         physics=JobSpec.load(job).generation.physics,
+        has_audio=JobSpec.load(job).generation.audio is True,  # resolved when the job was created
         webhook=webhook,
     )
 

@@ -339,3 +339,202 @@ def hunyuan_folder(path: str | Path) -> Path:
         tokenizer_2=tokenizer(),
     )
     return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
+
+
+# ---- LTX-2: video with sound (DESIGN.md "The 2026 families") --------------------------------------------------
+LTX2_TEXT_DIM = 16  # the tiny Gemma's hidden size = the connectors' heads × head_dim = caption_channels
+LTX2_WORDS = "a red ball moves to the right blue drummer plays on rooftop robot dancing the sea waves"
+
+
+def gemma_tokenizer() -> Any:
+    """A word-level `GemmaTokenizerFast` built in memory (no files): the LTX-2 pipelines read its BOS and
+    padding as Gemma's; unknown words map to <unk>."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GemmaTokenizerFast
+
+    words = ["<pad>", "<eos>", "<bos>", "<unk>", *LTX2_WORDS.split()]
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    return GemmaTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        add_bos_token=True,
+    )
+
+
+def gemma3(vocab_size: int) -> Any:
+    """A 2-layer random Gemma 3 with a 1-layer SigLIP tower whose 4×4 patches pool evenly to 2×2 tokens."""
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
+
+    text = Gemma3TextConfig(
+        vocab_size=vocab_size,
+        hidden_size=LTX2_TEXT_DIM,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=512,
+        sliding_window=64,
+    )
+    vision = SiglipVisionConfig(
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    config = Gemma3Config(
+        text_config=text.to_dict(),
+        vision_config=vision.to_dict(),
+        mm_tokens_per_image=4,
+        boi_token_index=0,
+        eoi_token_index=1,
+        image_token_index=3,
+    )
+    torch.manual_seed(0)
+    return Gemma3ForConditionalGeneration(config).eval()
+
+
+LTX2_DEFAULTS = {
+    "width": 32,
+    "height": 32,
+    "num_frames": 9,
+    "fps": 24,
+    "num_inference_steps": 2,
+    "guidance_scale": 1.0,
+}
+
+
+def ltx2_folder(path: str | Path, upsampler: bool = False) -> Path:
+    """A tiny LTX-2 folder (`LTX2Pipeline`): joint video+audio transformer, diffusers' test VAE (2× in space
+    and time), a tiny audio VAE at LTX-2's mel rate (16 kHz, hop 160: 100 mel frames/s) and a vocoder that
+    upsamples 240× to 24 kHz like the real one, so 9 frames at 24 fps get ~0.37 s of sound. `upsampler`
+    adds a `latent_upsampler/` (×2 in space) for `--upscale`."""
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel, LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+
+    tok = gemma_tokenizer()
+    text_encoder = gemma3(len(tok))
+    torch.manual_seed(0)
+    transformer = LTX2VideoTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=2,
+        attention_head_dim=8,
+        cross_attention_dim=16,
+        audio_in_channels=4,
+        audio_out_channels=4,
+        audio_num_attention_heads=2,
+        audio_attention_head_dim=4,
+        audio_cross_attention_dim=8,
+        num_layers=2,
+        qk_norm="rms_norm_across_heads",
+        caption_channels=LTX2_TEXT_DIM,
+        rope_double_precision=False,
+        rope_type="split",
+    )
+    torch.manual_seed(0)
+    connectors = LTX2TextConnectors(
+        caption_channels=LTX2_TEXT_DIM,
+        text_proj_in_factor=3,  # the Gemma's hidden states: embeddings + 2 layers
+        video_connector_num_attention_heads=2,
+        video_connector_attention_head_dim=8,
+        video_connector_num_layers=1,
+        video_connector_num_learnable_registers=None,
+        audio_connector_num_attention_heads=2,
+        audio_connector_attention_head_dim=8,
+        audio_connector_num_layers=1,
+        audio_connector_num_learnable_registers=None,
+        connector_rope_base_seq_len=32,
+        rope_double_precision=False,
+        rope_type="split",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTX2Video(
+        latent_channels=4,
+        block_out_channels=(8,),
+        decoder_block_out_channels=(8,),
+        layers_per_block=(1,),
+        decoder_layers_per_block=(1, 1),
+        spatio_temporal_scaling=(True,),
+        decoder_spatio_temporal_scaling=(True,),
+        decoder_inject_noise=(False, False),
+        downsample_type=("spatiotemporal",),  # the encoder compresses time as the decoder expands it
+        upsample_residual=(False,),
+        upsample_factor=(1,),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    torch.manual_seed(0)
+    audio_vae = AutoencoderKLLTX2Audio(
+        base_channels=4,
+        output_channels=2,
+        ch_mult=(1,),
+        num_res_blocks=1,
+        resolution=32,
+        latent_channels=2,
+        sample_rate=16000,
+        mel_hop_length=160,
+        mel_bins=8,
+    )
+    torch.manual_seed(0)
+    vocoder = LTX2Vocoder(
+        in_channels=2 * 8,  # audio channels × mel bins
+        hidden_channels=32,
+        out_channels=2,
+        upsample_kernel_sizes=[12, 10, 16],
+        upsample_factors=[6, 5, 8],  # 240×: 100 mel frames/s → 24 kHz
+        resnet_kernel_sizes=[3],
+        resnet_dilations=[[1, 3, 5]],
+        output_sampling_rate=24000,
+    )
+    pipe = LTX2Pipeline(
+        scheduler=_flow_scheduler(1.0),
+        vae=vae,
+        audio_vae=audio_vae,
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        connectors=connectors,
+        transformer=transformer,
+        vocoder=vocoder,
+    )
+    path = _save(pipe, path, LTX2_DEFAULTS)
+    if upsampler:
+        torch.manual_seed(0)
+        LTX2LatentUpsamplerModel(
+            in_channels=4, mid_channels=32, num_blocks_per_stage=1, use_rational_resampler=False
+        ).save_pretrained(path / "latent_upsampler")
+    return path
+
+
+def ltx_upsampler(path: str | Path) -> Path:
+    """A tiny LTX-Video `latent_upsampler/` (×2 in space) added to an `ltx_folder`."""
+    from diffusers.pipelines.ltx import LTXLatentUpsamplerModel
+
+    torch.manual_seed(0)
+    LTXLatentUpsamplerModel(in_channels=8, mid_channels=32, num_blocks_per_stage=1).save_pretrained(
+        Path(path) / "latent_upsampler"
+    )
+    return Path(path)

@@ -90,6 +90,7 @@ function requestFields(mode) {
   if (camera) fields.camera_control = camera;
   const paths = shown("trajectory") ? trajectories() : null;
   if (paths) fields.trajectories = paths;
+  if (shown("audio")) fields.audio = $("audio").checked;  // a model that makes sound: with it, or without
   return fields;
 }
 
@@ -220,6 +221,17 @@ function card(video) {
     </div>`;
   div.querySelector(".prompt").textContent = video.prompt;
   div.querySelector("small").textContent = `${video.size}, ${video.seconds} s, ${video.model}`;
+  if (video.has_audio) {  // its sound plays: unmuted, with the player's volume control, and says so
+    const el = div.querySelector("video");
+    el.muted = false;
+    el.removeAttribute("muted");
+    el.classList.add("has-audio");
+    const badge = document.createElement("span");
+    badge.className = "sound-mark";
+    badge.textContent = "♪ sound";
+    badge.title = "This video has a sound track; use the player's volume control";
+    div.querySelector(".player").append(badge);
+  }
   blobUrl(video.id).then((url) => {
     const el = div.querySelector("video");
     el.src = url;
