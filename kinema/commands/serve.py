@@ -68,6 +68,9 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
     for path in settings.models:
         cmd += ["--model", str(path)]
     for flag, value in (
+        ("--storage", settings.storage),
+        ("--s3-endpoint-url", settings.s3_endpoint_url),
+        ("--s3-region", settings.s3_region),
         ("--default-model", settings.default_model),
         ("--backends", getattr(args, "backends", None)),
         ("--lease-seconds", settings.lease_seconds),

@@ -23,7 +23,7 @@ from kinema.serving.routes.system import STATIC_DIR
 from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, VideoRemixRequest
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
-from kinema.serving.storage import Storage
+from kinema.serving.storage import make_storage
 from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.serve")
@@ -43,7 +43,7 @@ def create_app(
     registry = registry or ModelRegistry.discover(
         settings.models_dir, settings.models, settings.default_model
     )
-    storage = Storage(settings.data_dir)
+    storage = make_storage(settings)
     service = VideoService(store, storage, registry, settings)
     janitor = Janitor(service)
 

@@ -453,11 +453,15 @@ class JobStore:
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         """Which of these job ids have a row (deleted ones included)."""
-        found: set[str] = set()
+        return set(self.statuses(ids))
+
+    def statuses(self, ids: list[str]) -> dict[str, str]:
+        """The status of each of these job ids that has a row (deleted ones included)."""
+        found: dict[str, str] = {}
         with self.reading() as conn:
             for i in range(0, len(ids), 500):
-                rows = conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids[i : i + 500]))).all()
-                found.update(r.id for r in rows)
+                query = select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(ids[i : i + 500]))
+                found.update((r.id, r.status) for r in conn.execute(query).all())
         return found
 
     def sweep_expired_leases(self) -> list[str]:

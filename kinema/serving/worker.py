@@ -9,12 +9,17 @@ A heartbeat thread renews the job's lease and records progress while the generat
 deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
 False and generation stops.
 
-Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (its options live in
+Inputs and outputs go through `storage.py`: with `--storage s3://…` the worker downloads a job's inputs
+to its scratch folder, uploads its outputs whole before the row says `completed`, and keeps no copies, so
+a worker on any machine that reaches the database and the bucket serves the queue.
+
+Run it with `kinema worker --database URL --storage URL --data-dir DIR --models-dir DIR` (its options live in
 kinema/commands/worker.py; `python -m kinema.serving.worker` still works and runs that command).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -34,7 +39,7 @@ from kinema.serving.job_spec import JobSpec, StoredJob
 from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.settings import ServeSettings, signing_identity
-from kinema.serving.storage import Storage
+from kinema.serving.storage import Storage, make_storage
 from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.worker")
@@ -78,6 +83,12 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
+        try:  # working copies a killed worker on this machine left (object storage keeps no others)
+            removed_bytes, removed = self.storage.sweep_scratch(self.store.statuses)
+            if removed:
+                log.info("removed %d stale working copies (%d bytes)", removed, removed_bytes)
+        except Exception:
+            log.exception("start-up sweep of the scratch folder failed")
         while not self.stop_event.is_set():
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.info("the server (pid %d) is gone; worker %s exits", self.parent_pid, self.owner)
@@ -120,6 +131,8 @@ class Worker:
             with lock:
                 state["progress"] = 97
             self.write_previews(job.id)
+            self.storage.publish_outputs(job.id)  # whole objects, before the row says completed
+            self.storage.release_local(job.id)
             with lock:
                 state["done"] = True
             if not self.store.complete(job.id, self.owner, self.settings.output_ttl_seconds):
@@ -132,7 +145,7 @@ class Worker:
                 self.store.mark_cancelled(job.id, self.owner)
                 self.storage.remove_job(job.id)
             else:  # the lease went to another worker: leave no output of this attempt
-                self.storage.remove_outputs(job.id)
+                self.storage.discard_attempt(job.id)
             log.info("job %s interrupted (%s)", job.id, verdict)
         except KinemaError as exc:
             with lock:
@@ -142,13 +155,13 @@ class Worker:
             with lock:
                 state["done"] = True
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            self.store.fail(
-                job.id, self.owner, "generation_failed", f"Generation failed: {type(exc).__name__}: {exc}"
-            )
+            self.storage.discard_attempt(job.id)  # no half output of a failed job stays stored
+            self.store.fail(job.id, self.owner, *failure(exc))
         finally:
             with lock:
                 state["done"] = True
             beat.join(timeout=5)
+            self.storage.release_local(job.id)
 
     def _heartbeat(self, claim: Claim, state: dict[str, Any], lock: threading.Lock) -> None:
         last_sent = -1
@@ -212,14 +225,11 @@ class Worker:
         finished video of this server, or an upload); None when the job stored none."""
         if name != "video":
             file = getattr(stored, name)
-            return self.storage.input_path(job_id, file) if file else None
+            return self.storage.fetch_input(job_id, file) if file else None
         if stored.source_video_id:
-            video = self.storage.output_path(stored.source_video_id, "video")
-            if not video.is_file():
-                raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
-            return video
+            return self.storage.fetch_source_video(job_id, stored.source_video_id)
         if stored.source_video:  # an uploaded video to extend
-            return self.storage.input_path(job_id, stored.source_video)
+            return self.storage.fetch_input(job_id, stored.source_video)
         return None
 
     def _visible_label(self) -> Any:
@@ -242,6 +252,20 @@ class Worker:
         if self.signing is not None:
             for path, kind in ((thumbnail, "thumbnail"), (sheet, "spritesheet")):
                 finish_file(path, Signature(self.signing, kind, ingredients=(video,)))
+
+
+def failure(exc: Exception) -> tuple[str, str]:
+    """A failed job's (error code, message): what went wrong, never a server path (issue 29, defect 5:
+    a full disk showed the job's output path to its user)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "insufficient_storage",
+            "The server ran out of storage space while writing this video; submit it again later.",
+        )
+    if isinstance(exc, OSError):  # its str() names the file
+        reason = exc.strerror or "input/output error"
+        return "generation_failed", f"Generation failed: {type(exc).__name__}: {reason}."
+    return "generation_failed", f"Generation failed: {type(exc).__name__}: {exc}"
 
 
 def _load_input_image(path: Path, width: int, height: int) -> Any:
@@ -268,7 +292,7 @@ def _label(job_id: str) -> Any:
 
 def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
     store = Store(settings.database_url()).jobs
-    storage = Storage(settings.data_dir)
+    storage = make_storage(settings)
     registry = ModelRegistry.discover(settings.models_dir, settings.models, settings.default_model)
     return Worker(store, storage, registry, backends or BackendCache(), settings)
 

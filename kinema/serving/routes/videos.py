@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinema.serving.auth import Tenant
@@ -151,9 +151,16 @@ def video_content(
     tenant: TenantDep,
     service: ServiceDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
-) -> FileResponse:
-    path, media_type = service.content(tenant, video_id, variant)
-    return FileResponse(path, media_type=media_type, filename=f"{video_id}{path.suffix}")
+) -> Response:
+    """The file, from disk (with ranges) or streamed from the bucket (`--storage s3://…`)."""
+    content = service.content(tenant, video_id, variant)
+    filename = f"{video_id}{'.mp4' if variant == 'video' else '.jpg'}"
+    if content.path is not None:
+        return FileResponse(content.path, media_type=content.media_type, filename=filename)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if content.size is not None:
+        headers["Content-Length"] = str(content.size)
+    return StreamingResponse(content.chunks, media_type=content.media_type, headers=headers)
 
 
 @router.get("/{video_id}/provenance", response_model=Provenance, responses=errors(400, 401, 403, 404, 409))
