@@ -61,8 +61,17 @@ def test_outputs_and_inputs_live_in_the_bucket_and_stream_back(server_factory, s
         assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
         assert c.get(f"/v1/videos/{vid}/provenance").json()["aigc_label"]["ProduceID"] == vid
         assert local_files(server.settings.data_dir) == []  # nothing kept on the API's or worker's disk
-        # deleting the video removes its objects
-        assert c.delete(f"/v1/videos/{vid}").status_code == 200
+        # an extension of it: the worker fetches the source from the bucket
+        r = c.post("/v1/videos/extensions", json={"video": {"id": vid}, "prompt": "more", "seconds": "1"})
+        assert r.status_code == 200, r.text
+        longer = r.json()["id"]
+        assert server.wait_for(longer)["status"] == "completed"
+        (tmp_path / "longer.mp4").write_bytes(c.get(f"/v1/videos/{longer}/content").content)
+        assert probe_video(tmp_path / "longer.mp4").num_frames > 9  # the source's frames, then more
+        assert local_files(server.settings.data_dir) == []
+        # deleting the videos removes their objects
+        for video_id in (vid, longer):
+            assert c.delete(f"/v1/videos/{video_id}").status_code == 200
         assert s3_server.keys(bucket) == []
 
 
