@@ -84,6 +84,15 @@ class KinemaCollector(Collector):
         busy = GaugeMetricFamily("kinema_workers_busy", "Workers (on any machine) holding a job's lease")
         busy.add_metric([], q.busy_workers)
         yield busy
+        counts = self.service.workers.counts(alive_within=self.service.settings.lease_seconds)
+        yield GaugeMetricFamily(
+            "kinema_workers_alive", "Workers on any machine seen within a lease period", counts.alive
+        )
+        yield CounterMetricFamily(
+            "kinema_workers_lost",
+            "Workers that stopped being seen without exiting (kill -9, a lost machine)",
+            counts.lost,
+        )
         supervised = self.workers()
         if supervised is not None:
             alive, restarts = supervised

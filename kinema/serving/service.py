@@ -77,6 +77,7 @@ class VideoService:
     ) -> None:
         self.jobs = store.jobs
         self.webhooks = store.webhooks
+        self.workers = store.workers
         self.storage = storage
         self.registry = registry
         self.settings = settings

@@ -19,6 +19,7 @@ kinema/commands/worker.py; `python -m kinema.serving.worker` still works and run
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -41,6 +42,7 @@ from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.settings import ServeSettings, signing_identity
 from kinema.serving.storage import Storage, make_storage
 from kinema.serving.store import Store
+from kinema.serving.worker_store import WorkerStore
 
 log = logging.getLogger("kinema.worker")
 
@@ -80,6 +82,9 @@ class Worker:
         self.stop_event = threading.Event()
         self.parent_pid: int | None = None  # stop when this process is gone (a worker of `kinema serve`)
         self.signing = signing_identity(settings)  # checked now: a bad certificate stops the worker here
+        # the workers table (/metrics counts workers on every machine); none for a store-less test worker
+        self.presence = WorkerStore(store.db) if store is not None else None
+        self._last_presence = 0.0
 
     def run_forever(self) -> None:
         log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
@@ -89,17 +94,33 @@ class Worker:
                 log.info("removed %d stale working copies (%d bytes)", removed, removed_bytes)
         except Exception:
             log.exception("start-up sweep of the scratch folder failed")
+        try:
+            self._loop()
+        finally:
+            if self.presence is not None:
+                with contextlib.suppress(Exception):
+                    self.presence.stopped(self.owner)
+
+    def _loop(self) -> None:
         while not self.stop_event.is_set():
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.info("the server (pid %d) is gone; worker %s exits", self.parent_pid, self.owner)
                 return
             try:
+                self._say_alive()
                 worked = self.run_once()
             except Exception:  # the database went away for a moment: wait and retry, never die
                 log.exception("worker loop error")
                 worked = False
             if not worked:
                 self.stop_event.wait(self.settings.poll_seconds)
+
+    def _say_alive(self) -> None:
+        """Renew this worker's row in the workers table, at most once per heartbeat period."""
+        if self.presence is None or time.monotonic() - self._last_presence < self.settings.heartbeat_seconds:
+            return
+        self.presence.beat(self.owner, socket.gethostname())
+        self._last_presence = time.monotonic()
 
     def run_once(self) -> bool:
         claim = self.store.claim(self.owner, self.settings.lease_seconds, list(self.registry.models))
@@ -187,6 +208,8 @@ class Worker:
                 log.exception("heartbeat failed")
                 continue
             last_sent, last_beat = progress, time.monotonic()
+            with contextlib.suppress(Exception):  # a long job must not make its worker look lost
+                self._say_alive()
             if verdict != "ok":
                 with lock:
                     state["verdict"] = verdict

@@ -9,7 +9,7 @@ import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from serving_helpers import free_port
+from serving_helpers import free_port, kill_hard, spawn_worker
 
 from kinema.serving.supervisor import Supervisor
 
@@ -71,6 +71,29 @@ def test_metrics_report_the_queue_jobs_durations_workers_and_storage(server_fact
     server.app.state.metrics.storage_ttl = 0.0
     m = scrape(server.url + "/metrics")
     assert m["kinema_storage_bytes"][(("storage", "file"),)] == data_bytes(server.settings.data_dir) > 0
+    assert m["kinema_workers_alive"][()] == 1 and m["kinema_workers_lost_total"][()] == 0
+    server.stop_workers()  # a clean exit: no longer alive, not lost
+    m = scrape(server.url + "/metrics")
+    assert m["kinema_workers_alive"][()] == 0 and m["kinema_workers_lost_total"][()] == 0
+
+
+def test_metrics_see_workers_of_other_machines_and_count_a_kill_9_as_lost(server_factory):
+    server = server_factory(start_webhooks=False)  # lease 2 s: a worker unseen for 2 s is lost
+    workers = [spawn_worker(server.settings) for _ in range(2)]
+    try:
+        deadline = time.time() + 60
+        while scrape(server.url + "/metrics")["kinema_workers_alive"][()] < 2:
+            assert time.time() < deadline, "the workers never said they were alive"
+            time.sleep(0.2)
+        kill_hard(workers[0])
+        deadline = time.time() + 20
+        while (m := scrape(server.url + "/metrics"))["kinema_workers_lost_total"][()] < 1:
+            assert time.time() < deadline, "the killed worker was never counted as lost"
+            time.sleep(0.2)
+        assert m["kinema_workers_alive"][()] == 1 and m["kinema_workers_lost_total"][()] == 1
+    finally:
+        for w in workers:
+            kill_hard(w)
 
 
 def test_metrics_count_supervised_workers_and_their_restarts(server_factory):
