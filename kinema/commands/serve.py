@@ -83,6 +83,7 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
         ("--storage", settings.storage),
         ("--s3-endpoint-url", settings.s3_endpoint_url),
         ("--s3-region", settings.s3_region),
+        ("--s3-presign-seconds", settings.s3_presign_seconds),
         ("--default-model", settings.default_model),
         ("--backends", getattr(args, "backends", None)),
         ("--lease-seconds", settings.lease_seconds),

@@ -41,6 +41,11 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--s3-endpoint-url", help="the S3 API's URL (default: AWS_ENDPOINT_URL or AWS)")
     parser.add_argument("--s3-region", help="the bucket's region (default: AWS_DEFAULT_REGION)")
+    parser.add_argument(
+        "--s3-presign-seconds",
+        type=int,
+        help="answer downloads with a redirect to a presigned bucket URL valid this long (default: stream)",
+    )
     parser.add_argument("--models-dir", type=Path, help="folder of model folders (each with kinema.json)")
     parser.add_argument("--model", action="append", type=Path, default=[], help="a model folder (repeatable)")
     parser.add_argument("--default-model", help="model used when a request names none")
@@ -81,6 +86,7 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
         "storage",
         "s3_endpoint_url",
         "s3_region",
+        "s3_presign_seconds",
         "models_dir",
         "default_model",
         "lease_seconds",

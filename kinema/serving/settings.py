@@ -57,6 +57,9 @@ class ServeSettings(BaseSettings):
     storage: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    # With object storage, answer GET /v1/videos/{id}/content with a 307 to a presigned GET URL valid for
+    # this many seconds (the bytes then flow from the bucket, not through the API); None = stream them.
+    s3_presign_seconds: int | None = None
     # GET /metrics (Prometheus text format, metrics.py): on the public port for anyone by default; with
     # metrics_key only for `Authorization: Bearer <metrics_key>`; with metrics_port only on that port
     # (bound to metrics_host), not on the public one.

@@ -55,6 +55,7 @@ class Content:
     path: Path | None = None
     chunks: Iterator[bytes] | None = None
     size: int | None = None
+    url: str | None = None  # a presigned URL to redirect to, instead of the bytes
 
 
 class Storage:
@@ -212,8 +213,11 @@ class ObjectStorage(Storage):
 
     kind = "s3"
 
-    def __init__(self, root: Path, bucket: str, prefix: str, client: Any) -> None:
+    def __init__(
+        self, root: Path, bucket: str, prefix: str, client: Any, presign_seconds: int | None = None
+    ) -> None:
         super().__init__(root)
+        self.presign_seconds = presign_seconds
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client
@@ -259,6 +263,8 @@ class ObjectStorage(Storage):
         shutil.rmtree(folder, ignore_errors=True)
 
     def open_output(self, job_id: str, variant: str) -> Content | None:
+        if self.presign_seconds:
+            return self._presigned(job_id, variant)
         try:
             obj = self.client.get_object(
                 Bucket=self.bucket, Key=self._key("videos", job_id, VARIANTS[variant][0])
@@ -269,6 +275,28 @@ class ObjectStorage(Storage):
             raise
         body = obj["Body"]
         return Content(VARIANTS[variant][1], chunks=_chunks(body), size=int(obj["ContentLength"]))
+
+    def _presigned(self, job_id: str, variant: str) -> Content | None:
+        name, media_type = VARIANTS[variant]
+        key = self._key("videos", job_id, name)
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)  # a 404 here, not from the bucket later
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        filename = f"{job_id}{Path(name).suffix}"
+        url = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentType": media_type,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=self.presign_seconds,
+        )
+        return Content(media_type, url=url)
 
     @contextlib.contextmanager
     def local_output(self, job_id: str, variant: str) -> Iterator[Path | None]:
@@ -413,7 +441,9 @@ def make_storage(settings: ServeSettings) -> Storage:
         client = boto3.client(
             "s3", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region or None
         )
-        storage = ObjectStorage(settings.data_dir, parts.netloc, unquote(parts.path), client)
+        storage = ObjectStorage(
+            settings.data_dir, parts.netloc, unquote(parts.path), client, settings.s3_presign_seconds
+        )
         storage.check()
         return storage
     raise InvalidInputError(f"--storage must be file://DIR or s3://BUCKET[/PREFIX]; got {url!r}.")

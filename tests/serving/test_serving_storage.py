@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 
+import httpx
 import pytest
 from PIL import Image
 from serving_helpers import fresh_pg_database, kill_hard, spawn_worker
@@ -169,3 +170,36 @@ def test_two_worker_machines_share_postgres_and_the_bucket_through_a_kill_9(
     assert s3_server.keys(bucket) == expected
     # the killed worker's scratch was cleaned when it started again; the other's after each job
     assert local_files(machines[0].data_dir) == [] and local_files(machines[1].data_dir) == []
+
+
+def test_downloads_can_redirect_to_a_presigned_bucket_url(server_factory, s3_server):
+    bucket = s3_server.make_bucket()
+    server = server_factory(start_webhooks=False, s3_presign_seconds=60, **s3_settings(s3_server, bucket))
+    server.start_worker()
+    with server.client() as c:
+        vid = c.post("/v1/videos", json={"prompt": "presigned"}).json()["id"]
+        assert server.wait_for(vid)["status"] == "completed"
+        r = c.get(f"/v1/videos/{vid}/content")
+        assert r.status_code == 307
+        url = r.headers["location"]
+        assert url.startswith(s3_server.url) and "Signature" in url and "Expires" in url
+        stored = s3_server.client().get_object(Bucket=bucket, Key=f"team/kinema/videos/{vid}/video.mp4")
+        got = httpx.get(url)  # no credentials: the signature is the permission (moto does not check it)
+        assert got.status_code == 200 and got.content == stored["Body"].read()
+        assert got.headers["content-type"] == "video/mp4"
+        c.delete(f"/v1/videos/{vid}")
+        assert c.get(f"/v1/videos/{vid}/content").status_code == 404  # no redirect to a missing object
+
+
+def test_temp_files_name_their_writer(tmp_path):
+    import os
+
+    from kinema.io.atomic import host_tag, temp_path_for, writer_is_gone
+
+    mine = temp_path_for(tmp_path / "video.mp4")
+    assert mine.suffix == ".mp4" and f".w{host_tag()}-{os.getpid()}.tmp" in mine.name
+    assert not writer_is_gone(mine)  # this process writes it
+    assert writer_is_gone(tmp_path / f".video.0123456789ab.w{host_tag()}-999999999.tmp.mp4")  # no such pid
+    other_host = "000000" if host_tag() != "000000" else "ffffff"
+    assert not writer_is_gone(tmp_path / f".video.0123456789ab.w{other_host}-999999999.tmp.mp4")
+    assert not writer_is_gone(tmp_path / ".video.0123456789ab.tmp.mp4")  # an old name: the age rule

@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 
 from kinema.serving.auth import Tenant
@@ -152,11 +158,14 @@ def video_content(
     service: ServiceDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
 ) -> Response:
-    """The file, from disk (with ranges) or streamed from the bucket (`--storage s3://…`)."""
+    """The file, from disk (with ranges), streamed from the bucket (`--storage s3://…`), or a redirect
+    to a presigned URL of the bucket (`--s3-presign-seconds`)."""
     content = service.content(tenant, video_id, variant)
     filename = f"{video_id}{'.mp4' if variant == 'video' else '.jpg'}"
     if content.path is not None:
         return FileResponse(content.path, media_type=content.media_type, filename=filename)
+    if content.url is not None:  # `s3_presign_seconds`: the bucket serves the bytes
+        return RedirectResponse(content.url, status_code=307)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if content.size is not None:
         headers["Content-Length"] = str(content.size)
