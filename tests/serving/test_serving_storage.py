@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 
 import httpx
+import openai
 import pytest
 from PIL import Image
 from serving_helpers import fresh_pg_database, kill_hard, spawn_worker
 
 from kinema.io.video import probe_video
+from kinema.serving.auth import create_key
 
 
 def png(size: tuple[int, int] = (32, 32), colour=(200, 30, 30)) -> bytes:
@@ -187,6 +190,16 @@ def test_downloads_can_redirect_to_a_presigned_bucket_url(server_factory, s3_ser
         got = httpx.get(url)  # no credentials: the signature is the permission (moto does not check it)
         assert got.status_code == 200 and got.content == stored["Body"].read()
         assert got.headers["content-type"] == "video/mp4"
+    # the official client follows the redirect (httpx drops its key on the cross-origin hop)
+    key = create_key(server.store, "client", "pro")[1]
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
+    with server.client(key) as c:
+        vid = c.post("/v1/videos", json={"prompt": "presigned"}).json()["id"]
+        assert server.wait_for(vid, key=key)["status"] == "completed"
+        stored = s3_server.client().get_object(Bucket=bucket, Key=f"team/kinema/videos/{vid}/video.mp4")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the client marks videos.* deprecated
+            assert client.videos.download_content(vid).read() == stored["Body"].read()
         c.delete(f"/v1/videos/{vid}")
         assert c.get(f"/v1/videos/{vid}/content").status_code == 404  # no redirect to a missing object
 
