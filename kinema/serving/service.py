@@ -40,7 +40,7 @@ from kinema.serving.schemas import (
     WebhookState,
 )
 from kinema.serving.settings import ServeSettings, signing_identity
-from kinema.serving.storage import VARIANTS, Content, Storage
+from kinema.serving.storage import VARIANTS, Content, RangeNotSatisfiable, Storage
 from kinema.serving.store import Job, Store, new_id
 from kinema.serving.validation import (
     ApiError,
@@ -370,10 +370,20 @@ class VideoService:
             self.storage.remove_job(video_id)
         return VideoDeleted(id=video_id, deleted=True)
 
-    def content(self, tenant: Tenant, video_id: str, variant: str) -> Content:
-        """A completed video's output to send (a local file, or an object's bytes)."""
+    def content(self, tenant: Tenant, video_id: str, variant: str, byte_range: str | None = None) -> Content:
+        """A completed video's output to send (a local file, or an object's bytes: those of `byte_range`,
+        a Range header, when it names one range inside it)."""
         self._downloadable(tenant, video_id, variant)
-        content = self.storage.open_output(video_id, variant)
+        try:
+            content = self.storage.open_output(video_id, variant, byte_range)
+        except RangeNotSatisfiable as exc:
+            raise ApiError(
+                416,
+                str(exc),
+                "Range",
+                "range_not_satisfiable",
+                headers={"Content-Range": f"bytes */{exc.size}"},
+            ) from None
         if content is None:
             raise self._not_stored(video_id, variant)
         return content

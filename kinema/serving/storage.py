@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -56,6 +57,20 @@ class Content:
     chunks: Iterator[bytes] | None = None
     size: int | None = None
     url: str | None = None  # a presigned URL to redirect to, instead of the bytes
+    content_range: str | None = None  # set when `chunks` are the part a Range header asked for (206)
+
+
+class RangeNotSatisfiable(KinemaError):
+    """A Range header outside the stored object (the API's 416)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The requested range is outside the file's {size} bytes; ask for bytes within it.")
+        self.size = size
+
+
+# One range of bytes, as browsers ask for media (`bytes=0-`, `bytes=100-199`, `bytes=-500`); a multi-range
+# request is answered whole, as RFC 9110 allows.
+_RANGE = re.compile(r"^bytes=(\d+-\d*|-\d+)$")
 
 
 class Storage:
@@ -89,8 +104,9 @@ class Storage:
     def publish_inputs(self, job_id: str) -> None:
         """Make the job's input files (written under `input_path`) readable by every worker."""
 
-    def open_output(self, job_id: str, variant: str) -> Content | None:
-        """The output to send, or None when it is not stored."""
+    def open_output(self, job_id: str, variant: str, byte_range: str | None = None) -> Content | None:
+        """The output to send, or None when it is not stored. (A file's ranges are served from the
+        request by the file response itself; `byte_range` is for objects.)"""
         path = self.output_path(job_id, variant)
         return Content(VARIANTS[variant][1], path=path) if path.is_file() else None
 
@@ -262,19 +278,28 @@ class ObjectStorage(Storage):
                 self._upload(path, self._key("inputs", job_id, path.name))
         shutil.rmtree(folder, ignore_errors=True)
 
-    def open_output(self, job_id: str, variant: str) -> Content | None:
+    def open_output(self, job_id: str, variant: str, byte_range: str | None = None) -> Content | None:
+        """The object's bytes (those of `byte_range` when it is one valid range: a 206), or a presigned
+        URL (`presign_seconds`), or None when it is not stored."""
         if self.presign_seconds:
             return self._presigned(job_id, variant)
+        key = self._key("videos", job_id, VARIANTS[variant][0])
+        extra = {"Range": byte_range.strip()} if byte_range and _RANGE.match(byte_range.strip()) else {}
         try:
-            obj = self.client.get_object(
-                Bucket=self.bucket, Key=self._key("videos", job_id, VARIANTS[variant][0])
-            )
+            obj = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
         except Exception as exc:
             if _is_missing(exc):
                 return None
+            if _s3_reason(exc) == "InvalidRange":
+                size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+                raise RangeNotSatisfiable(int(size)) from None
             raise
-        body = obj["Body"]
-        return Content(VARIANTS[variant][1], chunks=_chunks(body), size=int(obj["ContentLength"]))
+        return Content(
+            VARIANTS[variant][1],
+            chunks=_chunks(obj["Body"]),
+            size=int(obj["ContentLength"]),
+            content_range=obj.get("ContentRange") if extra else None,
+        )
 
     def _presigned(self, job_id: str, variant: str) -> Content | None:
         name, media_type = VARIANTS[variant]

@@ -59,7 +59,18 @@ def test_outputs_and_inputs_live_in_the_bucket_and_stream_back(server_factory, s
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
         stored = s3_server.client().get_object(Bucket=bucket, Key=keys[-1])["Body"].read()
         assert r.content == stored and int(r.headers["content-length"]) == len(stored)
-        (tmp_path / "out.mp4").write_bytes(r.content)
+        assert r.headers["accept-ranges"] == "bytes"
+        # a browser's <video> asks for ranges: the bucket serves exactly those bytes
+        n = len(stored)
+        r = c.get(f"/v1/videos/{vid}/content", headers={"Range": "bytes=100-199"})
+        assert r.status_code == 206 and r.content == stored[100:200]
+        assert r.headers["content-range"] == f"bytes 100-199/{n}"
+        r = c.get(f"/v1/videos/{vid}/content", headers={"Range": "bytes=-10"})
+        assert r.status_code == 206 and r.content == stored[-10:]
+        r = c.get(f"/v1/videos/{vid}/content", headers={"Range": f"bytes={n + 10}-"})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{n}"
+        assert r.json()["error"]["code"] == "range_not_satisfiable"
+        (tmp_path / "out.mp4").write_bytes(stored)
         assert probe_video(tmp_path / "out.mp4").num_frames == 9
         r = c.get(f"/v1/videos/{vid}/content", params={"variant": "thumbnail"})
         assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
