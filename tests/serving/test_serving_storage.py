@@ -189,10 +189,11 @@ def test_two_worker_machines_share_postgres_and_the_bucket_through_a_kill_9(
 def test_downloads_can_redirect_to_a_presigned_bucket_url(server_factory, s3_server):
     bucket = s3_server.make_bucket()
     server = server_factory(start_webhooks=False, s3_presign_seconds=60, **s3_settings(s3_server, bucket))
+    key = create_key(server.store, "client", "pro")[1]  # before any request: auth reads keys once
     server.start_worker()
-    with server.client() as c:
+    with server.client(key) as c:
         vid = c.post("/v1/videos", json={"prompt": "presigned"}).json()["id"]
-        assert server.wait_for(vid)["status"] == "completed"
+        assert server.wait_for(vid, key=key)["status"] == "completed"
         r = c.get(f"/v1/videos/{vid}/content")
         assert r.status_code == 307
         url = r.headers["location"]
@@ -202,7 +203,6 @@ def test_downloads_can_redirect_to_a_presigned_bucket_url(server_factory, s3_ser
         assert got.status_code == 200 and got.content == stored["Body"].read()
         assert got.headers["content-type"] == "video/mp4"
     # the official client follows the redirect (httpx drops its key on the cross-origin hop)
-    key = create_key(server.store, "client", "pro")[1]
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
     with server.client(key) as c:
         vid = c.post("/v1/videos", json={"prompt": "presigned"}).json()["id"]
