@@ -1,5 +1,6 @@
-"""Where uploads and outputs live: files under one folder (`Storage`), or an S3 bucket (`ObjectStorage`)
-so that workers on other machines serve the same queue (issue 29, item 1).
+"""Where uploads and outputs live: files under one folder (`Storage`, here), or an S3 bucket
+(`object_storage.ObjectStorage`, the same interface) so that workers on other machines serve the same
+queue (issue 29, item 1); `make_storage` picks one from `--storage`.
 
 Files: every file is written under a temporary name in its final folder and then `os.replace`d into place
 (`kinema.io.atomic`, the one atomic writer), so a reader (or a crash) sees either no file or the whole
@@ -22,17 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from kinema.errors import InvalidInputError, KinemaError, MissingDependencyError
-from kinema.io.atomic import atomic_write_path, temp_path_for, writer_is_gone
+from kinema.io.atomic import atomic_write_path, writer_is_gone
 
 if TYPE_CHECKING:
     from kinema.serving.settings import ServeSettings
@@ -43,8 +43,6 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "thumbnail": ("thumbnail.jpg", "image/jpeg"),
     "spritesheet": ("spritesheet.jpg", "image/jpeg"),
 }
-# Outputs are published previews first, the video last: a reader that sees the video sees all three.
-PUBLISH_ORDER = ("thumbnail", "spritesheet", "video")
 Statuses = Callable[[list[str]], dict[str, str]]  # job ids -> status of those that have a row
 
 
@@ -68,11 +66,6 @@ class RangeNotSatisfiable(KinemaError):
         self.size = size
 
 
-# One range of bytes, as browsers ask for media (`bytes=0-`, `bytes=100-199`, `bytes=-500`); a multi-range
-# request is answered whole, as RFC 9110 allows.
-_RANGE = re.compile(r"^bytes=(\d+-\d*|-\d+)$")
-
-
 class Storage:
     """Uploads and outputs as files under `root` (`--storage file://DIR`, or the data dir)."""
 
@@ -87,13 +80,13 @@ class Storage:
     # ---- where files are -----------------------------------------------------------------------------
 
     def video_dir(self, job_id: str) -> Path:
-        return self.root / "videos" / _safe(job_id)
+        return self.root / "videos" / safe_id(job_id)
 
     def output_path(self, job_id: str, variant: str) -> Path:
         return self.video_dir(job_id) / VARIANTS[variant][0]
 
     def input_path(self, job_id: str, name: str) -> Path:
-        return self.root / "inputs" / _safe(job_id) / name
+        return self.root / "inputs" / safe_id(job_id) / name
 
     def write_bytes(self, path: Path, data: bytes) -> None:
         with atomic_write_path(path) as tmp:
@@ -164,13 +157,13 @@ class Storage:
 
     def remove_job(self, job_id: str) -> None:
         shutil.rmtree(self.video_dir(job_id), ignore_errors=True)
-        shutil.rmtree(self.root / "inputs" / _safe(job_id), ignore_errors=True)
+        shutil.rmtree(self.root / "inputs" / safe_id(job_id), ignore_errors=True)
 
     def sweep(self, statuses: Statuses, older_than: float, now: float | None = None) -> tuple[int, int]:
         """Remove stale temp files (every folder), stale job-less input and output folders, and the
         outputs of failed jobs; returns how many bytes and how many paths went."""
         cutoff = (time.time() if now is None else now) - older_than
-        return _add(self._sweep_folders(statuses, cutoff), self._sweep_temp_files(cutoff))
+        return add_counts(self._sweep_folders(statuses, cutoff), self._sweep_temp_files(cutoff))
 
     def _sweep_folders(
         self, statuses: Statuses, cutoff: float, keep_running: bool = False
@@ -179,7 +172,7 @@ class Storage:
             (top, p)
             for top in ("inputs", "videos")
             for p in (self.root / top).iterdir()
-            if p.is_dir() and _is_job_id(p.name)
+            if p.is_dir() and is_job_id(p.name)
         ]
         known = statuses(sorted({p.name for _, p in folders})) if folders else {}
         removed_bytes = removed = 0
@@ -219,234 +212,6 @@ class Storage:
                     yield path
 
 
-class ObjectStorage(Storage):
-    """Uploads and outputs as objects in an S3 bucket under a prefix (`--storage s3://BUCKET/PREFIX`);
-    `root` (the data dir) holds this process's working copies and upload spool only.
-
-    Keys: `PREFIX/inputs/<job id>/<name>` and `PREFIX/videos/<job id>/<video.mp4|thumbnail.jpg|...>`.
-    The client is boto3's: endpoint, region and credentials come from the environment (AWS_ENDPOINT_URL,
-    AWS_ACCESS_KEY_ID, ...) or from `--s3-endpoint-url`; uploads above 8 MB go as multipart uploads."""
-
-    kind = "s3"
-
-    def __init__(
-        self, root: Path, bucket: str, prefix: str, client: Any, presign_seconds: int | None = None
-    ) -> None:
-        super().__init__(root)
-        self.presign_seconds = presign_seconds
-        self.bucket = bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = client
-        self._uploads_seen: dict[str, float] = {}  # multipart upload id -> when a sweep first saw it
-
-    def _key(self, top: str, job_id: str, name: str = "") -> str:
-        return f"{self.prefix}{top}/{_safe(job_id)}/{name}"
-
-    def check(self) -> None:
-        """Fail at start-up, not at the first job, when the bucket cannot be reached."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except Exception as exc:
-            raise InvalidInputError(
-                f"The S3 bucket {self.bucket!r} cannot be reached ({_s3_reason(exc)}); check --storage, "
-                "the endpoint (AWS_ENDPOINT_URL or --s3-endpoint-url) and the credentials in the environment."
-            ) from None
-
-    def _upload(self, path: Path, key: str) -> None:
-        # upload_file switches to a multipart upload above 8 MB; either way the key appears only whole.
-        self.client.upload_file(str(path), self.bucket, key)
-
-    def _download(self, key: str, path: Path) -> bool:
-        """Fetch `key` to `path` atomically; False when there is no such object."""
-        try:
-            with atomic_write_path(path) as tmp:
-                self.client.download_file(self.bucket, key, str(tmp))
-        except Exception as exc:
-            if _is_missing(exc):
-                return False
-            raise
-        return True
-
-    # ---- the API's side ------------------------------------------------------------------------------
-
-    def publish_inputs(self, job_id: str) -> None:
-        folder = self.root / "inputs" / _safe(job_id)
-        if not folder.is_dir():
-            return
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                self._upload(path, self._key("inputs", job_id, path.name))
-        shutil.rmtree(folder, ignore_errors=True)
-
-    def open_output(self, job_id: str, variant: str, byte_range: str | None = None) -> Content | None:
-        """The object's bytes (those of `byte_range` when it is one valid range: a 206), or a presigned
-        URL (`presign_seconds`), or None when it is not stored."""
-        if self.presign_seconds:
-            return self._presigned(job_id, variant)
-        key = self._key("videos", job_id, VARIANTS[variant][0])
-        extra = {"Range": byte_range.strip()} if byte_range and _RANGE.match(byte_range.strip()) else {}
-        try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
-        except Exception as exc:
-            if _is_missing(exc):
-                return None
-            if _s3_reason(exc) == "InvalidRange":
-                size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-                raise RangeNotSatisfiable(int(size)) from None
-            raise
-        return Content(
-            VARIANTS[variant][1],
-            chunks=_chunks(obj["Body"]),
-            size=int(obj["ContentLength"]),
-            content_range=obj.get("ContentRange") if extra else None,
-        )
-
-    def _presigned(self, job_id: str, variant: str) -> Content | None:
-        name, media_type = VARIANTS[variant]
-        key = self._key("videos", job_id, name)
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=key)  # a 404 here, not from the bucket later
-        except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        filename = f"{job_id}{Path(name).suffix}"
-        url = self.client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "ResponseContentType": media_type,
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
-            },
-            ExpiresIn=self.presign_seconds,
-        )
-        return Content(media_type, url=url)
-
-    @contextlib.contextmanager
-    def local_output(self, job_id: str, variant: str) -> Iterator[Path | None]:
-        path = temp_path_for(self.root / "uploads" / VARIANTS[variant][0])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            found = self._download(self._key("videos", job_id, VARIANTS[variant][0]), path)
-            yield path if found else None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-    def bytes_stored(self) -> int:
-        return sum(obj["Size"] for obj in self._objects(self.prefix))
-
-    # ---- the worker's side ---------------------------------------------------------------------------
-
-    def fetch_input(self, job_id: str, name: str) -> Path:
-        path = self.input_path(job_id, name)
-        if path.is_file() or self._download(self._key("inputs", job_id, name), path):
-            return path
-        raise KinemaError(f"The input {name} of {job_id} is no longer stored; submit the video again.")
-
-    def fetch_source_video(self, job_id: str, source_id: str) -> Path:
-        path = self.input_path(job_id, f"source-{_safe(source_id)}.mp4")
-        if path.is_file() or self._download(self._key("videos", source_id, "video.mp4"), path):
-            return path
-        raise KinemaError(f"The source video {source_id} is no longer stored.")
-
-    def publish_outputs(self, job_id: str) -> None:
-        for variant in PUBLISH_ORDER:
-            path = self.output_path(job_id, variant)
-            if path.is_file():
-                self._upload(path, self._key("videos", job_id, path.name))
-
-    def release_local(self, job_id: str) -> None:
-        super().remove_job(job_id)
-
-    def discard_attempt(self, job_id: str) -> None:
-        # Nothing of an unfinished attempt was uploaded (outputs go up only once finished); another
-        # worker owns the job now, and its objects must stay.
-        super().remove_job(job_id)
-
-    def sweep_scratch(self, statuses: Statuses) -> tuple[int, int]:
-        """At a worker's start: working copies of jobs no worker runs, and temp files of dead writers."""
-        # (a folder of no job yet may be the API's, being written on this machine: a minute's grace)
-        return _add(
-            self._sweep_folders(statuses, cutoff=time.time() - 60.0, keep_running=True),
-            self._sweep_temp_files(cutoff=0.0),
-        )
-
-    # ---- removing ------------------------------------------------------------------------------------
-
-    def remove_outputs(self, job_id: str) -> None:
-        super().remove_outputs(job_id)
-        self._delete_prefix(self._key("videos", job_id))
-
-    def remove_job(self, job_id: str) -> None:
-        super().remove_job(job_id)
-        self._delete_prefix(self._key("videos", job_id))
-        self._delete_prefix(self._key("inputs", job_id))
-
-    def sweep(self, statuses: Statuses, older_than: float, now: float | None = None) -> tuple[int, int]:
-        """The local sweep, then the bucket's: objects of no job (untouched for `older_than`), outputs of
-        failed jobs, and multipart uploads left unfinished for `older_than`."""
-        now = time.time() if now is None else now
-        cutoff = now - older_than
-        local = super().sweep(statuses, older_than, now)
-        return _add(local, self._sweep_objects(statuses, cutoff), self._abort_stale_uploads(now, older_than))
-
-    def _sweep_objects(self, statuses: Statuses, cutoff: float) -> tuple[int, int]:
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for top in ("inputs", "videos"):
-            for obj in self._objects(f"{self.prefix}{top}/"):
-                job_id = obj["Key"][len(self.prefix) + len(top) + 1 :].split("/", 1)[0]
-                if _is_job_id(job_id):
-                    groups.setdefault((top, job_id), []).append(obj)
-        known = statuses(sorted({job_id for _, job_id in groups})) if groups else {}
-        removed_bytes = removed = 0
-        for (top, job_id), objs in groups.items():
-            status = known.get(job_id)
-            if status is None:
-                drop = max(o["LastModified"].timestamp() for o in objs) < cutoff
-            else:
-                drop = top == "videos" and status == "failed"
-            if drop:
-                self._delete_keys([o["Key"] for o in objs])
-                removed_bytes += sum(o["Size"] for o in objs)
-                removed += len(objs)
-        return removed_bytes, removed
-
-    def _abort_stale_uploads(self, now: float, older_than: float) -> tuple[int, int]:
-        """Abort multipart uploads this sweeper has seen unfinished for `older_than` seconds. Its own
-        clock, not the upload's `Initiated`: servers' clocks differ (moto reports a fixed 2010 date), and
-        a live upload must never be aborted because another machine's clock runs ahead."""
-        aborted = 0
-        seen: dict[str, float] = {}
-        paginator = self.client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for upload in page.get("Uploads", []):
-                upload_id = upload["UploadId"]
-                seen[upload_id] = self._uploads_seen.get(upload_id, now)
-                if now - seen[upload_id] >= older_than:
-                    self.client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload_id
-                    )
-                    del seen[upload_id]
-                    aborted += 1
-        self._uploads_seen = seen
-        return 0, aborted
-
-    def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
-
-    def _delete_prefix(self, prefix: str) -> None:
-        self._delete_keys([o["Key"] for o in self._objects(prefix)])
-
-    def _delete_keys(self, keys: list[str]) -> None:
-        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            batch = [{"Key": k} for k in keys[i : i + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-
-
 def make_storage(settings: ServeSettings) -> Storage:
     """The storage `settings.storage` names: None = files in the data dir, `file://DIR`, or
     `s3://BUCKET[/PREFIX]` (boto3; endpoint and credentials from the environment)."""
@@ -466,6 +231,8 @@ def make_storage(settings: ServeSettings) -> Storage:
         client = boto3.client(
             "s3", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region or None
         )
+        from kinema.serving.object_storage import ObjectStorage
+
         storage = ObjectStorage(
             settings.data_dir, parts.netloc, unquote(parts.path), client, settings.s3_presign_seconds
         )
@@ -474,29 +241,11 @@ def make_storage(settings: ServeSettings) -> Storage:
     raise InvalidInputError(f"--storage must be file://DIR or s3://BUCKET[/PREFIX]; got {url!r}.")
 
 
-def _chunks(body: Any, size: int = 1 << 20) -> Iterator[bytes]:
-    try:
-        yield from body.iter_chunks(size)
-    finally:
-        body.close()
-
-
-def _is_missing(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
-
-
-def _s3_reason(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
-
-
-def _add(*counts: tuple[int, int]) -> tuple[int, int]:
+def add_counts(*counts: tuple[int, int]) -> tuple[int, int]:
     return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
-def _is_job_id(name: str) -> bool:
+def is_job_id(name: str) -> bool:
     return bool(name) and not name.startswith(".") and "/" not in name
 
 
@@ -511,7 +260,7 @@ def _newest_mtime(folder: Path) -> float:
     return max(times)
 
 
-def _safe(job_id: str) -> str:
+def safe_id(job_id: str) -> str:
     if not job_id or "/" in job_id or "\\" in job_id or job_id.startswith("."):
         raise ValueError(f"bad job id {job_id!r}")
     return job_id
