@@ -278,8 +278,9 @@ def main() -> None:
         raise SystemExit("needs PostgreSQL: --postgres URL or KINEMA_TEST_POSTGRES_URL")
     with tempfile.TemporaryDirectory(prefix="kinema-bench-workers-") as tmp:
         root = Path(tmp)
-        cluster = Cluster(root, fresh_database(args.postgres)).start()
+        cluster = Cluster(root, fresh_database(args.postgres))
         try:
+            cluster.start()  # inside the try: a failed start still stops what it started
             one = throughput(cluster, 1, args.throughput_jobs)
             two = throughput(cluster, 2, args.throughput_jobs)
             counts = kill_scenario(cluster, args.jobs, args.kills_each)
