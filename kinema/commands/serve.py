@@ -47,6 +47,18 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         dest="webhook_allowed_hosts",
         help="a host, address or CIDR that webhooks may reach although private (repeatable; e.g. 127.0.0.1)",
     )
+    parser.add_argument(
+        "--metrics-key",
+        default=None,
+        help="serve /metrics only to `Authorization: Bearer KEY` (default: open)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics on this port of --metrics-host instead of the public port",
+    )
+    parser.add_argument("--metrics-host", default=None, help="address of --metrics-port (default 127.0.0.1)")
     add_worker_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -70,6 +82,10 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
     for path in settings.models:
         cmd += ["--model", str(path)]
     for flag, value in (
+        ("--storage", settings.storage),
+        ("--s3-endpoint-url", settings.s3_endpoint_url),
+        ("--s3-region", settings.s3_region),
+        ("--s3-presign-seconds", settings.s3_presign_seconds),
         ("--default-model", settings.default_model),
         ("--backends", getattr(args, "backends", None)),
         ("--lease-seconds", settings.lease_seconds),
@@ -107,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             ("auth", args.auth),
             ("cors_origins", getattr(args, "cors_origins", None)),
             ("webhook_allowed_hosts", getattr(args, "webhook_allowed_hosts", None)),
+            ("metrics_key", getattr(args, "metrics_key", None)),
+            ("metrics_port", getattr(args, "metrics_port", None)),
+            ("metrics_host", getattr(args, "metrics_host", None)),
         )
         if v is not None
     }
@@ -118,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     # workers instead of the process dying with them orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     supervisor = Supervisor(worker_command(args, settings), settings.workers).start()
+    app.state.supervisor = supervisor
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     finally:

@@ -29,7 +29,23 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", help="SQLAlchemy URL of the job database (default: SQLite in --data-dir)"
     )
-    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite database, uploads and outputs")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder for the SQLite database, uploads and outputs (with --storage s3://…: working copies)",
+    )
+    parser.add_argument(
+        "--storage",
+        help="where uploads and outputs live: file://DIR (default: the data dir) or s3://BUCKET[/PREFIX] "
+        "(credentials from the environment as boto3 reads them; the endpoint from AWS_ENDPOINT_URL)",
+    )
+    parser.add_argument("--s3-endpoint-url", help="the S3 API's URL (default: AWS_ENDPOINT_URL or AWS)")
+    parser.add_argument("--s3-region", help="the bucket's region (default: AWS_DEFAULT_REGION)")
+    parser.add_argument(
+        "--s3-presign-seconds",
+        type=int,
+        help="answer downloads with a redirect to a presigned bucket URL valid this long (default: stream)",
+    )
     parser.add_argument("--models-dir", type=Path, help="folder of model folders (each with kinema.json)")
     parser.add_argument(
         "--model",
@@ -80,6 +96,10 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> ServeSettings:
     for key in (
         "database",
         "data_dir",
+        "storage",
+        "s3_endpoint_url",
+        "s3_region",
+        "s3_presign_seconds",
         "models_dir",
         "models_file",
         "default_model",

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from kinema.serving.deps import Auth
 from kinema.serving.errors import install_error_handlers
 from kinema.serving.janitor import Janitor
+from kinema.serving.metrics import KinemaCollector, make_registry, serve_separately
 from kinema.serving.openapi import install_openapi
 from kinema.serving.origins import install_origin_policy
 from kinema.serving.registry import ModelRegistry
@@ -23,7 +24,7 @@ from kinema.serving.routes.system import STATIC_DIR
 from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, VideoRemixRequest
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
-from kinema.serving.storage import Storage
+from kinema.serving.storage import make_storage
 from kinema.serving.store import Store
 
 log = logging.getLogger("kinema.serve")
@@ -41,7 +42,7 @@ def create_app(
 ) -> FastAPI:
     store = store or Store(settings.database_url())
     registry = registry or ModelRegistry.from_settings(settings)
-    storage = Storage(settings.data_dir)
+    storage = make_storage(settings)
     service = VideoService(store, storage, registry, settings)
     janitor = Janitor(service)
 
@@ -60,8 +61,13 @@ def create_app(
             )
             log.info("webhooks are signed with the secret in %s", where)
         janitor.start()  # its first pass sweeps what a crash left behind
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = serve_separately(app.state.metrics_registry, settings)
         yield
         janitor.stop_event.set()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         if sender is not None:
             sender.stop_event.set()
 
@@ -77,6 +83,9 @@ def create_app(
     app.state.settings = settings
     app.state.auth = Auth(store.keys, settings)
     app.state.janitor = janitor
+    app.state.supervisor = None  # `kinema serve` sets its worker supervisor here (for /metrics)
+    app.state.metrics = KinemaCollector(service, lambda: _supervised(app))
+    app.state.metrics_registry = make_registry(app.state.metrics)
 
     install_error_handlers(app)
     install_origin_policy(app, settings)
@@ -86,3 +95,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest))
     return app
+
+
+def _supervised(app: FastAPI) -> tuple[int, int] | None:
+    supervisor = app.state.supervisor
+    return supervisor.stats() if supervisor is not None else None

@@ -22,7 +22,7 @@ from typing import Any
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from kinema.serving.errors import ApiError
+from kinema.serving.errors import ApiError, storage_error
 
 # Fields that arrive as nested objects; in a multipart form they may also come as a JSON string.
 JSON_FIELDS = {"camera_control", "trajectories", "input_reference", "image_tail", "video"}
@@ -322,6 +322,9 @@ async def _read_multipart(
     except ApiError:
         reader.cleanup()
         raise
+    except OSError as exc:  # spooling a file failed (a full disk): the server's fault, not the body's
+        reader.cleanup()
+        raise storage_error(exc) from None
     except Exception as exc:  # the parser's own errors: a malformed body
         reader.cleanup()
         raise ApiError(

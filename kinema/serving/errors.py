@@ -6,6 +6,7 @@ and pydantic's own errors) into that body, so no route ever answers a bare 422 o
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -37,6 +38,29 @@ class ApiError(Exception):
         self.code = code
         self.type = type_
         self.headers = headers or {}
+
+
+def storage_error(exc: OSError) -> ApiError:
+    """An OSError met while storing a request's files, told without the server's paths (issue 29,
+    defect 5: a full disk was a 400 "form body could not be parsed" naming a spool file): a full disk or
+    quota is 507, anything else 503; both say when to retry."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ApiError(
+            507,
+            "The server has no storage space left for this request; try again later.",
+            None,
+            "insufficient_storage",
+            "server_error",
+            headers={"Retry-After": "60"},
+        )
+    return ApiError(
+        503,
+        f"The server could not store this request ({exc.strerror or 'I/O error'}); try again later.",
+        None,
+        "storage_unavailable",
+        "server_error",
+        headers={"Retry-After": "10"},
+    )
 
 
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
@@ -124,6 +148,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(message, "invalid_request_error", None, code), exc.status_code, headers=headers
         )
+
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("out of storage space on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(storage_error(exc))
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

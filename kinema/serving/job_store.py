@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     or_,
     select,
@@ -78,6 +79,35 @@ jobs = Table(
 )
 
 ACTIVE = ("queued", "in_progress")
+
+
+@dataclass
+class Histogram:
+    """Observations as Prometheus keeps them: cumulative counts at each bucket bound, count and sum."""
+
+    bounds: tuple[float, ...]
+    cumulative: list[int]
+    count: int
+    total: float
+
+
+@dataclass
+class QueueMetrics:
+    queued_by_priority: dict[int, int]
+    jobs_by_status: dict[str, int]
+    busy_workers: int
+    queued_seconds: Histogram
+    running_seconds: Histogram
+    generation_seconds: dict[str, Histogram]  # per model, completed jobs
+
+
+def _histogram_row(conn: Connection, value: Any, where: Any, bounds: tuple[float, ...]) -> Histogram:
+    """One query: how many rows have `value` ≤ each bound, how many in all, and their sum."""
+    columns = [func.sum(case((value <= b, 1), else_=0)) for b in bounds]
+    row = conn.execute(select(func.count(), func.sum(value), *columns).where(where)).one()
+    return Histogram(bounds, [int(c or 0) for c in row[2:]], int(row[0] or 0), float(row[1] or 0.0))
+
+
 FINISHED = ("completed", "failed")
 
 
@@ -453,12 +483,55 @@ class JobStore:
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         """Which of these job ids have a row (deleted ones included)."""
-        found: set[str] = set()
+        return set(self.statuses(ids))
+
+    def statuses(self, ids: list[str]) -> dict[str, str]:
+        """The status of each of these job ids that has a row (deleted ones included)."""
+        found: dict[str, str] = {}
         with self.reading() as conn:
             for i in range(0, len(ids), 500):
-                rows = conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids[i : i + 500]))).all()
-                found.update(r.id for r in rows)
+                query = select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(ids[i : i + 500]))
+                found.update((r.id, r.status) for r in conn.execute(query).all())
         return found
+
+    def metrics(self, buckets: tuple[float, ...]) -> QueueMetrics:
+        """The queue's numbers for /metrics, aggregated in the database (a scrape reads no job rows):
+        queued jobs by priority, jobs by status, busy workers, and for each duration histogram the count
+        at or under each bucket bound, the count and the sum."""
+        queued_for = jobs.c.started_at - jobs.c.created_at
+        ran_for = jobs.c.completed_at - jobs.c.started_at
+        finished = and_(jobs.c.status.in_(FINISHED), jobs.c.started_at.is_not(None))
+        with self.reading() as conn:
+            by_priority = conn.execute(
+                select(jobs.c.priority, func.count())
+                .where(jobs.c.status == "queued", jobs.c.deleted.is_(False))
+                .group_by(jobs.c.priority)
+            ).all()
+            by_status = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+            busy = conn.execute(
+                select(func.count(func.distinct(jobs.c.lease_owner))).where(jobs.c.status == "in_progress")
+            ).scalar_one()
+            queued = _histogram_row(conn, queued_for, jobs.c.started_at.is_not(None), buckets)
+            running = _histogram_row(conn, ran_for, finished, buckets)
+            per_model = {
+                model: _histogram_row(
+                    conn,
+                    ran_for,
+                    and_(finished, jobs.c.model == model, jobs.c.status == "completed"),
+                    buckets,
+                )
+                for (model,) in conn.execute(
+                    select(jobs.c.model).where(jobs.c.status == "completed").group_by(jobs.c.model)
+                ).all()
+            }
+        return QueueMetrics(
+            queued_by_priority={int(p): int(n) for p, n in by_priority},
+            jobs_by_status={str(st): int(n) for st, n in by_status},
+            busy_workers=int(busy or 0),
+            queued_seconds=queued,
+            running_seconds=running,
+            generation_seconds=per_model,
+        )
 
     def sweep_expired_leases(self) -> list[str]:
         """Requeue (or fail) the jobs of dead workers now; the API's janitor calls it between claims."""

@@ -41,7 +41,7 @@ from kinema.serving.schemas import (
     WebhookState,
 )
 from kinema.serving.settings import ServeSettings, signing_identity
-from kinema.serving.storage import VARIANTS, Storage
+from kinema.serving.storage import VARIANTS, Content, RangeNotSatisfiable, Storage
 from kinema.serving.store import Job, Store, new_id
 from kinema.serving.validation import (
     ApiError,
@@ -78,6 +78,7 @@ class VideoService:
     ) -> None:
         self.jobs = store.jobs
         self.webhooks = store.webhooks
+        self.workers = store.workers
         self.storage = storage
         self.registry = registry
         self.settings = settings
@@ -276,6 +277,7 @@ class VideoService:
             for name, image in (images or {}).items():
                 files[name] = f"{name}{image.suffix}"
                 self.storage.write_bytes(self.storage.input_path(job_id, files[name]), image.data)
+            self.storage.publish_inputs(job_id)  # in the bucket before the row: no worker misses them
             with self.jobs.writing() as conn:
                 self.jobs.lock_tenant(conn, tenant.id)
                 self._check_tier(tenant, cost, conn)
@@ -375,7 +377,34 @@ class VideoService:
             self.storage.remove_job(video_id)
         return VideoDeleted(id=video_id, deleted=True)
 
-    def content(self, tenant: Tenant, video_id: str, variant: str) -> tuple[Path, str]:
+    def content(self, tenant: Tenant, video_id: str, variant: str, byte_range: str | None = None) -> Content:
+        """A completed video's output to send (a local file, or an object's bytes: those of `byte_range`,
+        a Range header, when it names one range inside it)."""
+        self._downloadable(tenant, video_id, variant)
+        try:
+            content = self.storage.open_output(video_id, variant, byte_range)
+        except RangeNotSatisfiable as exc:
+            raise ApiError(
+                416,
+                str(exc),
+                "Range",
+                "range_not_satisfiable",
+                headers={"Content-Range": f"bytes */{exc.size}"},
+            ) from None
+        if content is None:
+            raise self._not_stored(video_id, variant)
+        return content
+
+    @staticmethod
+    def _not_stored(video_id: str, variant: str) -> ApiError:
+        return ApiError(
+            404,
+            f"The {variant} of video {video_id} is no longer stored (it expired or was deleted).",
+            "variant",
+            "not_found",
+        )
+
+    def _downloadable(self, tenant: Tenant, video_id: str, variant: str) -> None:
         if variant not in VARIANTS:
             raise ApiError(
                 400, f"`variant` must be one of {', '.join(VARIANTS)}; got {variant!r}.", "variant"
@@ -395,25 +424,19 @@ class VideoService:
                 "video_id",
                 "expired",
             )
-        path = self.storage.output_path(video_id, variant)
-        if not path.is_file():
-            raise ApiError(
-                404,
-                f"The {variant} of video {video_id} is no longer stored (it expired or was deleted).",
-                "variant",
-                "not_found",
-            )
-        return path, VARIANTS[variant][1]
 
     def provenance(self, tenant: Tenant, video_id: str) -> Provenance:
         """The content credential of a completed video: the AIGC label and its C2PA manifest, validated
         (against this installation's root as a trust anchor)."""
         from kinema.io.provenance import read_provenance
 
-        path, _ = self.content(tenant, video_id, "video")
+        self._downloadable(tenant, video_id, "video")
         identity = self.signing
         anchors = [identity.trust_anchor_pem] if identity is not None and identity.trust_anchor_pem else []
-        info = read_provenance(path, trust_anchors=anchors)
+        with self.storage.local_output(video_id, "video") as path:
+            if path is None:
+                raise self._not_stored(video_id, "video")
+            info = read_provenance(path, trust_anchors=anchors)
         return Provenance(
             id=video_id,
             aigc_label=info.aigc_label.to_dict() if info.aigc_label is not None else None,
@@ -441,11 +464,16 @@ class VideoService:
 
     def sweep_files(self) -> tuple[int, int]:
         """Remove upload temp files and job-less input folders left by a crash: (bytes, paths) removed."""
-        return self.storage.sweep(self.jobs.existing_ids, self.settings.orphan_seconds)
+        return self.storage.sweep(self.jobs.statuses, self.settings.orphan_seconds)
 
     def sweep_leases(self) -> list[str]:
-        """Requeue (or fail) the jobs whose worker stopped renewing its lease; their ids."""
-        return self.jobs.sweep_expired_leases()
+        """Requeue (or fail) the jobs whose worker stopped renewing its lease; their ids. A job that
+        failed `worker_lost` loses what its killed attempt wrote (issue 29, defect 8)."""
+        ids = self.jobs.sweep_expired_leases()
+        for job_id, status in self.jobs.statuses(ids).items():
+            if status == "failed":
+                self.storage.remove_outputs(job_id)
+        return ids
 
     # ---- models and the server --------------------------------------------------------------------
 

@@ -53,6 +53,21 @@ class ServeSettings(BaseSettings):
     models_file: Path | None = None
     default_model: str | None = None
     workers: int = 1
+    # Where uploads and outputs live (storage.py): None = files in data_dir, `file://DIR`, or
+    # `s3://BUCKET[/PREFIX]` (credentials from the environment, as boto3 reads them; the endpoint from
+    # AWS_ENDPOINT_URL or s3_endpoint_url), so that workers on other machines serve the same queue.
+    storage: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    # With object storage, answer GET /v1/videos/{id}/content with a 307 to a presigned GET URL valid for
+    # this many seconds (the bytes then flow from the bucket, not through the API); None = stream them.
+    s3_presign_seconds: int | None = None
+    # GET /metrics (Prometheus text format, metrics.py): on the public port for anyone by default; with
+    # metrics_key only for `Authorization: Bearer <metrics_key>`; with metrics_port only on that port
+    # (bound to metrics_host), not on the public one.
+    metrics_key: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     auth: Literal["auto", "on", "off"] = "auto"
 
     # Queue: a worker holds a job under a lease it renews; a dead worker's job returns to the queue.

@@ -1,5 +1,6 @@
 """The server's durable state: one database (database.py), one store per table — jobs (job_store.py),
-API keys (key_store.py) and webhook deliveries (webhook_store.py) — wired together here.
+API keys (key_store.py), webhook deliveries (webhook_store.py) and live workers (worker_store.py) — wired
+together here.
 
 The one wire: every public change of a job records its webhook delivery in the same transaction
 (`JobStore.events` = `WebhookStore.record`).
@@ -13,6 +14,7 @@ from kinema.serving.database import Database
 from kinema.serving.job_store import ACTIVE, FINISHED, Claim, Job, JobStore, jobs, new_id
 from kinema.serving.key_store import KeyStore
 from kinema.serving.webhook_store import WebhookStore
+from kinema.serving.worker_store import WorkerStore
 
 __all__ = ["ACTIVE", "FINISHED", "Claim", "Job", "JobStore", "Store", "jobs", "new_id"]
 
@@ -26,6 +28,7 @@ class Store:
         self.webhooks = WebhookStore(self.db)
         self.keys = KeyStore(self.db)
         self.jobs = JobStore(self.db, events=self.webhooks.record)
+        self.workers = WorkerStore(self.db)
         self.writing = self.db.writing
 
     def dispose(self) -> None:

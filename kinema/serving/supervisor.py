@@ -101,6 +101,12 @@ class Supervisor:
         with self._lock:
             return [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
 
+    def stats(self) -> tuple[int, int]:
+        """(worker processes alive, restarts so far), for /metrics."""
+        with self._lock:
+            alive = sum(1 for s in self.slots if s.proc is not None and s.proc.poll() is None)
+            return alive, sum(s.restarts for s in self.slots)
+
     def stop(self, timeout: float = 30.0) -> None:
         with self._lock:
             self._stopping.set()

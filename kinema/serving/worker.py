@@ -9,12 +9,18 @@ A heartbeat thread renews the job's lease and records progress while the generat
 deletes the job (or the lease is lost to another worker after a stall), the pipeline callback returns
 False and generation stops.
 
-Run it with `kinema worker --database URL --data-dir DIR --models-dir DIR` (its options live in
+Inputs and outputs go through `storage.py`: with `--storage s3://…` the worker downloads a job's inputs
+to its scratch folder, uploads its outputs whole before the row says `completed`, and keeps no copies, so
+a worker on any machine that reaches the database and the bucket serves the queue.
+
+Run it with `kinema worker --database URL --storage URL --data-dir DIR --models-dir DIR` (its options live in
 kinema/commands/worker.py; `python -m kinema.serving.worker` still works and runs that command).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import socket
@@ -34,8 +40,9 @@ from kinema.serving.job_spec import JobSpec, StoredJob
 from kinema.serving.job_store import Claim, JobStore
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.settings import ServeSettings, signing_identity
-from kinema.serving.storage import Storage
+from kinema.serving.storage import Storage, make_storage
 from kinema.serving.store import Store
+from kinema.serving.worker_store import WorkerStore
 
 log = logging.getLogger("kinema.worker")
 
@@ -75,20 +82,45 @@ class Worker:
         self.stop_event = threading.Event()
         self.parent_pid: int | None = None  # stop when this process is gone (a worker of `kinema serve`)
         self.signing = signing_identity(settings)  # checked now: a bad certificate stops the worker here
+        # the workers table (/metrics counts workers on every machine); none for a store-less test worker
+        self.presence = WorkerStore(store.db) if store is not None else None
+        self._last_presence = 0.0
 
     def run_forever(self) -> None:
         log.info("worker %s ready (models: %s)", self.owner, ", ".join(self.registry.models) or "none")
+        try:  # working copies a killed worker on this machine left (object storage keeps no others)
+            removed_bytes, removed = self.storage.sweep_scratch(self.store.statuses)
+            if removed:
+                log.info("removed %d stale working copies (%d bytes)", removed, removed_bytes)
+        except Exception:
+            log.exception("start-up sweep of the scratch folder failed")
+        try:
+            self._loop()
+        finally:
+            if self.presence is not None:
+                with contextlib.suppress(Exception):
+                    self.presence.stopped(self.owner)
+
+    def _loop(self) -> None:
         while not self.stop_event.is_set():
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.info("the server (pid %d) is gone; worker %s exits", self.parent_pid, self.owner)
                 return
             try:
+                self._say_alive()
                 worked = self.run_once()
             except Exception:  # the database went away for a moment: wait and retry, never die
                 log.exception("worker loop error")
                 worked = False
             if not worked:
                 self.stop_event.wait(self.settings.poll_seconds)
+
+    def _say_alive(self) -> None:
+        """Renew this worker's row in the workers table, at most once per heartbeat period."""
+        if self.presence is None or time.monotonic() - self._last_presence < self.settings.heartbeat_seconds:
+            return
+        self.presence.beat(self.owner, socket.gethostname())
+        self._last_presence = time.monotonic()
 
     def run_once(self) -> bool:
         claim = self.store.claim(self.owner, self.settings.lease_seconds, list(self.registry.models))
@@ -120,6 +152,8 @@ class Worker:
             with lock:
                 state["progress"] = 97
             self.write_previews(job.id)
+            self.storage.publish_outputs(job.id)  # whole objects, before the row says completed
+            self.storage.release_local(job.id)
             with lock:
                 state["done"] = True
             if not self.store.complete(job.id, self.owner, self.settings.output_ttl_seconds):
@@ -132,7 +166,7 @@ class Worker:
                 self.store.mark_cancelled(job.id, self.owner)
                 self.storage.remove_job(job.id)
             else:  # the lease went to another worker: leave no output of this attempt
-                self.storage.remove_outputs(job.id)
+                self.storage.discard_attempt(job.id)
             log.info("job %s interrupted (%s)", job.id, verdict)
         except KinemaError as exc:
             with lock:
@@ -142,13 +176,13 @@ class Worker:
             with lock:
                 state["done"] = True
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            self.store.fail(
-                job.id, self.owner, "generation_failed", f"Generation failed: {type(exc).__name__}: {exc}"
-            )
+            self.storage.discard_attempt(job.id)  # no half output of a failed job stays stored
+            self.store.fail(job.id, self.owner, *failure(exc))
         finally:
             with lock:
                 state["done"] = True
             beat.join(timeout=5)
+            self.storage.release_local(job.id)
 
     def _heartbeat(self, claim: Claim, state: dict[str, Any], lock: threading.Lock) -> None:
         last_sent = -1
@@ -174,6 +208,8 @@ class Worker:
                 log.exception("heartbeat failed")
                 continue
             last_sent, last_beat = progress, time.monotonic()
+            with contextlib.suppress(Exception):  # a long job must not make its worker look lost
+                self._say_alive()
             if verdict != "ok":
                 with lock:
                     state["verdict"] = verdict
@@ -212,14 +248,11 @@ class Worker:
         finished video of this server, or an upload); None when the job stored none."""
         if name != "video":
             file = getattr(stored, name)
-            return self.storage.input_path(job_id, file) if file else None
+            return self.storage.fetch_input(job_id, file) if file else None
         if stored.source_video_id:
-            video = self.storage.output_path(stored.source_video_id, "video")
-            if not video.is_file():
-                raise KinemaError(f"The source video {video.parent.name} is no longer stored.")
-            return video
+            return self.storage.fetch_source_video(job_id, stored.source_video_id)
         if stored.source_video:  # an uploaded video to extend
-            return self.storage.input_path(job_id, stored.source_video)
+            return self.storage.fetch_input(job_id, stored.source_video)
         return None
 
     def _visible_label(self) -> Any:
@@ -242,6 +275,20 @@ class Worker:
         if self.signing is not None:
             for path, kind in ((thumbnail, "thumbnail"), (sheet, "spritesheet")):
                 finish_file(path, Signature(self.signing, kind, ingredients=(video,)))
+
+
+def failure(exc: Exception) -> tuple[str, str]:
+    """A failed job's (error code, message): what went wrong, never a server path (issue 29, defect 5:
+    a full disk showed the job's output path to its user)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "insufficient_storage",
+            "The server ran out of storage space while writing this video; submit it again later.",
+        )
+    if isinstance(exc, OSError):  # its str() names the file
+        reason = exc.strerror or "input/output error"
+        return "generation_failed", f"Generation failed: {type(exc).__name__}: {reason}."
+    return "generation_failed", f"Generation failed: {type(exc).__name__}: {exc}"
 
 
 def _load_input_image(path: Path, width: int, height: int) -> Any:
@@ -268,7 +315,7 @@ def _label(job_id: str) -> Any:
 
 def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
     store = Store(settings.database_url()).jobs
-    storage = Storage(settings.data_dir)
+    storage = make_storage(settings)
     registry = ModelRegistry.from_settings(settings)
     backends = backends or BackendCache(load=registry.load_options())  # each model with its settings
     return Worker(store, storage, registry, backends, settings)

@@ -10,7 +10,23 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serving_helpers import Server, make_settings  # noqa: E402
+from serving_helpers import S3Server, Server, make_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """One moto_server for the session (each test makes its own bucket); fake credentials for boto3."""
+    mp = pytest.MonkeyPatch()
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        mp.setenv(name, value)
+    server = S3Server(tmp_path_factory.mktemp("s3") / "moto.log").start()
+    yield server
+    server.stop()
+    mp.undo()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from kinema.pipelines.model_config import ModelFolderConfig
 from kinema.serving.app import create_app
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.settings import ServeSettings
-from kinema.serving.storage import Storage
+from kinema.serving.storage import make_storage
 from kinema.serving.store import Store
 from kinema.serving.worker import Worker
 
@@ -99,7 +99,7 @@ class Server:
     def start_worker(self, generator=None) -> Worker:
         worker = Worker(
             self.store.jobs,
-            Storage(self.settings.data_dir),
+            make_storage(self.settings),
             self.registry,
             generator or FakeGenerator(),
             self.settings,
@@ -179,6 +179,10 @@ def spawn_worker(settings: ServeSettings, **env: str) -> subprocess.Popen:
         "--heartbeat-seconds", str(settings.heartbeat_seconds),
         "--max-attempts", str(settings.max_attempts),
     ]  # fmt: skip
+    if settings.storage:
+        cmd += ["--storage", settings.storage]
+    if settings.s3_endpoint_url:
+        cmd += ["--s3-endpoint-url", settings.s3_endpoint_url]
     return subprocess.Popen(cmd, env=worker_env(**env), cwd=REPO, start_new_session=True)
 
 
@@ -211,3 +215,52 @@ def fresh_pg_database() -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+class S3Server:
+    """A real S3-compatible server (moto's `moto_server`, a standalone process speaking the S3 protocol
+    over HTTP) on a loopback port, with throwaway credentials in the environment."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+
+    def start(self) -> S3Server:
+        exe = Path(sys.executable).with_name("moto_server")
+        if not exe.exists():
+            pytest.skip("the S3 tests need moto[server] (pip install 'kinema[test]')")
+        self.proc = subprocess.Popen(
+            [str(exe), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + 30
+        while True:
+            try:
+                httpx.get(self.url + "/", timeout=1)
+                return self
+            except httpx.HTTPError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"moto_server did not start: {self.log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1")
+
+    def make_bucket(self, name: str | None = None) -> str:
+        import uuid
+
+        name = name or f"kinema-{uuid.uuid4().hex[:10]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def stop(self) -> None:
+        kill_hard(self.proc)

@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 
 from kinema.serving.auth import Tenant
@@ -148,12 +154,28 @@ def delete_video(video_id: VideoIdPath, tenant: TenantDep, service: ServiceDep) 
 )
 def video_content(
     video_id: VideoIdPath,
+    request: Request,
     tenant: TenantDep,
     service: ServiceDep,
     variant: Literal["video", "thumbnail", "spritesheet"] = "video",
-) -> FileResponse:
-    path, media_type = service.content(tenant, video_id, variant)
-    return FileResponse(path, media_type=media_type, filename=f"{video_id}{path.suffix}")
+) -> Response:
+    """The file, from disk (with ranges), streamed from the bucket (`--storage s3://…`), or a redirect
+    to a presigned URL of the bucket (`--s3-presign-seconds`)."""
+    content = service.content(tenant, video_id, variant, request.headers.get("range"))
+    filename = f"{video_id}{'.mp4' if variant == 'video' else '.jpg'}"
+    if content.path is not None:
+        return FileResponse(content.path, media_type=content.media_type, filename=filename)
+    if content.url is not None:  # `s3_presign_seconds`: the bucket serves the bytes
+        return RedirectResponse(content.url, status_code=307)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Accept-Ranges": "bytes"}
+    if content.size is not None:
+        headers["Content-Length"] = str(content.size)
+    if content.content_range is not None:  # a browser's <video> seeking
+        headers["Content-Range"] = content.content_range
+    status = 206 if content.content_range is not None else 200
+    return StreamingResponse(
+        content.chunks, status_code=status, media_type=content.media_type, headers=headers
+    )
 
 
 @router.get("/{video_id}/provenance", response_model=Provenance, responses=errors(400, 401, 403, 404, 409))
