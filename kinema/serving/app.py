@@ -20,7 +20,12 @@ from kinema.serving.origins import install_origin_policy
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.routes import ROUTERS
 from kinema.serving.routes.system import STATIC_DIR
-from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, VideoRemixRequest
+from kinema.serving.schemas import (
+    VideoCreateRequest,
+    VideoEditRequest,
+    VideoExtendRequest,
+    VideoRemixRequest,
+)
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import Storage
@@ -86,5 +91,5 @@ def create_app(
         app.include_router(router)
     app.state.method_table = [(r.path_regex, r.methods) for router in ROUTERS for r in router.routes]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest))
+    install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest, VideoEditRequest))
     return app

@@ -87,14 +87,23 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route accepts on this path (Starlette's own 405 names only the first route's).
-    `app.state.method_table` is (path regex, methods) of every route, set by app.py."""
+    """The methods of the route this path names (Starlette's own 405 names only the first route's).
+
+    A path may match several templates: `/v1/videos/extensions` matches its own and `/v1/videos/{video_id}`.
+    The path names the most specific one — the template with the fewest parameters, as /openapi.json lists
+    it — so `Allow` is that template's methods, not every template's (issue 29, defect 9: OPTIONS on
+    /extensions answered `Allow: DELETE, GET, HEAD, POST`). `app.state.method_table` is (path regex,
+    methods) of every route, set by app.py."""
     path = request.url.path
-    methods: set[str] = set()
-    for regex, route_methods in getattr(app.state, "method_table", ()):
-        if regex.match(path):
-            methods |= set(route_methods)
-    return sorted(methods)
+    matches = [
+        (len(regex.groupindex), route_methods)
+        for regex, route_methods in getattr(app.state, "method_table", ())
+        if regex.match(path)
+    ]
+    if not matches:
+        return []
+    fewest = min(n for n, _ in matches)
+    return sorted({m for n, route_methods in matches if n == fewest for m in route_methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -118,7 +127,8 @@ def install_error_handlers(app: FastAPI) -> None:
             allow = allowed_methods(app, request)
             headers["Allow"] = ", ".join(allow)
             message = (
-                f"Method {request.method} is not allowed on {request.url.path}; use {' or '.join(allow)}."
+                f"Method {request.method} is not allowed on {request.url.path}; it answers "
+                f"{', '.join(allow)} (see /docs for the API)."
             )
             code = "method_not_allowed"
         return JSONResponse(

@@ -46,6 +46,10 @@ Strength = Annotated[Float, Field(gt=0, le=1)]
 CallbackUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, description="Webhook URL (http or https)")]
 ShortText = Annotated[str, Field(max_length=MAX_SHORT_CHARS)]
 VideoId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+# A prompt must say something: the server refuses an empty or blank one, so the schema says so too (issue 29,
+# defect 9: schemathesis generated "" as schema-valid and got a 400). Its length limit is an operator's
+# setting (`max_prompt_chars`, checked in validation.check_texts).
+Prompt = Annotated[str, Field(min_length=1, pattern=r"\S", description="What the video shows")]
 
 
 class Strict(BaseModel):
@@ -92,7 +96,7 @@ class VideoRef(Strict):
 class VideoCreateRequest(Strict):
     """POST /v1/videos: OpenAI's fields, Kling's extras, and Kinema's physics mode."""
 
-    prompt: str
+    prompt: Prompt
     model: ShortText | None = None
     seconds: Seconds | None = None
     size: ShortText | None = Field(None, examples=["1280x720"])
@@ -123,7 +127,7 @@ class VideoCreateRequest(Strict):
 class VideoRemixRequest(Strict):
     """POST /v1/videos/{video_id}/remix: the same video, a new prompt."""
 
-    prompt: str
+    prompt: Prompt
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     num_inference_steps: Steps | None = None
@@ -135,13 +139,28 @@ class VideoRemixRequest(Strict):
 class VideoExtendRequest(Strict):
     """POST /v1/videos/extensions: continue a completed video (`video: {"id": ...}`) or an uploaded MP4."""
 
-    prompt: str
+    prompt: Prompt
     video: VideoRef | None = None  # None: the video arrives as an uploaded file
     seconds: Seconds | None = None
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
+    callback_url: CallbackUrl | None = None
+
+
+class VideoEditRequest(Strict):
+    """POST /v1/videos/edits (OpenAI's `client.videos.edit`): video → video from a completed video
+    (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file), on a model that can (`remix` mode)."""
+
+    prompt: Prompt
+    video: VideoRef | None = None  # None: the video arrives as an uploaded file
+    model: ShortText | None = Field(None, description="An uploaded video's model; an id's is its own")
+    negative_prompt: str | None = None
+    cfg_scale: CfgScale | None = None
+    num_inference_steps: Steps | None = None
+    seed: Seed | None = None
+    strength: Strength | None = None
     callback_url: CallbackUrl | None = None
 
 

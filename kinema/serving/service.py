@@ -34,6 +34,7 @@ from kinema.serving.schemas import (
     Video,
     VideoCreateRequest,
     VideoDeleted,
+    VideoEditRequest,
     VideoExtendRequest,
     VideoList,
     VideoRemixRequest,
@@ -106,6 +107,78 @@ class VideoService:
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         job = JobSpec(spec, source_video_id=source.id)
         return self._submit(tenant, plan, job, cost, remixed_from=source.id)
+
+    def edit(self, tenant: Tenant, req: VideoEditRequest, upload: Upload | None = None) -> Video:
+        """OpenAI's edit: video → video (the `remix` task) from a completed video or an uploaded MP4, on a
+        model that can; a model that cannot is a 400 naming the ones that can (issue 29, item 2)."""
+        job_id = new_id("video")
+        try:
+            return self._edit(tenant, req, upload, job_id)
+        except BaseException:
+            self.storage.remove_job(job_id)
+            if upload is not None:
+                upload.discard()
+            raise
+
+    def _edit(self, tenant: Tenant, req: VideoEditRequest, upload: Upload | None, job_id: str) -> Video:
+        prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
+        callback_url = check_callback_url(req.callback_url, self.callbacks)
+        source_id = None
+        if upload is not None:
+            model = self._editor(resolve_model(self.registry, req.model))
+            self._check_tier(tenant, 0.0)  # the upload's own cost is known after the probe, below
+            info = self._save_source_video(upload, self.storage.input_path(job_id, "source.mp4"), model)
+            width, height = _snap_size(info.width, info.height, model)
+            fps = max(1, round(info.fps))
+            # The pipeline redraws at most the model's longest clip, on its causal grid (1 + c·k frames).
+            c = model.temporal_compression
+            frames = 1 + c * ((min(info.num_frames, model.max_frames) - 1) // c)
+            job = dict(source_video="source.mp4")
+        elif req.video is not None:
+            if req.model is not None:
+                raise ApiError(
+                    400,
+                    "`model` chooses the model of an uploaded video; an edit of a completed video uses that "
+                    "video's model — remove `model`.",
+                    "model",
+                )
+            source, stored = self._finished_source(tenant, req.video.id, "video.id")
+            model = self._editor(resolve_model(self.registry, source.model))
+            was = stored.generation
+            width, height, fps, frames = was.width, was.height, int(was.fps), stored.length
+            source_id, job = source.id, dict(source_video_id=source.id)
+        else:
+            raise ApiError(
+                400,
+                'Missing required field `video`: pass {"id": ...} of a completed video or upload an MP4.',
+                "video",
+                "missing_required_parameter",
+            )
+        geo = Geometry(width, height, frames, fps)
+        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)
+        plan = Plan(REMIX, model, geo, callback_url)
+        cost = charged_seconds(model, geo.video_seconds, geo.fps)
+        return self._submit(
+            tenant, plan, JobSpec(spec, **job), cost, remixed_from=source_id, job_id=job_id
+        )
+
+    def _editor(self, model: ModelInfo) -> ModelInfo:
+        """The model, if it can edit a video (video → video); else a 400 naming the models that can."""
+        if REMIX.name in model.modes:
+            return model
+        able = [m.name for m in self.registry.models.values() if REMIX.name in m.modes]
+        fix = (
+            f"models that can: {', '.join(able)} (pass `model`, or edit a video one of them made)."
+            if able
+            else "no model on this server can; add one that does (Kinema's own, Wan 2.1 T2V, LTX-Video or "
+            "CogVideoX video-to-video)."
+        )
+        raise ApiError(
+            400,
+            f"Model {model.name} cannot edit videos ({REMIX.title}); it does: {', '.join(model.modes)}; {fix}",
+            "model",
+            "model_not_supported",
+        )
 
     def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> Video:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
@@ -346,11 +419,10 @@ class VideoService:
         try:
             items, has_more = self.jobs.list(tenant.id, after, limit, order)
         except KeyError:
-            raise ApiError(
-                400,
-                f"`after` names no video of yours ({after!r}); pass the last id of the previous page.",
-                "after",
-            ) from None
+            # An `after` that names no video of yours (deleted since, or mistyped) is the end of the list:
+            # no id format is promised, so the schema cannot refuse one and the server does not either
+            # (issue 29, defect 9: schema-valid yet 400).
+            items, has_more = [], False
         now = time.time()
         data = [video_view(j, webhook=self._webhook_state(j), now=now) for j in items]
         return VideoList(

@@ -1,4 +1,4 @@
-"""`/v1/videos`: OpenAI's videos API (create, list, retrieve, delete, content, remix, extensions) plus
+"""`/v1/videos`: OpenAI's videos API (create, list, retrieve, delete, content, remix, extensions, edits) plus
 Kinema's server-sent events. Each route reads its body (body.py), validates it against its request model
 and calls `VideoService`."""
 
@@ -9,14 +9,15 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kinema.serving.auth import Tenant
-from kinema.serving.body import BodyLimits, read_body
+from kinema.serving.body import BodyLimits, Upload, read_body
 from kinema.serving.deps import ServiceDep, SettingsDep, TenantDep
 from kinema.serving.errors import validate
 from kinema.serving.openapi import errors, request_body
@@ -26,6 +27,7 @@ from kinema.serving.schemas import (
     Video,
     VideoCreateRequest,
     VideoDeleted,
+    VideoEditRequest,
     VideoExtendRequest,
     VideoList,
     VideoRemixRequest,
@@ -101,6 +103,29 @@ async def extend_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
 ) -> Video:
     """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
+    req, upload = await _read_video_request(request, VideoExtendRequest, service, settings)
+    return await run_in_threadpool(service.extend, tenant, req, upload)
+
+
+@router.post(
+    "/edits",
+    response_model=Video,
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
+    openapi_extra=request_body(VideoEditRequest, files=("video",)),
+)
+async def edit_video(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> Video:
+    """Edit a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file) with a prompt:
+    video → video, on a model that can (`remix` among its modes)."""
+    req, upload = await _read_video_request(request, VideoEditRequest, service, settings)
+    return await run_in_threadpool(service.edit, tenant, req, upload)
+
+
+async def _read_video_request(
+    request: Request, model: type[BaseModel], service: VideoService, settings: ServeSettings
+) -> tuple[Any, Upload | None]:
+    """A body that names a video by id (JSON) or uploads it (`video`, spooled to disk as it arrives)."""
     limits = BodyLimits(
         settings.max_video_upload_bytes + SMALL_BODY_BYTES,
         settings.max_video_upload_bytes,
@@ -112,12 +137,11 @@ async def extend_video(
     fields, uploads = await read_body(request, limits)
     upload = uploads.get("video")
     try:
-        req = validate(VideoExtendRequest, fields)
+        return validate(model, fields), upload
     except BaseException:
         if upload is not None:
             upload.discard()
         raise
-    return await run_in_threadpool(service.extend, tenant, req, upload)
 
 
 @router.get("/{video_id}", response_model=Video, responses=errors(400, 401, 403, 404))
