@@ -70,7 +70,8 @@ def _camera_spec(camera_control: Any) -> Any:
 class KinemaBackend(VideoBackend):
     name = "kinema"
     modes = TASKS
-    options = OPTIONAL_INPUTS
+    # Every optional input but reference pictures of a subject (Kinema's DiT has no reference branch).
+    options = tuple(o for o in OPTIONAL_INPUTS if o != "reference_images")
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
         self.path = Path(path)

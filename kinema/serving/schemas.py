@@ -93,6 +93,15 @@ class VideoRef(Strict):
     id: VideoId
 
 
+class CharacterRef(Strict):
+    """A character made with POST /v1/videos/characters, named in a create request."""
+
+    id: VideoId
+
+
+MAX_CHARACTERS = 4
+
+
 class VideoCreateRequest(Strict):
     """POST /v1/videos: OpenAI's fields, Kling's extras, and Kinema's physics mode."""
 
@@ -122,6 +131,9 @@ class VideoCreateRequest(Strict):
     # Kinema: the world simulator decides the motion, the model draws it; N candidates, the best kept.
     physics: Literal["simulate", "off"] | None = None
     physics_candidates: Int | None = Field(None, ge=1, le=16)
+    # Kinema: characters (POST /v1/videos/characters) the video shows, given to models that take reference
+    # pictures of a subject (Wan VACE's `reference_images`; GET /v1/config lists `characters` for them)
+    characters: list[CharacterRef] | None = Field(None, max_length=MAX_CHARACTERS)
 
 
 class VideoRemixRequest(Strict):
@@ -162,6 +174,13 @@ class VideoEditRequest(Strict):
     seed: Seed | None = None
     strength: Strength | None = None
     callback_url: CallbackUrl | None = None
+
+
+class CharacterCreateRequest(Strict):
+    """POST /v1/videos/characters (OpenAI's `client.videos.create_character`): a name and a video of the
+    subject (uploaded as the `video` file)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_SHORT_CHARS, pattern=r"\S")]
 
 
 # ---- responses ---------------------------------------------------------------------------------------
@@ -217,6 +236,18 @@ class Video(BaseModel):
     eta_seconds: float | None = None
     physics: bool = False
     webhook: WebhookState | None = None
+
+
+class CharacterObject(BaseModel):
+    """A character: what `create_character` and `get_character` answer (OpenAI's shape), plus the size of
+    the reference picture cut from its video."""
+
+    id: str
+    object: Literal["character"] = "character"
+    created_at: int
+    name: str
+    width: int
+    height: int
 
 
 class VideoList(BaseModel):

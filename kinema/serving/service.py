@@ -25,6 +25,8 @@ from kinema.serving.capabilities import capabilities
 from kinema.serving.job_spec import JobSpec
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
+    CharacterCreateRequest,
+    CharacterObject,
     Health,
     Model,
     ModelList,
@@ -62,6 +64,7 @@ from kinema.serving.views import shown_status, video_view
 
 # The tasks of the routes that start from a finished video (the create route's comes from its pictures).
 REMIX, EXTEND = TASKS["v2v"], TASKS["extend"]
+REFERENCE_SIDE = 512  # a character's picture: its video's middle frame, at most this many pixels a side
 
 
 def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
@@ -78,6 +81,7 @@ class VideoService:
     ) -> None:
         self.jobs = store.jobs
         self.webhooks = store.webhooks
+        self.characters = store.characters
         self.storage = storage
         self.registry = registry
         self.settings = settings
@@ -92,8 +96,67 @@ class VideoService:
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
         self._check_tier(tenant, cost)
         images = check_images(req, uploads, self.settings)
+        references = self._references(tenant, req, plan.model)
         spec = create_spec(plan, req)
-        return self._submit(tenant, plan, JobSpec(spec), cost, images)
+        return self._submit(tenant, plan, JobSpec(spec), cost, images, references=references)
+
+    # ---- characters ----------------------------------------------------------------------------------
+
+    def create_character(self, tenant: Tenant, req: CharacterCreateRequest, upload: Upload | None) -> CharacterObject:
+        """A character from an uploaded video: its middle frame, checked and kept as the reference picture
+        (the video itself is not kept)."""
+        if upload is None:
+            raise ApiError(
+                400, "Missing required field `video`: upload a video of the character.", "video",
+                "missing_required_parameter",
+            )  # fmt: skip
+        try:
+            path = upload.path
+            if path is None:  # not spooled (a small body): check it from a spool file all the same
+                path = self.storage.spool_dir / f".character-{new_id('upload')}.mp4"
+                self.storage.write_bytes(path, upload.data)
+                upload.path = path
+            info = check_video(path, self.settings, resolve_model(self.registry, None), upload.content_type)
+            picture, width, height = _reference_picture(path, info.num_frames)
+        finally:
+            upload.discard()
+        character = self.characters.add(new_id("char"), tenant.id, req.name.strip(), picture, width, height)
+        return _character_view(character)
+
+    def get_character(self, tenant: Tenant, character_id: str) -> CharacterObject:
+        character = self.characters.get(character_id, tenant.id)
+        if character is None:
+            raise ApiError(404, f"No character with id {character_id!r}.", "character_id", "not_found")
+        return _character_view(character)
+
+    def _references(self, tenant: Tenant, req: VideoCreateRequest, model: ModelInfo) -> list[bytes]:
+        """The pictures of the characters a create request names, for a model that takes reference
+        pictures (Wan VACE); a 400 naming the models that do, otherwise."""
+        if not req.characters:
+            return []
+        if "reference_images" not in model.options:
+            able = [m.name for m in self.registry.models.values() if "reference_images" in m.options]
+            fix = (
+                f"models that can: {', '.join(able)} (pass `model`)."
+                if able
+                else "no model on this server can; add a Wan VACE folder (WanVACEPipeline)."
+            )
+            raise ApiError(
+                400,
+                f"Model {model.name} takes no reference pictures, so `characters` cannot be used with it; {fix}",
+                "characters",
+                "model_not_supported",
+            )
+        pictures = []
+        for i, ref in enumerate(req.characters):
+            character = self.characters.get(ref.id, tenant.id)
+            if character is None:
+                raise ApiError(
+                    404, f"No character with id {ref.id!r}; create it with POST /v1/videos/characters.",
+                    f"characters[{i}].id", "not_found",
+                )  # fmt: skip
+            pictures.append(character.image)
+        return pictures
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> Video:
         prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
@@ -322,6 +385,7 @@ class VideoService:
         extended_from: str | None = None,
         shown: Geometry | None = None,
         job_id: str | None = None,
+        references: list[bytes] | None = None,
     ) -> Video:
         """Store the job (its input files first), after the model's modes and, under the tenant's lock,
         its tier's limits are checked."""
@@ -342,6 +406,11 @@ class VideoService:
             for name, image in (images or {}).items():
                 files[name] = f"{name}{image.suffix}"
                 self.storage.write_bytes(self.storage.input_path(job_id, files[name]), image.data)
+            if references:
+                names = [f"reference_{i}.png" for i in range(len(references))]
+                for name, picture in zip(names, references, strict=True):
+                    self.storage.write_bytes(self.storage.input_path(job_id, name), picture)
+                job = dataclasses.replace(job, reference_images=names)
             with self.jobs.writing() as conn:
                 self.jobs.lock_tenant(conn, tenant.id)
                 self._check_tier(tenant, cost, conn)
@@ -555,3 +624,35 @@ def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
     scale = min(1.0, math.sqrt(rules.pixel_limit / (width * height)))
     m = rules.multiple
     return max(m, m * int(width * scale / m)), max(m, m * int(height * scale / m))
+
+
+def _reference_picture(path: Path, num_frames: int) -> tuple[bytes, int, int]:
+    """The video's middle frame as a PNG of at most REFERENCE_SIDE a side: (bytes, width, height). Frames
+    are decoded one at a time, so memory is one frame of the (size-checked) upload."""
+    import io
+
+    from PIL import Image
+
+    from kinema.io.video import iter_video_frames
+
+    frame = None
+    for i, frame in enumerate(iter_video_frames(path)):
+        if i >= num_frames // 2:
+            break
+    if frame is None:
+        raise ApiError(400, "`video` has no frame that decodes; upload a video with at least one frame.", "video")
+    picture = Image.fromarray(frame)
+    picture.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE))
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    return buf.getvalue(), picture.width, picture.height
+
+
+def _character_view(character: Any) -> CharacterObject:
+    return CharacterObject(
+        id=character.id,
+        created_at=int(character.created_at),
+        name=character.name,
+        width=character.width,
+        height=character.height,
+    )

@@ -86,6 +86,10 @@ class ServeSettings(BaseSettings):
     # Web pages on other origins may not create or delete videos unless listed here (CORS; origins.py),
     # e.g. ["https://studio.example.com"]. The server's own studio is same-origin and needs nothing.
     cors_origins: list[str] = []
+    # The names clients reach this server by, besides loopback names and IP addresses (origins.HostGuard),
+    # e.g. ["kinema.example.com", "*.internal.example.com"]. A request whose Host is any other name is refused:
+    # a web page on a domain that re-resolves to this server (DNS rebinding) sends its own name as Host.
+    allowed_hosts: list[str] = []
 
     # Upload temp files and job-less input folders untouched for this long are swept (janitor.py).
     orphan_seconds: float = 600.0

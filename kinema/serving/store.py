@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kinema.serving.character_store import CharacterStore
 from kinema.serving.database import Database
 from kinema.serving.job_store import ACTIVE, FINISHED, Claim, Job, JobStore, jobs, new_id
 from kinema.serving.key_store import KeyStore
@@ -26,6 +27,7 @@ class Store:
         self.webhooks = WebhookStore(self.db)
         self.keys = KeyStore(self.db)
         self.jobs = JobStore(self.db, events=self.webhooks.record)
+        self.characters = CharacterStore(self.db)
         self.writing = self.db.writing
 
     def dispose(self) -> None:

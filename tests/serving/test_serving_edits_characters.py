@@ -113,3 +113,58 @@ def test_unknown_routes_and_methods_answer_the_truth(server_factory):
         r = c.delete("/v1/videos/video_abc/content")
         assert r.status_code == 405 and r.headers["allow"] == "GET"
         assert c.request("OPTIONS", "/v1/videos").headers["allow"] == "GET, POST"
+
+
+def _registry_with_references(tmp_path) -> ModelRegistry:
+    """`fake-tiny` (Kinema's facts: no reference pictures) and `vace-like` (the same facts plus VACE's
+    `reference_images`, as a Wan VACE folder lists them); the fake generator runs both."""
+    from serving_helpers import write_fake_model
+
+    fake = read_model_info(write_fake_model(tmp_path / "models"))
+    vace = dataclasses.replace(fake, name="vace-like", options=(*fake.options, "reference_images"))
+    return ModelRegistry([fake, vace], "fake-tiny")
+
+
+def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_path):
+    server = server_factory(registry=_registry_with_references(tmp_path))
+    worker = server.start_worker()
+    client = _client(server)
+    # a clip whose middle frame (of 9) is the only blue one: the character's picture is that frame
+    frames = np.zeros((9, 32, 48, 3), np.uint8)
+    frames[:] = (0, 200, 0)
+    frames[4] = (0, 0, 230)
+    write_video(tmp_path / "me.mp4", frames, fps=8, label=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made = client.videos.create_character(name="Ada", video=("me.mp4", (tmp_path / "me.mp4").read_bytes(), "video/mp4"))
+        assert made.name == "Ada" and made.id.startswith("char_") and made.created_at > 0
+        got = client.videos.get_character(made.id)
+        assert (got.id, got.name, got.created_at) == (made.id, "Ada", made.created_at)
+        assert (got.model_extra["width"], got.model_extra["height"]) == (48, 32)
+
+        video = client.videos.create(
+            prompt="Ada waves", model="vace-like", extra_body={"characters": [{"id": made.id}]}
+        )
+        assert client.videos.poll(video.id, poll_interval_ms=50).status == "completed"
+        spec = worker.backends.requests[-1]
+        (picture,) = spec.reference_images  # decoded at the output size, as the worker does every picture
+        assert picture.shape == (32, 32, 3)
+        assert np.abs(picture.astype(int) - (0, 0, 230)).mean() < 12  # the middle frame, not the green ones
+
+        # a model without reference pictures: a 400 naming the one that has them
+        with pytest.raises(openai.BadRequestError) as exc:
+            client.videos.create(prompt="Ada", extra_body={"characters": [{"id": made.id}]})
+        assert exc.value.body["param"] == "characters" and "models that can: vace-like" in exc.value.body["message"]
+        with pytest.raises(openai.NotFoundError) as exc:
+            client.videos.create(prompt="x", model="vace-like", extra_body={"characters": [{"id": "char_nope"}]})
+        assert exc.value.body["param"] == "characters[0].id"
+        with pytest.raises(openai.NotFoundError):
+            client.videos.get_character("char_nope")
+        with pytest.raises(openai.BadRequestError) as exc:
+            client.videos.create_character(name="  ", video=("me.mp4", b"x", "video/mp4"))
+        assert exc.value.body["param"] == "name"
+        with pytest.raises(openai.APIStatusError) as exc:
+            client.videos.create_character(name="Bob", video=("me.mp4", b"not a video", "video/mp4"))
+        assert exc.value.status_code == 415
+    assert not any((server.settings.data_dir / "uploads").glob("*"))  # no spool file left behind
+

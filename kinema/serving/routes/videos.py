@@ -23,6 +23,8 @@ from kinema.serving.errors import validate
 from kinema.serving.openapi import errors, request_body
 from kinema.serving.schemas import (
     MAX_ID_CHARS,
+    CharacterCreateRequest,
+    CharacterObject,
     Provenance,
     Video,
     VideoCreateRequest,
@@ -120,6 +122,30 @@ async def edit_video(
     video → video, on a model that can (`remix` among its modes)."""
     req, upload = await _read_video_request(request, VideoEditRequest, service, settings)
     return await run_in_threadpool(service.edit, tenant, req, upload)
+
+
+@router.post(
+    "/characters",
+    response_model=CharacterObject,
+    responses=errors(400, 401, 403, 413, 415),
+    openapi_extra=request_body(CharacterCreateRequest, files=("video",)),
+)
+async def create_character(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> CharacterObject:
+    """A character from a video of it (`name`, and `video` as a file): its picture can then be named in
+    `characters` of a create request, on models that take reference pictures (Wan VACE)."""
+    req, upload = await _read_video_request(request, CharacterCreateRequest, service, settings)
+    return await run_in_threadpool(service.create_character, tenant, req, upload)
+
+
+@router.get("/characters/{character_id}", response_model=CharacterObject, responses=errors(400, 401, 403, 404))
+def get_character(
+    character_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="A character's id")],
+    tenant: TenantDep,
+    service: ServiceDep,
+) -> CharacterObject:
+    return service.get_character(tenant, character_id)
 
 
 async def _read_video_request(
