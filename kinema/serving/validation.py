@@ -438,6 +438,15 @@ def check_video(path: Path, settings: ServeSettings, model: ModelInfo, content_t
         raise refused from None
     if info.num_frames < 1 or info.width < 1 or info.height < 1:
         raise ApiError(400, "`video` has no frames; upload a video with at least one frame.", "video")
+    if not _first_frame_decodes(path):
+        # The header's frame count is a claim: a moov declaring 33 frames over an empty mdat passed the probe
+        # and failed in the worker (issue 29, defect 4). One decoded frame is the proof, at upload.
+        raise ApiError(
+            400,
+            f"`video` declares {info.num_frames} frames but none of them decodes (its media data is empty or "
+            "damaged); upload a video that plays.",
+            "video",
+        )
     if not (0 < info.fps <= settings.max_fps):
         raise ApiError(
             400,
@@ -452,6 +461,19 @@ def check_video(path: Path, settings: ServeSettings, model: ModelInfo, content_t
             "video",
         )
     return info
+
+
+def _first_frame_decodes(path: Path) -> bool:
+    """Whether the upload's first video frame decodes (packets are read until one does, at most the file)."""
+    import av
+
+    try:
+        with av.open(str(path), format=VIDEO_CONTAINER) as container:
+            for _ in container.decode(video=0):
+                return True
+    except Exception:
+        return False
+    return False
 
 
 def check_physics(model: ModelInfo, physics: str | None, candidates: int | None) -> tuple[bool, int]:

@@ -72,3 +72,39 @@ def test_7_public_callback_urls_still_pass():
     policy = CallbackPolicy(resolver=lambda host, port: [ipaddress.ip_address("93.184.215.14")])
     assert policy.check("https://example.com/hook").url == "https://93.184.215.14:443/hook"
     assert policy.check("http://[64:ff9b::5db8:d70e]:8080/").url.startswith("http://[64:ff9b::5db8:d70e]:8080")
+
+
+# ---- 4. a zero-frame MP4: the moov declares frames, the mdat is empty ---------------------------------------
+
+
+def _mp4_with_empty_mdat(path) -> bytes:
+    """A real MP4 (PyAV) whose mdat payload is cut out: the moov still declares its 33 frames."""
+    import struct
+
+    import numpy as np
+
+    from kinema.io.video import probe_video, write_video
+
+    write_video(path, np.full((33, 32, 32, 3), 90, np.uint8), fps=8, label=None)
+    data = path.read_bytes()
+    out, i = b"", 0
+    while i < len(data):
+        size, kind = struct.unpack(">I4s", data[i : i + 8])
+        out += struct.pack(">I4s", 8, b"mdat") if kind == b"mdat" else data[i : i + size]
+        i += size
+    path.write_bytes(out)
+    assert probe_video(path).num_frames == 33  # what the probe believed
+    return out
+
+
+def test_4_a_zero_frame_mp4_is_refused_at_upload(server, tmp_path):
+    clip = _mp4_with_empty_mdat(tmp_path / "empty.mp4")
+    with server.client() as c:
+        for route in ("/v1/videos/extensions", "/v1/videos/edits"):
+            r = c.post(route, data={"prompt": "go on"}, files={"video": ("empty.mp4", clip, "video/mp4")})
+            assert r.status_code == 400, r.text
+            e = r.json()["error"]
+            assert e["param"] == "video" and "declares 33 frames but none of them decodes" in e["message"]
+        r = c.post("/v1/videos/characters", data={"name": "n"}, files={"video": ("e.mp4", clip, "video/mp4")})
+        assert r.status_code == 400 and "none of them decodes" in r.json()["error"]["message"]
+        assert c.get("/v1/videos").json()["data"] == []
