@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from kinema.serving.body import BodyBudget, ReleaseBodies
 from kinema.serving.deps import Auth
 from kinema.serving.errors import install_error_handlers
 from kinema.serving.janitor import Janitor
@@ -20,6 +21,7 @@ from kinema.serving.origins import install_origin_policy
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.routes import ROUTERS
 from kinema.serving.routes.system import STATIC_DIR
+from kinema.serving.routes.videos import create_limits
 from kinema.serving.schemas import (
     VideoCreateRequest,
     VideoEditRequest,
@@ -84,8 +86,11 @@ def create_app(
     app.state.settings = settings
     app.state.auth = Auth(store.keys, settings)
     app.state.janitor = janitor
+    budget = max(settings.max_body_bytes_in_flight, create_limits(settings).body_bytes)
+    app.state.body_budget = BodyBudget(budget)
 
     install_error_handlers(app)
+    app.add_middleware(ReleaseBodies, budget=app.state.body_budget)
     install_origin_policy(app, settings)
     for router in ROUTERS:
         app.include_router(router)

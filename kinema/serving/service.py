@@ -90,6 +90,11 @@ class VideoService:
 
     # ---- create / remix / extend --------------------------------------------------------------------
 
+    def admit(self, tenant: Tenant) -> None:
+        """A key already at its concurrency limit or out of quota hears 429 before its body is read (issue
+        29, defect 2: a limited key's 50 MB bodies were read in full, then refused)."""
+        self._check_tier(tenant, 0.0)
+
     def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> Video:
         plan = check_create(req, uploads, self.registry, self.settings, self.callbacks)
         cost = charged_seconds(plan.model, plan.geometry.video_seconds, plan.geometry.fps, plan.candidates)

@@ -73,6 +73,9 @@ class ServeSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_video_upload_bytes: int = 200 * 1024 * 1024
+    # Request bodies held in memory by all requests together (body.BodyBudget); a request that would pass it
+    # is a 503 with Retry-After. Never less than one create body (two base64 images): app.py raises it to that.
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024
 
     # Webhooks: signed with this secret (HMAC-SHA256); None = a random secret kept in data_dir.
     webhook_secret: str | None = None

@@ -26,7 +26,7 @@ from kinema.backends.base import GenerationSpec
 from kinema.errors import InvalidInputError
 from kinema.pipelines import sizes
 from kinema.runtime.tasks import Task, api_task_given
-from kinema.serving.body import Upload
+from kinema.serving.body import FileKind, Upload
 from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
 from kinema.serving.errors import ApiError
 from kinema.serving.registry import ModelInfo, ModelRegistry
@@ -51,6 +51,14 @@ VIDEO_CONTAINER = "mov"  # ffmpeg's demuxer for MP4, MOV and M4V
 VIDEO_CODECS = ("h264", "hevc", "av1")
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/x-m4v", "application/octet-stream")
 VIDEO_NAMES = "an MP4 or MOV file with H.264, HEVC or AV1 video"
+# A file part's signature, checked while it streams in (body.py): PNG, JPEG, WebP; an ISO-BMFF / QuickTime box.
+VIDEO_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+IMAGE_KIND = FileKind(
+    (*IMAGE_TYPES, "application/octet-stream"),
+    lambda head: head.startswith((b"\x89PNG", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    f"a {IMAGE_NAMES} image",
+)
+VIDEO_KIND = FileKind(VIDEO_TYPES, lambda head: head[4:8] in VIDEO_BOXES, VIDEO_NAMES)
 # The create route's pictures: the API's field → the GenerationSpec's (the task table's `given`).
 PICTURES: dict[str, str] = {"input_reference": "image", "image_tail": "last_image"}
 

@@ -35,6 +35,7 @@ from kinema.serving.schemas import (
     VideoRemixRequest,
 )
 from kinema.serving.service import VideoService
+from kinema.serving.validation import IMAGE_KIND, VIDEO_KIND
 from kinema.serving.settings import ServeSettings
 
 POLL_AFTER_MS = "500"
@@ -62,10 +63,15 @@ SSE_EVENT = {
 VideoIdPath = Annotated[str, Path(max_length=MAX_ID_CHARS, description="A video's id")]
 
 
-def _create_limits(s: ServeSettings) -> BodyLimits:
+def create_limits(s: ServeSettings) -> BodyLimits:
     # Two images, as files or as base64 (4/3 of their bytes) in JSON, plus the fields.
     body = math.ceil(2 * s.max_upload_bytes * 4 / 3) + SMALL_BODY_BYTES
-    return BodyLimits(body, s.max_upload_bytes, files=("input_reference", "image_tail"))
+    return BodyLimits(
+        body,
+        s.max_upload_bytes,
+        files=("input_reference", "image_tail"),
+        kinds={"input_reference": IMAGE_KIND, "image_tail": IMAGE_KIND},
+    )
 
 
 @router.post(
@@ -78,7 +84,8 @@ async def create_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
 ) -> Video:
     """Queue a video: text → video, image → video (`input_reference`) or keyframes (`image_tail` too)."""
-    fields, uploads = await read_body(request, _create_limits(settings))
+    await run_in_threadpool(service.admit, tenant)
+    fields, uploads = await read_body(request, create_limits(settings))
     req = validate(VideoCreateRequest, fields)
     return await run_in_threadpool(service.create, tenant, req, uploads)
 
@@ -105,6 +112,7 @@ async def extend_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
 ) -> Video:
     """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
+    await run_in_threadpool(service.admit, tenant)
     req, upload = await _read_video_request(request, VideoExtendRequest, service, settings)
     return await run_in_threadpool(service.extend, tenant, req, upload)
 
@@ -120,6 +128,7 @@ async def edit_video(
 ) -> Video:
     """Edit a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file) with a prompt:
     video → video, on a model that can (`remix` among its modes)."""
+    await run_in_threadpool(service.admit, tenant)
     req, upload = await _read_video_request(request, VideoEditRequest, service, settings)
     return await run_in_threadpool(service.edit, tenant, req, upload)
 
@@ -159,6 +168,7 @@ async def _read_video_request(
         spool=("video",),
         spool_dir=service.spool_dir,
         json_bytes=SMALL_BODY_BYTES,  # JSON names a video by id; only a form carries the file
+        kinds={"video": VIDEO_KIND},
     )
     fields, uploads = await read_body(request, limits)
     upload = uploads.get("video")
@@ -222,6 +232,7 @@ async def remix_video(
     video_id: VideoIdPath, request: Request, tenant: TenantDep, service: ServiceDep
 ) -> Video:
     """A new video from a completed one and a new prompt."""
+    await run_in_threadpool(service.admit, tenant)
     fields, _ = await read_body(request, BodyLimits(SMALL_BODY_BYTES, 0))
     req = validate(VideoRemixRequest, fields)
     return await run_in_threadpool(service.remix, tenant, video_id, req)
