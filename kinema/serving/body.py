@@ -183,6 +183,7 @@ def _parse_json(raw: bytearray) -> dict[str, Any]:
         text = raw.decode("utf-8")
         raw.clear()
         body = json.loads(text, parse_int=_parse_int)
+        del text
     except RecursionError:
         raise ApiError(400, "The request body is nested too deeply; send a flat JSON object.", None) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -225,6 +226,8 @@ def _parse_int(text: str) -> int | float:
 def check_text(value: Any, path: str = "") -> None:
     """400 on the first string (key or value) that is not valid Unicode text (a lone surrogate)."""
     if isinstance(value, str):
+        if value.isascii():  # no copy: a 50 MB base64 string is not encoded just to be checked
+            return
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
