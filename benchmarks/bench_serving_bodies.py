@@ -114,7 +114,9 @@ def main() -> int:
                 capture_output=True, text=True, cwd=REPO, check=True,
             )  # fmt: skip
             key = out.stdout.strip().splitlines()[-1]
-            first = httpx.post(url + "/v1/videos", json={"prompt": "one"}, headers={"Authorization": f"Bearer {key}"})
+            first = httpx.post(
+                url + "/v1/videos", json={"prompt": "one"}, headers={"Authorization": f"Bearer {key}"}
+            )
             assert first.status_code == 200, first.text
             rows.append(("free key at its limit", *measure(proc, url, body_bytes, args.clients, key)))
         finally:

@@ -23,6 +23,7 @@ from kinema.serving.routes import ROUTERS
 from kinema.serving.routes.system import STATIC_DIR
 from kinema.serving.routes.videos import create_limits
 from kinema.serving.schemas import (
+    CharacterCreateRequest,
     VideoCreateRequest,
     VideoEditRequest,
     VideoExtendRequest,
@@ -96,5 +97,8 @@ def create_app(
         app.include_router(router)
     app.state.method_table = [(r.path_regex, r.methods) for router in ROUTERS for r in router.routes]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest, VideoEditRequest))
+    install_openapi(
+        app,
+        (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest, VideoEditRequest, CharacterCreateRequest),
+    )
     return app

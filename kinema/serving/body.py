@@ -167,7 +167,9 @@ async def _read_all(request: Request, limit: int, budget: BodyBudget | None = No
     body = bytearray()
     async for chunk in request.stream():
         if len(body) + len(chunk) > limit:
-            raise _too_large(None if not request.headers.get("content-length") else len(body) + len(chunk), limit)
+            raise _too_large(
+                None if not request.headers.get("content-length") else len(body) + len(chunk), limit
+            )
         if budget is not None:
             budget.take(request, len(chunk))
         body += chunk

@@ -50,9 +50,7 @@ def _address(text: str) -> Address | None:
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (RFC 6052, and RFC 8215's local-use
 # prefix) and the deprecated IPv4-compatible form (::a.b.c.d). A translator or an old stack delivers a post to
 # [64:ff9b::7f00:1] to 127.0.0.1 (issue 29, defect 7), so such an address is as public as its IPv4 address.
-EMBEDDING_V4 = tuple(
-    ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96")
-)
+EMBEDDING_V4 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
 
 
 def embedded_ipv4(addr: Address) -> list[ipaddress.IPv4Address]:

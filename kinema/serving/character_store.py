@@ -43,7 +43,9 @@ class CharacterStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, character_id: str, tenant: str, name: str, image: bytes, width: int, height: int) -> Character:
+    def add(
+        self, character_id: str, tenant: str, name: str, image: bytes, width: int, height: int
+    ) -> Character:
         row = Character(character_id, tenant, name, time.time(), width, height, image)
         with self.db.writing() as conn:
             conn.execute(characters.insert().values(**row.__dict__))

@@ -76,7 +76,9 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
         return ApiError(400, f"Unknown field `{param}`; remove it.{hint}", param, "unknown_parameter")
     if kind == "missing":
         return ApiError(400, f"Missing required field `{param}`.", param, "missing_required_parameter")
-    if kind == "string_too_short" or (kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == r"\S"):
+    if kind == "string_too_short" or (
+        kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == r"\S"
+    ):
         # The schema's non-blank text (schemas.Prompt): the words a person needs, not the regex.
         what = "describe the video you want in a few words" if param.endswith("prompt") else "write some text"
         return ApiError(400, f"`{param}` is empty; {what}.", param, "invalid_value")

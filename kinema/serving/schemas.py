@@ -43,7 +43,14 @@ Steps = Annotated[Int, Field(ge=1, le=200)]
 Strength = Annotated[Float, Field(gt=0, le=1)]
 # One limit per text field, the same on every route (issue 15, item 9). Prompts are limited by
 # `ServeSettings.max_prompt_chars` (an operator's setting), checked in validation.check_texts.
-CallbackUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, description="Webhook URL (http or https)")]
+CallbackUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_URL_CHARS,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]",
+        description="Webhook URL (http or https)",
+    ),
+]
 ShortText = Annotated[str, Field(max_length=MAX_SHORT_CHARS)]
 VideoId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
 # A prompt must say something: the server refuses an empty or blank one, so the schema says so too (issue 29,
@@ -54,6 +61,22 @@ Prompt = Annotated[str, Field(min_length=1, pattern=r"\S", description="What the
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _video_required_in_json(schema: dict[str, Any]) -> None:
+    """A JSON body cannot carry a file, so there `video` must name a video (`{"id": ...}`): the schema says
+    so (issue 29, defect 9: `{"prompt": "0"}` was schema-valid and a 400). A form uploads it instead."""
+    schema.setdefault("required", []).append("video")
+    video = schema["properties"]["video"]
+    ref = next(v for v in video.pop("anyOf") if "$ref" in v)  # VideoRef, without its null branch
+    video.pop("default", None)
+    video.update(ref)
+
+
+def _one_length(schema: dict[str, Any]) -> None:
+    """`seconds` and Kling's `duration` mean the same; the server takes one (issue 29, defect 9)."""
+    given = {"not": {"type": "null"}}
+    schema["not"] = {"required": ["seconds", "duration"], "properties": {"seconds": given, "duration": given}}
 
 
 class CameraConfig(Strict):
@@ -105,6 +128,8 @@ MAX_CHARACTERS = 4
 class VideoCreateRequest(Strict):
     """POST /v1/videos: OpenAI's fields, Kling's extras, and Kinema's physics mode."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_length)
+
     prompt: Prompt
     model: ShortText | None = None
     seconds: Seconds | None = None
@@ -151,6 +176,8 @@ class VideoRemixRequest(Strict):
 class VideoExtendRequest(Strict):
     """POST /v1/videos/extensions: continue a completed video (`video: {"id": ...}`) or an uploaded MP4."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_video_required_in_json)
+
     prompt: Prompt
     video: VideoRef | None = None  # None: the video arrives as an uploaded file
     seconds: Seconds | None = None
@@ -164,6 +191,8 @@ class VideoExtendRequest(Strict):
 class VideoEditRequest(Strict):
     """POST /v1/videos/edits (OpenAI's `client.videos.edit`): video → video from a completed video
     (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file), on a model that can (`remix` mode)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_video_required_in_json)
 
     prompt: Prompt
     video: VideoRef | None = None  # None: the video arrives as an uploaded file

@@ -107,7 +107,9 @@ class VideoService:
 
     # ---- characters ----------------------------------------------------------------------------------
 
-    def create_character(self, tenant: Tenant, req: CharacterCreateRequest, upload: Upload | None) -> CharacterObject:
+    def create_character(
+        self, tenant: Tenant, req: CharacterCreateRequest, upload: Upload | None
+    ) -> CharacterObject:
         """A character from an uploaded video: its middle frame, checked and kept as the reference picture
         (the video itself is not kept)."""
         if upload is None:
@@ -226,9 +228,7 @@ class VideoService:
         spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)
         plan = Plan(REMIX, model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
-        return self._submit(
-            tenant, plan, JobSpec(spec, **job), cost, remixed_from=source_id, job_id=job_id
-        )
+        return self._submit(tenant, plan, JobSpec(spec, **job), cost, remixed_from=source_id, job_id=job_id)
 
     def _editor(self, model: ModelInfo) -> ModelInfo:
         """The model, if it can edit a video (video → video); else a 400 naming the models that can."""
@@ -641,11 +641,14 @@ def _reference_picture(path: Path, num_frames: int) -> tuple[bytes, int, int]:
     from kinema.io.video import iter_video_frames
 
     frame = None
-    for i, frame in enumerate(iter_video_frames(path)):
+    for i, decoded in enumerate(iter_video_frames(path)):
+        frame = decoded
         if i >= num_frames // 2:
             break
     if frame is None:
-        raise ApiError(400, "`video` has no frame that decodes; upload a video with at least one frame.", "video")
+        raise ApiError(
+            400, "`video` has no frame that decodes; upload a video with at least one frame.", "video"
+        )
     picture = Image.fromarray(frame)
     picture.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE))
     buf = io.BytesIO()

@@ -54,7 +54,9 @@ VIDEO_NAMES = "an MP4 or MOV file with H.264, HEVC or AV1 video"
 VIDEO_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 IMAGE_KIND = FileKind(
     (*IMAGE_TYPES, "application/octet-stream"),
-    lambda head: head.startswith((b"\x89PNG", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    lambda head: (
+        head.startswith((b"\x89PNG", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    ),
     f"a {IMAGE_NAMES} image",
 )
 VIDEO_KIND = FileKind(VIDEO_TYPES, lambda head: head[4:8] in VIDEO_BOXES, VIDEO_NAMES)

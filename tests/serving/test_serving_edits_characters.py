@@ -76,15 +76,22 @@ def test_edit_refusals_name_what_to_fix(server_factory, tmp_path):
             client.videos.edit(prompt="red", video=("in.mp4", clip, "video/mp4"))
         body = exc.value.body
         assert body["param"] == "model" and body["code"] == "model_not_supported"
-        assert "t2v-only cannot edit videos" in body["message"] and "models that can: fake-tiny" in body["message"]
+        assert (
+            "t2v-only cannot edit videos" in body["message"]
+            and "models that can: fake-tiny" in body["message"]
+        )
         # the model that can is accepted when named
-        ok = client.videos.edit(prompt="red", video=("in.mp4", clip, "video/mp4"), extra_body={"model": "fake-tiny"})
+        ok = client.videos.edit(
+            prompt="red", video=("in.mp4", clip, "video/mp4"), extra_body={"model": "fake-tiny"}
+        )
         assert ok.model == "fake-tiny"
         with pytest.raises(openai.BadRequestError) as exc:
             client.post("/videos/edits", cast_to=openai.types.Video, body={"prompt": "red"})
         assert exc.value.body["param"] == "video"
         with pytest.raises(openai.NotFoundError):
-            client.post("/videos/edits", cast_to=openai.types.Video, body={"prompt": "r", "video": {"id": "video_x"}})
+            client.post(
+                "/videos/edits", cast_to=openai.types.Video, body={"prompt": "r", "video": {"id": "video_x"}}
+            )
         with pytest.raises(openai.APIStatusError) as exc:
             client.videos.edit(prompt="red", video=("in.mp4", b"not a video at all", "video/mp4"),
                                extra_body={"model": "fake-tiny"})  # fmt: skip
@@ -136,7 +143,9 @@ def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_p
     write_video(tmp_path / "me.mp4", frames, fps=8, label=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        made = client.videos.create_character(name="Ada", video=("me.mp4", (tmp_path / "me.mp4").read_bytes(), "video/mp4"))
+        made = client.videos.create_character(
+            name="Ada", video=("me.mp4", (tmp_path / "me.mp4").read_bytes(), "video/mp4")
+        )
         assert made.name == "Ada" and made.id.startswith("char_") and made.created_at > 0
         got = client.videos.get_character(made.id)
         assert (got.id, got.name, got.created_at) == (made.id, "Ada", made.created_at)
@@ -154,9 +163,14 @@ def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_p
         # a model without reference pictures: a 400 naming the one that has them
         with pytest.raises(openai.BadRequestError) as exc:
             client.videos.create(prompt="Ada", extra_body={"characters": [{"id": made.id}]})
-        assert exc.value.body["param"] == "characters" and "models that can: vace-like" in exc.value.body["message"]
+        assert (
+            exc.value.body["param"] == "characters"
+            and "models that can: vace-like" in exc.value.body["message"]
+        )
         with pytest.raises(openai.NotFoundError) as exc:
-            client.videos.create(prompt="x", model="vace-like", extra_body={"characters": [{"id": "char_nope"}]})
+            client.videos.create(
+                prompt="x", model="vace-like", extra_body={"characters": [{"id": "char_nope"}]}
+            )
         assert exc.value.body["param"] == "characters[0].id"
         with pytest.raises(openai.NotFoundError):
             client.videos.get_character("char_nope")
@@ -167,4 +181,3 @@ def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_p
             client.videos.create_character(name="Bob", video=("me.mp4", b"not a video", "video/mp4"))
         assert exc.value.status_code == 415
     assert not any((server.settings.data_dir / "uploads").glob("*"))  # no spool file left behind
-

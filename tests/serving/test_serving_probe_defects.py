@@ -30,7 +30,11 @@ def _raw(server, method: str, path: str, headers: dict[str, str], body: bytes = 
 def test_1_dns_rebinding_host_is_refused_on_a_keyless_server(server_factory):
     server = server_factory(start_webhooks=False, allowed_hosts=["kinema.example.com", "*.corp.example"])
     port = server.port
-    evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", "Content-Type": "application/json"}
+    evil = {
+        "Host": f"evil.example:{port}",
+        "Origin": f"http://evil.example:{port}",
+        "Content-Type": "application/json",
+    }
     status, body = _raw(server, "POST", "/v1/videos", evil, b'{"prompt": "rebound"}')
     assert status == 400 and body["error"]["code"] == "host_not_allowed", body
     assert "evil.example" in body["error"]["message"] and "--allowed-host" in body["error"]["message"]
@@ -71,7 +75,9 @@ def test_7_public_callback_urls_still_pass():
 
     policy = CallbackPolicy(resolver=lambda host, port: [ipaddress.ip_address("93.184.215.14")])
     assert policy.check("https://example.com/hook").url == "https://93.184.215.14:443/hook"
-    assert policy.check("http://[64:ff9b::5db8:d70e]:8080/").url.startswith("http://[64:ff9b::5db8:d70e]:8080")
+    assert policy.check("http://[64:ff9b::5db8:d70e]:8080/").url.startswith(
+        "http://[64:ff9b::5db8:d70e]:8080"
+    )
 
 
 # ---- 4. a zero-frame MP4: the moov declares frames, the mdat is empty ---------------------------------------
@@ -152,19 +158,24 @@ def test_2_bodies_in_flight_are_bounded_and_a_limited_key_is_refused_unread(serv
     import threading
 
     import httpx
+
     from kinema.serving.auth import create_key
 
     mb = 1024 * 1024
     # create bodies of up to ~17 MB (two 6 MB images as base64)
     server = server_factory(start_webhooks=False, max_upload_bytes=6 * mb, max_body_bytes_in_flight=12 * mb)
     budget = server.app.state.body_budget
-    body = json.dumps({"prompt": "x", "input_reference": {"image_url": "data:image/png;base64," + "A" * (7 * mb)}})
+    body = json.dumps(
+        {"prompt": "x", "input_reference": {"image_url": "data:image/png;base64," + "A" * (7 * mb)}}
+    )
     body = body.encode()
     answers: list[httpx.Response] = []
 
     def send() -> None:
         with httpx.Client(timeout=60) as c:
-            answers.append(c.post(server.url + "/v1/videos", content=body, headers={"Content-Type": "application/json"}))
+            answers.append(
+                c.post(server.url + "/v1/videos", content=body, headers={"Content-Type": "application/json"})
+            )
 
     threads = [threading.Thread(target=send) for _ in range(10)]
     for t in threads:

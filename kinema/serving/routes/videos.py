@@ -35,8 +35,8 @@ from kinema.serving.schemas import (
     VideoRemixRequest,
 )
 from kinema.serving.service import VideoService
-from kinema.serving.validation import IMAGE_KIND, VIDEO_KIND
 from kinema.serving.settings import ServeSettings
+from kinema.serving.validation import IMAGE_KIND, VIDEO_KIND
 
 POLL_AFTER_MS = "500"
 SMALL_BODY_BYTES = 1_000_000  # a body with no files: prompts and options
@@ -106,7 +106,7 @@ def list_videos(
     "/extensions",
     response_model=Video,
     responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
-    openapi_extra=request_body(VideoExtendRequest, files=("video",)),
+    openapi_extra=request_body(VideoExtendRequest, files=("video",), required_files=("video",)),
 )
 async def extend_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
@@ -121,7 +121,7 @@ async def extend_video(
     "/edits",
     response_model=Video,
     responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
-    openapi_extra=request_body(VideoEditRequest, files=("video",)),
+    openapi_extra=request_body(VideoEditRequest, files=("video",), required_files=("video",)),
 )
 async def edit_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
@@ -137,7 +137,9 @@ async def edit_video(
     "/characters",
     response_model=CharacterObject,
     responses=errors(400, 401, 403, 413, 415),
-    openapi_extra=request_body(CharacterCreateRequest, files=("video",)),
+    openapi_extra=request_body(
+        CharacterCreateRequest, files=("video",), json=False, required_files=("video",)
+    ),
 )
 async def create_character(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
@@ -148,7 +150,9 @@ async def create_character(
     return await run_in_threadpool(service.create_character, tenant, req, upload)
 
 
-@router.get("/characters/{character_id}", response_model=CharacterObject, responses=errors(400, 401, 403, 404))
+@router.get(
+    "/characters/{character_id}", response_model=CharacterObject, responses=errors(400, 401, 403, 404)
+)
 def get_character(
     character_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="A character's id")],
     tenant: TenantDep,
