@@ -175,7 +175,9 @@ def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_p
         with pytest.raises(openai.NotFoundError):
             client.videos.get_character("char_nope")
         with pytest.raises(openai.BadRequestError) as exc:
-            client.videos.create_character(name="  ", video=("me.mp4", b"x", "video/mp4"))
+            client.videos.create_character(
+                name="  ", video=("me.mp4", (tmp_path / "me.mp4").read_bytes(), "video/mp4")
+            )
         assert exc.value.body["param"] == "name"
         with pytest.raises(openai.APIStatusError) as exc:
             client.videos.create_character(name="Bob", video=("me.mp4", b"not a video", "video/mp4"))
