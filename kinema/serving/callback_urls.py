@@ -113,7 +113,10 @@ class CallbackPolicy:
         literal = _address(host)
         try:
             addrs = [literal] if literal is not None else self.resolve(host, port)
-        except OSError:
+        except (
+            OSError,
+            UnicodeError,
+        ):  # UnicodeError: a name IDNA cannot encode (found by the fuzzer: a 500)
             raise CallbackRefused(
                 f"The host of `callback_url` ({host}) does not resolve; use a public host name."
             ) from None

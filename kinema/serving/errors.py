@@ -82,6 +82,9 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
         # The schema's non-blank text (schemas.Prompt): the words a person needs, not the regex.
         what = "describe the video you want in a few words" if param.endswith("prompt") else "write some text"
         return ApiError(400, f"`{param}` is empty; {what}.", param, "invalid_value")
+    if kind == "string_pattern_mismatch" and param.endswith("callback_url"):
+        got = str(err.get("input", ""))[:100]
+        return ApiError(400, f"`{param}` must be an http(s) URL; got {got!r}.", param, "invalid_callback_url")
     if kind == "finite_number":  # body.py reads an integer of more than 100 digits as infinity
         return ApiError(
             400,

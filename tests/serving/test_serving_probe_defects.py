@@ -251,3 +251,11 @@ def test_3_the_worker_decodes_a_6000px_image_near_the_output_size(tmp_path, fmt,
     assert out.returncode == 0, out.stderr
     grown_mb = int(out.stdout.split()[-1])
     assert grown_mb < most_mb, grown_mb
+
+
+def test_7_a_host_name_idna_cannot_encode_is_a_400_not_a_500(server):
+    """Found by the fuzz run once the schema asked for http(s) URLs: getaddrinfo's IDNA codec raised
+    UnicodeError (not OSError) for a host like `\\x8a`, and the create answered 500."""
+    with server.client() as c:
+        r = c.post("/v1/videos", json={"prompt": "x", "callback_url": "http://\x8a\x8a.example/"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "callback_url", r.text
