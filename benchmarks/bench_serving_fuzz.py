@@ -92,7 +92,7 @@ def st_checks_all(url: str, root: Path, examples: int) -> str:
         [str(st), "run", url + "/openapi.json", "-H", f"Authorization: Bearer {key}", "--checks", "all",
          "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
          "--request-timeout", "30", "--no-color"],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True, text=True, cwd=root,  # st keeps a cache folder in its working directory
     )  # fmt: skip
     text = run.stdout
     summary = text[text.find("Failures:") if "Failures:" in text else text.find("Test cases:") :]
