@@ -183,3 +183,19 @@ def test_a_character_from_a_video_is_a_reference_in_create(server_factory, tmp_p
             client.videos.create_character(name="Bob", video=("me.mp4", b"not a video", "video/mp4"))
         assert exc.value.status_code == 415
     assert not any((server.settings.data_dir / "uploads").glob("*"))  # no spool file left behind
+
+
+def test_edit_runs_on_the_real_tiny_model(real_server, tmp_path):
+    """`client.videos.edit` end to end on a real model that can edit (the tiny random Kinema model's v2v
+    pipeline), not the fake generator: the upload is redrawn at its own size and length."""
+    client = _client(real_server)
+    clip = _mp4(tmp_path / "in.mp4", frames=9, size=(32, 32), fps=8, colour=(200, 40, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        edited = client.videos.edit(prompt="a blue ball", video=("in.mp4", clip, "video/mp4"))
+        done = client.videos.poll(edited.id, poll_interval_ms=100)
+        assert done.status == "completed", done.error
+        out = tmp_path / "out.mp4"
+        out.write_bytes(client.videos.download_content(done.id).content)
+    frames, fps = read_video(out)
+    assert frames.shape == (9, 32, 32, 3) and fps == 8
