@@ -13,6 +13,11 @@ deep run. Prints a Markdown table of cases and status codes per operation, then 
 
     python benchmarks/bench_serving_fuzz.py                          # 1000 per operation and mode, 200 sequences
     python benchmarks/bench_serving_fuzz.py --examples 100 --stateful-examples 20
+    python benchmarks/bench_serving_fuzz.py --examples 100 --stateful-examples 20 --st-checks-all 20
+
+`--st-checks-all N` then runs schemathesis' own CLI (`st run --checks all`, phases examples, coverage,
+fuzzing and stateful, N examples each) as a pro key against the same server, as the outside probe did:
+this is where schema disagreements show (ST202 "schema-valid request rejected", ST205 unsupported method).
 
 Measured 2026-12-02 on the team's shared 2-core x86_64 box (schemathesis 4.32.5, defaults): 19,904 cases —
 18,002 single-operation in 202 s and 1,902 stateful calls in 30 s — answered 200 / 400 / 404 / 409 / 415;
@@ -73,6 +78,27 @@ def start_server(root: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("kinema serve did not come up")
 
 
+def st_checks_all(url: str, root: Path, examples: int) -> str:
+    """schemathesis' CLI with every check, as a pro key (a key closes the key-less server: `--auth auto`);
+    its summary (failures by check code, cases generated)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "kinema.cli", "keys", "create", "--name", "fuzz", "--tier", "pro",
+         "--data-dir", str(root / "data")],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
+    key = out.stdout.strip().splitlines()[-1]
+    st = Path(sys.executable).with_name("st")
+    run = subprocess.run(
+        [str(st), "run", url + "/openapi.json", "-H", f"Authorization: Bearer {key}", "--checks", "all",
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
+         "--request-timeout", "30", "--no-color"],
+        capture_output=True, text=True, cwd=root,  # st keeps a cache folder in its working directory
+    )  # fmt: skip
+    text = run.stdout
+    summary = text[text.find("Failures:") if "Failures:" in text else text.find("Test cases:") :]
+    return summary.strip()
+
+
 def table(report: FuzzReport) -> str:
     per_op = report.by_operation
     codes = sorted({c for counts in per_op.values() for c in counts})
@@ -91,6 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000, help="cases per operation and mode")
     parser.add_argument("--stateful-examples", type=int, default=200, help="stateful sequences")
+    parser.add_argument("--st-checks-all", type=int, default=0, help="then `st run --checks all`, N examples")
     args = parser.parse_args()
     import schemathesis
 
@@ -102,6 +129,7 @@ def main() -> int:
             phase1 = time.time() - started
             fuzz_stateful(url, args.stateful_examples, report)
             phase2 = time.time() - started - phase1
+            st_summary = st_checks_all(url, Path(tmp), args.st_checks_all) if args.st_checks_all else ""
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -120,6 +148,8 @@ def main() -> int:
     )
     for op, message in report.failures[:10]:
         print(f"\n--- {op}\n{message}")
+    if st_summary:
+        print(f"\nst run --checks all (a pro key, {args.st_checks_all} examples per phase):\n{st_summary}")
     return 1 if report.failures or report.server_errors else 0
 
 

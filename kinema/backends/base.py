@@ -64,6 +64,9 @@ class GenerationSpec(BaseModel):
     image: Any = None
     last_image: Any = None
     keyframes: list[tuple[float, Any]] = Field(default_factory=list)
+    # pictures of a subject (a character) the video should show, not frames of it: Wan VACE's
+    # `reference_images`; a model that cannot take them refuses the option
+    reference_images: list[Any] = Field(default_factory=list)
     # a source video (MP4 path or uint8 (T, H, W, 3)) for extend / v2v
     video: Any = None
     strength: float | None = None  # v2v: how much to change, (0, 1]
@@ -157,6 +160,7 @@ ATTACHED: tuple[str, ...] = (
     "image",
     "last_image",
     "keyframes",
+    "reference_images",
     "video",
     "output_path",
     "sink",
@@ -174,6 +178,7 @@ OPTIONAL_INPUTS: tuple[str, ...] = (
     "aspect_ratio",
     "sampler",
     "keyframes",
+    "reference_images",
     "strength",
     "crossfade_frames",
     "camera_control",

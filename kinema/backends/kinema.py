@@ -70,7 +70,9 @@ def _camera_spec(camera_control: Any) -> Any:
 class KinemaBackend(VideoBackend):
     name = "kinema"
     modes = TASKS
-    options = tuple(o for o in OPTIONAL_INPUTS if o != "upscale")  # no latent upsampler for Kinema's VAE
+    # Every optional input but a latent upsampler (none for Kinema's VAE) and reference pictures of a subject
+    # (Kinema's DiT has no reference branch).
+    options = tuple(o for o in OPTIONAL_INPUTS if o not in ("upscale", "reference_images"))
 
     def __init__(self, path: str | Path, device: str = "cpu", dtype: Any = None, base: Any = None) -> None:
         self.path = Path(path)

@@ -145,13 +145,18 @@ class WanVACEBackend(_Wan):
     name = "wan-vace"
     folder_classes = ("WanVACEPipeline",)
     modes = ("t2v", "t2i", "i2v", "keyframes", "extend")
-    options = ("negative_prompt", "aspect_ratio", "keyframes", "crossfade_frames")
+    options = ("negative_prompt", "aspect_ratio", "keyframes", "crossfade_frames", "reference_images")
     pipelines = dict.fromkeys(modes, "WanVACEPipeline")
     context_frames = 1 + 4 * 4
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
+        # A character's pictures (`reference_images`) go to VACE's reference input in any task: the
+        # pipeline encodes them as extra latent frames in front of the video and drops them after
+        # denoising, so they steer what the subject looks like without being frames of the result.
+        refs = {"reference_images": [self.image(r, req) for r in spec.reference_images]}
+        refs = refs if spec.reference_images else {}
         if not TASKS[task].given:  # text → video / image
-            return {}
+            return refs
         n = req.size.num_frames
         given = {0: self.image(spec.image, req)}
         if TASKS[task].takes_keyframes:
@@ -159,7 +164,7 @@ class WanVACEBackend(_Wan):
                 given[min(n - 1, max(0, round(float(seconds) * req.fps)))] = self.image(picture, req)
             if spec.last_image is not None:
                 given[n - 1] = self.image(spec.last_image, req)
-        return self.masked(given, req)
+        return {**self.masked(given, req), **refs}
 
     def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
         from PIL import Image

@@ -41,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         help="a web origin allowed to call the API from a browser (repeatable; default: none but the studio)",
     )
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        dest="allowed_hosts",
+        help="a name clients use to reach this server besides localhost and IP addresses (repeatable; "
+        "e.g. kinema.example.com or *.example.com); requests naming any other Host are refused",
+    )
+    parser.add_argument(
         "--webhook-allow-host",
         action="append",
         default=None,
@@ -122,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             ("workers", args.workers),
             ("auth", args.auth),
             ("cors_origins", getattr(args, "cors_origins", None)),
+            ("allowed_hosts", getattr(args, "allowed_hosts", None)),
             ("webhook_allowed_hosts", getattr(args, "webhook_allowed_hosts", None)),
             ("metrics_key", getattr(args, "metrics_key", None)),
             ("metrics_port", getattr(args, "metrics_port", None)),

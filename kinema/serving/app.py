@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from kinema.serving.body import BodyBudget, ReleaseBodies
 from kinema.serving.deps import Auth
 from kinema.serving.errors import install_error_handlers
 from kinema.serving.janitor import Janitor
@@ -21,7 +22,14 @@ from kinema.serving.origins import install_origin_policy
 from kinema.serving.registry import ModelRegistry
 from kinema.serving.routes import ROUTERS
 from kinema.serving.routes.system import STATIC_DIR
-from kinema.serving.schemas import VideoCreateRequest, VideoExtendRequest, VideoRemixRequest
+from kinema.serving.routes.videos import create_limits
+from kinema.serving.schemas import (
+    CharacterCreateRequest,
+    VideoCreateRequest,
+    VideoEditRequest,
+    VideoExtendRequest,
+    VideoRemixRequest,
+)
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
 from kinema.serving.storage import make_storage
@@ -86,14 +94,20 @@ def create_app(
     app.state.supervisor = None  # `kinema serve` sets its worker supervisor here (for /metrics)
     app.state.metrics = KinemaCollector(service, lambda: _supervised(app))
     app.state.metrics_registry = make_registry(app.state.metrics)
+    budget = max(settings.max_body_bytes_in_flight, create_limits(settings).body_bytes)
+    app.state.body_budget = BodyBudget(budget)
 
     install_error_handlers(app)
+    app.add_middleware(ReleaseBodies, budget=app.state.body_budget)
     install_origin_policy(app, settings)
     for router in ROUTERS:
         app.include_router(router)
     app.state.method_table = [(r.path_regex, r.methods) for router in ROUTERS for r in router.routes]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    install_openapi(app, (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest))
+    install_openapi(
+        app,
+        (VideoCreateRequest, VideoRemixRequest, VideoExtendRequest, VideoEditRequest, CharacterCreateRequest),
+    )
     return app
 
 

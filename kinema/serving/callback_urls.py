@@ -47,7 +47,32 @@ def _address(text: str) -> Address | None:
     return addr
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (RFC 6052, and RFC 8215's local-use
+# prefix) and the deprecated IPv4-compatible form (::a.b.c.d). A translator or an old stack delivers a post to
+# [64:ff9b::7f00:1] to 127.0.0.1 (issue 29, defect 7), so such an address is as public as its IPv4 address.
+EMBEDDING_V4 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
+def embedded_ipv4(addr: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through a translation or tunnel (NAT64, IPv4-compatible,
+    6to4, Teredo's server and client)."""
+    if not isinstance(addr, ipaddress.IPv6Address):
+        return []
+    out: list[ipaddress.IPv4Address] = []
+    if any(addr in net for net in EMBEDDING_V4):
+        out.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    if addr.sixtofour is not None:
+        out.append(addr.sixtofour)
+    if addr.teredo is not None:
+        out.extend(addr.teredo)
+    return out
+
+
 def is_public(addr: Address) -> bool:
+    if any(not is_public(v4) for v4 in embedded_ipv4(addr)):
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr in EMBEDDING_V4[2]:
+        return False  # ::/96: the IPv4-compatible form itself is deprecated (RFC 4291), never a receiver
     return addr.is_global and not addr.is_multicast
 
 
@@ -82,11 +107,16 @@ class CallbackPolicy:
                 "(Kinema-Signature), verify that instead."
             )
         host = parts.hostname.lower().rstrip(".")
-        port = port or (443 if parts.scheme == "https" else 80)
+        if port == 0:  # `port or default` read it as 80 (issue 29, defect 7); no server listens on 0
+            raise CallbackRefused("`callback_url` uses port 0; give the receiver's real port (or none).")
+        port = port if port is not None else (443 if parts.scheme == "https" else 80)
         literal = _address(host)
         try:
             addrs = [literal] if literal is not None else self.resolve(host, port)
-        except OSError:
+        except (
+            OSError,
+            UnicodeError,
+        ):  # UnicodeError: a name IDNA cannot encode (found by the fuzzer: a 500)
             raise CallbackRefused(
                 f"The host of `callback_url` ({host}) does not resolve; use a public host name."
             ) from None

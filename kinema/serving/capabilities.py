@@ -26,6 +26,8 @@ from kinema.serving.validation import PICTURES
 # The request fields that carry a given picture (API name → GenerationSpec name): the create route's
 # uploads, and the extend route's video.
 PICTURE_FIELDS: dict[str, str] = {**PICTURES, "video": "video"}
+# Request fields named otherwise than the optional input they carry (API name → GenerationSpec name).
+OPTION_FIELDS: dict[str, str] = {"characters": "reference_images"}
 # What the length is called besides NO_MOTION's names (Kling's `duration`).
 LENGTH_FIELDS = ("duration",)
 PHYSICS_FIELDS = ("physics", "physics_candidates")
@@ -44,7 +46,8 @@ def route(task: Task) -> tuple[str, type[Strict]]:
 
 def honoured(field: str, task: Task, model: ModelInfo) -> bool:
     """Whether a request field can work for this task on this model (the module's docstring)."""
-    if field in OPTIONAL_INPUTS and field not in model.options:
+    option = OPTION_FIELDS.get(field, field)
+    if option in OPTIONAL_INPUTS and option not in model.options:
         return False
     if field in PICTURE_FIELDS and PICTURE_FIELDS[field] not in task.given:
         return False

@@ -100,6 +100,15 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
         return ApiError(400, f"Unknown field `{param}`; remove it.{hint}", param, "unknown_parameter")
     if kind == "missing":
         return ApiError(400, f"Missing required field `{param}`.", param, "missing_required_parameter")
+    if kind == "string_too_short" or (
+        kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == r"\S"
+    ):
+        # The schema's non-blank text (schemas.Prompt): the words a person needs, not the regex.
+        what = "describe the video you want in a few words" if param.endswith("prompt") else "write some text"
+        return ApiError(400, f"`{param}` is empty; {what}.", param, "invalid_value")
+    if kind == "string_pattern_mismatch" and param.endswith("callback_url"):
+        got = str(err.get("input", ""))[:100]
+        return ApiError(400, f"`{param}` must be an http(s) URL; got {got!r}.", param, "invalid_callback_url")
     if kind == "finite_number":  # body.py reads an integer of more than 100 digits as infinity
         return ApiError(
             400,
@@ -111,14 +120,23 @@ def validation_api_error(errors: list[dict[str, Any]], model: type[BaseModel] | 
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route accepts on this path (Starlette's own 405 names only the first route's).
-    `app.state.method_table` is (path regex, methods) of every route, set by app.py."""
+    """The methods of the route this path names (Starlette's own 405 names only the first route's).
+
+    A path may match several templates: `/v1/videos/extensions` matches its own and `/v1/videos/{video_id}`.
+    The path names the most specific one — the template with the fewest parameters, as /openapi.json lists
+    it — so `Allow` is that template's methods, not every template's (issue 29, defect 9: OPTIONS on
+    /extensions answered `Allow: DELETE, GET, HEAD, POST`). `app.state.method_table` is (path regex,
+    methods) of every route, set by app.py."""
     path = request.url.path
-    methods: set[str] = set()
-    for regex, route_methods in getattr(app.state, "method_table", ()):
-        if regex.match(path):
-            methods |= set(route_methods)
-    return sorted(methods)
+    matches = [
+        (len(regex.groupindex), route_methods)
+        for regex, route_methods in getattr(app.state, "method_table", ())
+        if regex.match(path)
+    ]
+    if not matches:
+        return []
+    fewest = min(n for n, _ in matches)
+    return sorted({m for n, route_methods in matches if n == fewest for m in route_methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -142,7 +160,8 @@ def install_error_handlers(app: FastAPI) -> None:
             allow = allowed_methods(app, request)
             headers["Allow"] = ", ".join(allow)
             message = (
-                f"Method {request.method} is not allowed on {request.url.path}; use {' or '.join(allow)}."
+                f"Method {request.method} is not allowed on {request.url.path}; it answers "
+                f"{', '.join(allow)} (see /docs for the API)."
             )
             code = "method_not_allowed"
         return JSONResponse(

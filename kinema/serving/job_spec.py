@@ -33,6 +33,7 @@ class JobSpec:
     source_video: str | None = None  # an uploaded MP4 to extend, a file of the job's inputs
     source_video_id: str | None = None  # a completed video of this server to extend or remix
     total_frames: int | None = None  # extend: the video's length once extended
+    reference_images: list[str] | None = None  # characters' pictures, files of the job's inputs
 
     def params(self) -> dict[str, Any]:
         """The `params` column's JSON value."""

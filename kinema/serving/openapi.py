@@ -51,27 +51,63 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def request_body(model: type[BaseModel], files: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`openapi_extra=` of a route that reads its own body: JSON, or a multipart form with these files."""
+FILE_TYPES = {
+    "input_reference": "image/png, image/jpeg, image/webp",
+    "image_tail": "image/png, image/jpeg, image/webp",
+    "video": "video/mp4, video/quicktime",
+}
+
+
+def request_body(
+    model: type[BaseModel],
+    files: tuple[str, ...] = (),
+    json: bool = True,
+    required_files: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """`openapi_extra=` of a route that reads its own body: JSON (unless `json=False`: a route whose body
+    must carry a file), or a multipart form with these files (`required_files` among them)."""
     schema = model.model_json_schema(ref_template=REF)
     form: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
         if name in files:
             form[name] = {"type": "string", "format": "binary", "description": "the file itself"}
         elif _is_scalar(prop):
-            form[name] = {"type": "string", "description": prop.get("description", name)}
+            form[name] = _form_scalar(name, prop)
         else:
             form[name] = {"type": "string", "description": f"`{name}` as JSON text"}
-    form_schema = {"type": "object", "properties": form, "required": schema.get("required", [])}
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": REF.format(model=model.__name__)}},
-                "multipart/form-data": {"schema": form_schema},
-            },
-        }
+    for name in files:
+        form.setdefault(name, {"type": "string", "format": "binary", "description": "the file itself"})
+    required = [r for r in schema.get("required", []) if r not in files or r in required_files]
+    form_schema = {
+        "type": "object",
+        "properties": form,
+        "required": list(dict.fromkeys([*required, *required_files])),
+        "additionalProperties": False,  # as in the JSON body: an unknown field is a 400, not ignored
     }
+    form_body: dict[str, Any] = {"schema": form_schema}
+    types = {n: FILE_TYPES[n] for n in files if n in FILE_TYPES}
+    if types:  # what each file part may be (the server tells by its bytes: body.FileKind, validation.py)
+        form_body["encoding"] = {n: {"contentType": t} for n, t in types.items()}
+    content: dict[str, Any] = {"multipart/form-data": form_body}
+    if json:
+        content = {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}, **content}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _form_scalar(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    """A scalar field as a form part: the field's own type and rules (a form part is text, but OpenAPI 3.1
+    forms declare it by the value it carries: `cfg_scale` is a number from 0 to 30 there too; issue 29,
+    defect 9). A nullable field's null branch is dropped: a form cannot send null, only leave a field out."""
+    kinds = [k for k in prop.get("anyOf", [prop]) if k.get("type") != "null"]
+    out: dict[str, Any] = {"description": prop.get("description", name)}
+    if len(kinds) == 1:
+        out.update({k: v for k, v in kinds[0].items() if k not in ("title", "default")})
+    else:  # e.g. seconds: "4", 4 or 4.5
+        out["anyOf"] = [{k: v for k, v in kind.items() if k != "title"} for kind in kinds]
+    for key in ("enum", "const", "examples"):
+        if key in prop:
+            out[key] = prop[key]
+    return out
 
 
 def _is_scalar(prop: dict[str, Any]) -> bool:
@@ -97,6 +133,25 @@ def _add_video_links(paths: dict[str, Any]) -> None:
             }
 
 
+# Pydantic writes a bound it cannot fold into the type (one behind a BeforeValidator: schemas.Int, Float) under
+# its own name, which JSON Schema ignores: `num_inference_steps` read as any integer, 0 was schema-valid and a
+# 400 (issue 29, defect 9). They are renamed to JSON Schema's keywords.
+BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _standard_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for ours, standard in BOUNDS.items():
+                if ours in node:
+                    node[standard] = node.pop(ours)
+        for value in node.values():
+            _standard_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _standard_bounds(value)
+
+
 def install_openapi(app: FastAPI, request_models: tuple[type[BaseModel], ...]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -114,6 +169,7 @@ def install_openapi(app: FastAPI, request_models: tuple[type[BaseModel], ...]) -
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
         _add_video_links(paths)
+        _standard_bounds(spec)
         app.openapi_schema = spec
         return spec
 

@@ -43,13 +43,40 @@ Steps = Annotated[Int, Field(ge=1, le=200)]
 Strength = Annotated[Float, Field(gt=0, le=1)]
 # One limit per text field, the same on every route (issue 15, item 9). Prompts are limited by
 # `ServeSettings.max_prompt_chars` (an operator's setting), checked in validation.check_texts.
-CallbackUrl = Annotated[str, Field(max_length=MAX_URL_CHARS, description="Webhook URL (http or https)")]
+CallbackUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_URL_CHARS,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]",
+        description="Webhook URL (http or https)",
+    ),
+]
 ShortText = Annotated[str, Field(max_length=MAX_SHORT_CHARS)]
 VideoId = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+# A prompt must say something: the server refuses an empty or blank one, so the schema says so too (issue 29,
+# defect 9: schemathesis generated "" as schema-valid and got a 400). Its length limit is an operator's
+# setting (`max_prompt_chars`, checked in validation.check_texts).
+Prompt = Annotated[str, Field(min_length=1, pattern=r"\S", description="What the video shows")]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _video_required_in_json(schema: dict[str, Any]) -> None:
+    """A JSON body cannot carry a file, so there `video` must name a video (`{"id": ...}`): the schema says
+    so (issue 29, defect 9: `{"prompt": "0"}` was schema-valid and a 400). A form uploads it instead."""
+    schema.setdefault("required", []).append("video")
+    video = schema["properties"]["video"]
+    ref = next(v for v in video.pop("anyOf") if "$ref" in v)  # VideoRef, without its null branch
+    video.pop("default", None)
+    video.update(ref)
+
+
+def _one_length(schema: dict[str, Any]) -> None:
+    """`seconds` and Kling's `duration` mean the same; the server takes one (issue 29, defect 9)."""
+    given = {"not": {"type": "null"}}
+    schema["not"] = {"required": ["seconds", "duration"], "properties": {"seconds": given, "duration": given}}
 
 
 class CameraConfig(Strict):
@@ -89,10 +116,21 @@ class VideoRef(Strict):
     id: VideoId
 
 
+class CharacterRef(Strict):
+    """A character made with POST /v1/videos/characters, named in a create request."""
+
+    id: VideoId
+
+
+MAX_CHARACTERS = 4
+
+
 class VideoCreateRequest(Strict):
     """POST /v1/videos: OpenAI's fields, Kling's extras, and Kinema's physics mode."""
 
-    prompt: str
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_length)
+
+    prompt: Prompt
     model: ShortText | None = None
     seconds: Seconds | None = None
     size: ShortText | None = Field(None, examples=["1280x720"])
@@ -121,12 +159,15 @@ class VideoCreateRequest(Strict):
     # Sound (issue 28): true = the video must have sound (a 400 from a video-only model), false = none,
     # null = sound when the model makes it. vLLM-Omni names this `generate_sound`.
     audio: bool | None = Field(None, description="true: with sound (models that make it); false: without")
+    # Kinema: characters (POST /v1/videos/characters) the video shows, given to models that take reference
+    # pictures of a subject (Wan VACE's `reference_images`; GET /v1/config lists `characters` for them)
+    characters: list[CharacterRef] | None = Field(None, max_length=MAX_CHARACTERS)
 
 
 class VideoRemixRequest(Strict):
     """POST /v1/videos/{video_id}/remix: the same video, a new prompt."""
 
-    prompt: str
+    prompt: Prompt
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     num_inference_steps: Steps | None = None
@@ -138,7 +179,9 @@ class VideoRemixRequest(Strict):
 class VideoExtendRequest(Strict):
     """POST /v1/videos/extensions: continue a completed video (`video: {"id": ...}`) or an uploaded MP4."""
 
-    prompt: str
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_video_required_in_json)
+
+    prompt: Prompt
     video: VideoRef | None = None  # None: the video arrives as an uploaded file
     seconds: Seconds | None = None
     negative_prompt: str | None = None
@@ -146,6 +189,30 @@ class VideoExtendRequest(Strict):
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     callback_url: CallbackUrl | None = None
+
+
+class VideoEditRequest(Strict):
+    """POST /v1/videos/edits (OpenAI's `client.videos.edit`): video → video from a completed video
+    (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file), on a model that can (`remix` mode)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_video_required_in_json)
+
+    prompt: Prompt
+    video: VideoRef | None = None  # None: the video arrives as an uploaded file
+    model: ShortText | None = Field(None, description="An uploaded video's model; an id's is its own")
+    negative_prompt: str | None = None
+    cfg_scale: CfgScale | None = None
+    num_inference_steps: Steps | None = None
+    seed: Seed | None = None
+    strength: Strength | None = None
+    callback_url: CallbackUrl | None = None
+
+
+class CharacterCreateRequest(Strict):
+    """POST /v1/videos/characters (OpenAI's `client.videos.create_character`): a name and a video of the
+    subject (uploaded as the `video` file)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_SHORT_CHARS, pattern=r"\S")]
 
 
 # ---- responses ---------------------------------------------------------------------------------------
@@ -202,6 +269,18 @@ class Video(BaseModel):
     physics: bool = False
     has_audio: bool = Field(False, description="The video file has a sound track (AAC)")
     webhook: WebhookState | None = None
+
+
+class CharacterObject(BaseModel):
+    """A character: what `create_character` and `get_character` answer (OpenAI's shape), plus the size of
+    the reference picture cut from its video."""
+
+    id: str
+    object: Literal["character"] = "character"
+    created_at: int
+    name: str
+    width: int
+    height: int
 
 
 class VideoList(BaseModel):

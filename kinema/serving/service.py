@@ -26,6 +26,8 @@ from kinema.serving.job_spec import JobSpec
 from kinema.serving.models_file import plain_settings
 from kinema.serving.registry import ModelInfo, ModelRegistry
 from kinema.serving.schemas import (
+    CharacterCreateRequest,
+    CharacterObject,
     Health,
     Model,
     ModelList,
@@ -35,6 +37,7 @@ from kinema.serving.schemas import (
     Video,
     VideoCreateRequest,
     VideoDeleted,
+    VideoEditRequest,
     VideoExtendRequest,
     VideoList,
     VideoRemixRequest,
@@ -62,6 +65,7 @@ from kinema.serving.views import shown_status, video_view
 
 # The tasks of the routes that start from a finished video (the create route's comes from its pictures).
 REMIX, EXTEND = TASKS["v2v"], TASKS["extend"]
+REFERENCE_SIDE = 512  # a character's picture: its video's middle frame, at most this many pixels a side
 
 
 def charged_seconds(model: ModelInfo, video_seconds: float, fps: float, candidates: int = 1) -> float:
@@ -79,6 +83,7 @@ class VideoService:
         self.jobs = store.jobs
         self.webhooks = store.webhooks
         self.workers = store.workers
+        self.characters = store.characters
         self.storage = storage
         self.registry = registry
         self.settings = settings
@@ -87,14 +92,80 @@ class VideoService:
 
     # ---- create / remix / extend --------------------------------------------------------------------
 
+    def admit(self, tenant: Tenant) -> None:
+        """A key already at its concurrency limit or out of quota hears 429 before its body is read (issue
+        29, defect 2: a limited key's 50 MB bodies were read in full, then refused)."""
+        self._check_tier(tenant, 0.0)
+
     def create(self, tenant: Tenant, req: VideoCreateRequest, uploads: dict[str, Upload]) -> Video:
         plan = check_create(req, uploads, self.registry, self.settings, self.callbacks)
         cost = charged_seconds(plan.model, plan.geometry.video_seconds, plan.geometry.fps, plan.candidates)
         # Tier limits before any image is looked at: a key at its limit costs the server nothing more.
         self._check_tier(tenant, cost)
         images = check_images(req, uploads, self.settings)
+        references = self._references(tenant, req, plan.model)
         spec = create_spec(plan, req)
-        return self._submit(tenant, plan, JobSpec(spec), cost, images)
+        return self._submit(tenant, plan, JobSpec(spec), cost, images, references=references)
+
+    # ---- characters ----------------------------------------------------------------------------------
+
+    def create_character(
+        self, tenant: Tenant, req: CharacterCreateRequest, upload: Upload | None
+    ) -> CharacterObject:
+        """A character from an uploaded video: its middle frame, checked and kept as the reference picture
+        (the video itself is not kept)."""
+        if upload is None:
+            raise ApiError(
+                400, "Missing required field `video`: upload a video of the character.", "video",
+                "missing_required_parameter",
+            )  # fmt: skip
+        try:
+            path = upload.path
+            if path is None:  # not spooled (a small body): check it from a spool file all the same
+                path = self.storage.spool_dir / f".character-{new_id('upload')}.mp4"
+                self.storage.write_bytes(path, upload.data)
+                upload.path = path
+            info = check_video(path, self.settings, resolve_model(self.registry, None), upload.content_type)
+            picture, width, height = _reference_picture(path, info.num_frames)
+        finally:
+            upload.discard()
+        character = self.characters.add(new_id("char"), tenant.id, req.name.strip(), picture, width, height)
+        return _character_view(character)
+
+    def get_character(self, tenant: Tenant, character_id: str) -> CharacterObject:
+        character = self.characters.get(character_id, tenant.id)
+        if character is None:
+            raise ApiError(404, f"No character with id {character_id!r}.", "character_id", "not_found")
+        return _character_view(character)
+
+    def _references(self, tenant: Tenant, req: VideoCreateRequest, model: ModelInfo) -> list[bytes]:
+        """The pictures of the characters a create request names, for a model that takes reference
+        pictures (Wan VACE); a 400 naming the models that do, otherwise."""
+        if not req.characters:
+            return []
+        if "reference_images" not in model.options:
+            able = [m.name for m in self.registry.models.values() if "reference_images" in m.options]
+            fix = (
+                f"models that can: {', '.join(able)} (pass `model`)."
+                if able
+                else "no model on this server can; add a Wan VACE folder (WanVACEPipeline)."
+            )
+            raise ApiError(
+                400,
+                f"Model {model.name} takes no reference pictures, so `characters` cannot be used with it; {fix}",
+                "characters",
+                "model_not_supported",
+            )
+        pictures = []
+        for i, ref in enumerate(req.characters):
+            character = self.characters.get(ref.id, tenant.id)
+            if character is None:
+                raise ApiError(
+                    404, f"No character with id {ref.id!r}; create it with POST /v1/videos/characters.",
+                    f"characters[{i}].id", "not_found",
+                )  # fmt: skip
+            pictures.append(character.image)
+        return pictures
 
     def remix(self, tenant: Tenant, video_id: str, req: VideoRemixRequest) -> Video:
         prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
@@ -109,6 +180,76 @@ class VideoService:
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         job = JobSpec(spec, source_video_id=source.id)
         return self._submit(tenant, plan, job, cost, remixed_from=source.id)
+
+    def edit(self, tenant: Tenant, req: VideoEditRequest, upload: Upload | None = None) -> Video:
+        """OpenAI's edit: video → video (the `remix` task) from a completed video or an uploaded MP4, on a
+        model that can; a model that cannot is a 400 naming the ones that can (issue 29, item 2)."""
+        job_id = new_id("video")
+        try:
+            return self._edit(tenant, req, upload, job_id)
+        except BaseException:
+            self.storage.remove_job(job_id)
+            if upload is not None:
+                upload.discard()
+            raise
+
+    def _edit(self, tenant: Tenant, req: VideoEditRequest, upload: Upload | None, job_id: str) -> Video:
+        prompt = check_texts(self.settings, req.prompt, req.negative_prompt)
+        callback_url = check_callback_url(req.callback_url, self.callbacks)
+        source_id = None
+        if upload is not None:
+            model = self._editor(resolve_model(self.registry, req.model))
+            self._check_tier(tenant, 0.0)  # the upload's own cost is known after the probe, below
+            info = self._save_source_video(upload, self.storage.input_path(job_id, "source.mp4"), model)
+            width, height = _snap_size(info.width, info.height, model)
+            fps = max(1, round(info.fps))
+            # The pipeline redraws at most the model's longest clip, on its causal grid (1 + c·k frames).
+            c = model.temporal_compression
+            frames = 1 + c * ((min(info.num_frames, model.max_frames) - 1) // c)
+            job = dict(source_video="source.mp4")
+        elif req.video is not None:
+            if req.model is not None:
+                raise ApiError(
+                    400,
+                    "`model` chooses the model of an uploaded video; an edit of a completed video uses that "
+                    "video's model — remove `model`.",
+                    "model",
+                )
+            source, stored = self._finished_source(tenant, req.video.id, "video.id")
+            model = self._editor(resolve_model(self.registry, source.model))
+            was = stored.generation
+            width, height, fps, frames = was.width, was.height, int(was.fps), stored.length
+            source_id, job = source.id, dict(source_video_id=source.id)
+        else:
+            raise ApiError(
+                400,
+                'Missing required field `video`: pass {"id": ...} of a completed video or upload an MP4.',
+                "video",
+                "missing_required_parameter",
+            )
+        geo = Geometry(width, height, frames, fps)
+        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)
+        plan = Plan(REMIX, model, geo, callback_url)
+        cost = charged_seconds(model, geo.video_seconds, geo.fps)
+        return self._submit(tenant, plan, JobSpec(spec, **job), cost, remixed_from=source_id, job_id=job_id)
+
+    def _editor(self, model: ModelInfo) -> ModelInfo:
+        """The model, if it can edit a video (video → video); else a 400 naming the models that can."""
+        if REMIX.name in model.modes:
+            return model
+        able = [m.name for m in self.registry.models.values() if REMIX.name in m.modes]
+        fix = (
+            f"models that can: {', '.join(able)} (pass `model`, or edit a video one of them made)."
+            if able
+            else "no model on this server can; add one that does (Kinema's own, Wan 2.1 T2V, LTX-Video or "
+            "CogVideoX video-to-video)."
+        )
+        raise ApiError(
+            400,
+            f"Model {model.name} cannot edit videos ({REMIX.title}); it does: {', '.join(model.modes)}; {fix}",
+            "model",
+            "model_not_supported",
+        )
 
     def extend(self, tenant: Tenant, req: VideoExtendRequest, upload: Upload | None = None) -> Video:
         """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
@@ -257,6 +398,7 @@ class VideoService:
         extended_from: str | None = None,
         shown: Geometry | None = None,
         job_id: str | None = None,
+        references: list[bytes] | None = None,
     ) -> Video:
         """Store the job (its input files first), after the model's modes and, under the tenant's lock,
         its tier's limits are checked."""
@@ -277,6 +419,11 @@ class VideoService:
             for name, image in (images or {}).items():
                 files[name] = f"{name}{image.suffix}"
                 self.storage.write_bytes(self.storage.input_path(job_id, files[name]), image.data)
+            if references:
+                names = [f"reference_{i}.png" for i in range(len(references))]
+                for name, picture in zip(names, references, strict=True):
+                    self.storage.write_bytes(self.storage.input_path(job_id, name), picture)
+                job = dataclasses.replace(job, reference_images=names)
             self.storage.publish_inputs(job_id)  # in the bucket before the row: no worker misses them
             with self.jobs.writing() as conn:
                 self.jobs.lock_tenant(conn, tenant.id)
@@ -355,11 +502,10 @@ class VideoService:
         try:
             items, has_more = self.jobs.list(tenant.id, after, limit, order)
         except KeyError:
-            raise ApiError(
-                400,
-                f"`after` names no video of yours ({after!r}); pass the last id of the previous page.",
-                "after",
-            ) from None
+            # An `after` that names no video of yours (deleted since, or mistyped) is the end of the list:
+            # no id format is promised, so the schema cannot refuse one and the server does not either
+            # (issue 29, defect 9: schema-valid yet 400).
+            items, has_more = [], False
         now = time.time()
         data = [video_view(j, webhook=self._webhook_state(j), now=now) for j in items]
         return VideoList(
@@ -521,3 +667,38 @@ def _snap_size(width: int, height: int, model: Any) -> tuple[int, int]:
     scale = min(1.0, math.sqrt(rules.pixel_limit / (width * height)))
     m = rules.multiple
     return max(m, m * int(width * scale / m)), max(m, m * int(height * scale / m))
+
+
+def _reference_picture(path: Path, num_frames: int) -> tuple[bytes, int, int]:
+    """The video's middle frame as a PNG of at most REFERENCE_SIDE a side: (bytes, width, height). Frames
+    are decoded one at a time, so memory is one frame of the (size-checked) upload."""
+    import io
+
+    from PIL import Image
+
+    from kinema.io.video import iter_video_frames
+
+    frame = None
+    for i, decoded in enumerate(iter_video_frames(path)):
+        frame = decoded
+        if i >= num_frames // 2:
+            break
+    if frame is None:
+        raise ApiError(
+            400, "`video` has no frame that decodes; upload a video with at least one frame.", "video"
+        )
+    picture = Image.fromarray(frame)
+    picture.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE))
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    return buf.getvalue(), picture.width, picture.height
+
+
+def _character_view(character: Any) -> CharacterObject:
+    return CharacterObject(
+        id=character.id,
+        created_at=int(character.created_at),
+        name=character.name,
+        width=character.width,
+        height=character.height,
+    )

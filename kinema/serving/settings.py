@@ -90,6 +90,9 @@ class ServeSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_video_upload_bytes: int = 200 * 1024 * 1024
+    # Request bodies held in memory by all requests together (body.BodyBudget); a request that would pass it
+    # is a 503 with Retry-After. Never less than one create body (two base64 images): app.py raises it to that.
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024
 
     # Webhooks: signed with this secret (HMAC-SHA256); None = a random secret kept in data_dir.
     webhook_secret: str | None = None
@@ -103,6 +106,10 @@ class ServeSettings(BaseSettings):
     # Web pages on other origins may not create or delete videos unless listed here (CORS; origins.py),
     # e.g. ["https://studio.example.com"]. The server's own studio is same-origin and needs nothing.
     cors_origins: list[str] = []
+    # The names clients reach this server by, besides loopback names and IP addresses (origins.HostGuard),
+    # e.g. ["kinema.example.com", "*.internal.example.com"]. A request whose Host is any other name is refused:
+    # a web page on a domain that re-resolves to this server (DNS rebinding) sends its own name as Host.
+    allowed_hosts: list[str] = []
 
     # Upload temp files and job-less input folders untouched for this long are swept (janitor.py).
     orphan_seconds: float = 600.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kinema.serving.character_store import CharacterStore
 from kinema.serving.database import Database
 from kinema.serving.job_store import ACTIVE, FINISHED, Claim, Job, JobStore, jobs, new_id
 from kinema.serving.key_store import KeyStore
@@ -29,6 +30,7 @@ class Store:
         self.keys = KeyStore(self.db)
         self.jobs = JobStore(self.db, events=self.webhooks.record)
         self.workers = WorkerStore(self.db)
+        self.characters = CharacterStore(self.db)
         self.writing = self.db.writing
 
     def dispose(self) -> None:

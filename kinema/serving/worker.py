@@ -230,6 +230,10 @@ class Worker:
             if path is not None:
                 inputs[name] = str(path) if name == "video" else _load_input_image(path, *size)
                 ingredients.append(path)
+        if stored.reference_images:  # characters' pictures (any task, on models that take them)
+            paths = [self.storage.input_path(job.id, f) for f in stored.reference_images]
+            inputs["reference_images"] = [_load_input_image(p, *size) for p in paths]
+            ingredients.extend(paths)
         spec = stored.generation.model_copy(
             update={
                 **inputs,

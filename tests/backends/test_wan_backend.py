@@ -3,6 +3,8 @@ the shared suite per folder kind, the CLI, agreement with diffusers itself, and 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -167,6 +169,41 @@ def test_vace_keyframes_in_between(folders):
     assert backend.generate(spec).frames.shape == (9, 32, 32, 3)
     with pytest.raises(InvalidInputError, match="does not support keyframes"):
         load_backend(folders["i2v"]).generate(spec)
+
+
+def test_vace_reference_images_steer_the_video_and_others_refuse_them(folders):
+    """A character's picture reaches VACE's `reference_images` (issue 29, item 2): the pipeline is called
+    with it (fitted to the output size), the same seed with and without it gives another video, the same
+    reference the same video; a folder without the input refuses it by name."""
+    backend = load_backend(folders["vace"])
+    red, blue = (np.full((48, 48, 3), c, np.uint8) for c in ((220, 30, 30), (30, 30, 220)))
+
+    def run(refs):
+        spec = GenerationSpec(prompt="a", reference_images=refs, num_inference_steps=1, seed=3)
+        return backend.generate(spec).frames.astype(int)
+
+    pipe = backend.pipeline("t2v")
+    seen: list = []
+    call = type(pipe).__call__
+
+    @functools.wraps(call)  # the backend reads the call's signature to pick its arguments
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("reference_images"))
+        return call(self, *args, **kwargs)
+
+    type(pipe).__call__ = spy
+    try:
+        plain, with_red, with_red_again = run([]), run([red]), run([red])
+    finally:
+        type(pipe).__call__ = call
+    assert seen[0] is None and [np.asarray(r).shape for r in seen[1]] == [(48, 48, 3)]
+    assert np.abs(np.asarray(seen[1][0]).astype(int) - (220, 30, 30)).max() <= 1
+    assert with_red.shape == plain.shape == (9, 48, 48, 3)  # the reference is not a frame of the result
+    assert np.array_equal(with_red, with_red_again)
+    # (the tiny random VACE blocks barely read the picture's colour; its latent frame still changes the video)
+    assert np.abs(with_red - plain).mean() > 0.5
+    with pytest.raises(InvalidInputError, match="reference_images"):
+        load_backend(folders["t2v"]).generate(GenerationSpec(prompt="a", reference_images=[red]))
 
 
 @pytest.mark.parametrize(

@@ -165,3 +165,17 @@ def test_arrays_are_writable():
     assert load_image(data).flags.writeable
     assert load_image(data, width=4, height=4).flags.writeable
     assert load_image(data, width=4).flags.writeable
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_load_image_at_a_size_decodes_near_it_and_matches_the_full_decode(fmt):
+    """Issue 29, defect 3: with a target size the image is decoded near it (JPEG's DCT draft, a box reduce
+    for others) — the result stays what the full decode, resized, gives."""
+    y, x = np.mgrid[0:900, 0:1200]
+    arr = np.stack([x * 255 // 1199, y * 255 // 899, (x + y) * 255 // 2098], -1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, quality=95)
+    near = load_image(buf.getvalue(), 40, 30).astype(int)
+    full = resize_and_crop(load_image(buf.getvalue()), 40, 30).astype(int)
+    assert near.shape == (30, 40, 3)
+    assert np.abs(near - full).mean() < 2.0

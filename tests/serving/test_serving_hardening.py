@@ -217,7 +217,7 @@ def test_2_chunked_bodies_stop_at_their_limit_in_memory_and_on_disk(server_facto
         f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename="a.png"\r\n'
         "Content-Type: image/png\r\n\r\n"
-    ).encode()
+    ).encode() + b"\x89PNG\r\n\x1a\n"  # a PNG's signature: the part is read on (the type is sniffed)
     status, body, sent = chunked_post(
         server.port, "/v1/videos", f"multipart/form-data; boundary={boundary}", head, 200 * MB
     )
@@ -226,6 +226,7 @@ def test_2_chunked_bodies_stop_at_their_limit_in_memory_and_on_disk(server_facto
 
     # ... and a video upload, which is spooled to disk, leaves nothing there
     head = head.replace(b'name="input_reference"; filename="a.png"', b'name="video"; filename="v.mp4"')
+    head = head.replace(b"image/png", b"video/mp4").replace(b"\x89PNG\r\n\x1a\n", b"\0\0\0\x20ftypisom")
     status, body, sent = chunked_post(
         server.port, "/v1/videos/extensions", f"multipart/form-data; boundary={boundary}", head, 200 * MB
     )

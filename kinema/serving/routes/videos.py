@@ -1,4 +1,4 @@
-"""`/v1/videos`: OpenAI's videos API (create, list, retrieve, delete, content, remix, extensions) plus
+"""`/v1/videos`: OpenAI's videos API (create, list, retrieve, delete, content, remix, extensions, edits) plus
 Kinema's server-sent events. Each route reads its body (body.py), validates it against its request model
 and calls `VideoService`."""
 
@@ -9,7 +9,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import (
@@ -19,25 +19,30 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kinema.serving.auth import Tenant
-from kinema.serving.body import BodyLimits, read_body
+from kinema.serving.body import BodyLimits, Upload, read_body
 from kinema.serving.deps import ServiceDep, SettingsDep, TenantDep
 from kinema.serving.errors import validate
 from kinema.serving.openapi import errors, request_body
 from kinema.serving.schemas import (
     MAX_ID_CHARS,
+    CharacterCreateRequest,
+    CharacterObject,
     Provenance,
     Video,
     VideoCreateRequest,
     VideoDeleted,
+    VideoEditRequest,
     VideoExtendRequest,
     VideoList,
     VideoRemixRequest,
 )
 from kinema.serving.service import VideoService
 from kinema.serving.settings import ServeSettings
+from kinema.serving.validation import IMAGE_KIND, VIDEO_KIND
 
 POLL_AFTER_MS = "500"
 SMALL_BODY_BYTES = 1_000_000  # a body with no files: prompts and options
@@ -64,10 +69,15 @@ SSE_EVENT = {
 VideoIdPath = Annotated[str, Path(max_length=MAX_ID_CHARS, description="A video's id")]
 
 
-def _create_limits(s: ServeSettings) -> BodyLimits:
+def create_limits(s: ServeSettings) -> BodyLimits:
     # Two images, as files or as base64 (4/3 of their bytes) in JSON, plus the fields.
     body = math.ceil(2 * s.max_upload_bytes * 4 / 3) + SMALL_BODY_BYTES
-    return BodyLimits(body, s.max_upload_bytes, files=("input_reference", "image_tail"))
+    return BodyLimits(
+        body,
+        s.max_upload_bytes,
+        files=("input_reference", "image_tail"),
+        kinds={"input_reference": IMAGE_KIND, "image_tail": IMAGE_KIND},
+    )
 
 
 @router.post(
@@ -80,7 +90,8 @@ async def create_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
 ) -> Video:
     """Queue a video: text → video, image → video (`input_reference`) or keyframes (`image_tail` too)."""
-    fields, uploads = await read_body(request, _create_limits(settings))
+    await run_in_threadpool(service.admit, tenant)
+    fields, uploads = await read_body(request, create_limits(settings))
     req = validate(VideoCreateRequest, fields)
     return await run_in_threadpool(service.create, tenant, req, uploads)
 
@@ -101,12 +112,65 @@ def list_videos(
     "/extensions",
     response_model=Video,
     responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
-    openapi_extra=request_body(VideoExtendRequest, files=("video",)),
+    openapi_extra=request_body(VideoExtendRequest, files=("video",), required_files=("video",)),
 )
 async def extend_video(
     request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
 ) -> Video:
     """Continue a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file)."""
+    await run_in_threadpool(service.admit, tenant)
+    req, upload = await _read_video_request(request, VideoExtendRequest, service, settings)
+    return await run_in_threadpool(service.extend, tenant, req, upload)
+
+
+@router.post(
+    "/edits",
+    response_model=Video,
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 429),
+    openapi_extra=request_body(VideoEditRequest, files=("video",), required_files=("video",)),
+)
+async def edit_video(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> Video:
+    """Edit a completed video (`video: {"id": ...}`) or an uploaded MP4 (`video` as a file) with a prompt:
+    video → video, on a model that can (`remix` among its modes)."""
+    await run_in_threadpool(service.admit, tenant)
+    req, upload = await _read_video_request(request, VideoEditRequest, service, settings)
+    return await run_in_threadpool(service.edit, tenant, req, upload)
+
+
+@router.post(
+    "/characters",
+    response_model=CharacterObject,
+    responses=errors(400, 401, 403, 413, 415),
+    openapi_extra=request_body(
+        CharacterCreateRequest, files=("video",), json=False, required_files=("video",)
+    ),
+)
+async def create_character(
+    request: Request, tenant: TenantDep, service: ServiceDep, settings: SettingsDep
+) -> CharacterObject:
+    """A character from a video of it (`name`, and `video` as a file): its picture can then be named in
+    `characters` of a create request, on models that take reference pictures (Wan VACE)."""
+    req, upload = await _read_video_request(request, CharacterCreateRequest, service, settings)
+    return await run_in_threadpool(service.create_character, tenant, req, upload)
+
+
+@router.get(
+    "/characters/{character_id}", response_model=CharacterObject, responses=errors(400, 401, 403, 404)
+)
+def get_character(
+    character_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="A character's id")],
+    tenant: TenantDep,
+    service: ServiceDep,
+) -> CharacterObject:
+    return service.get_character(tenant, character_id)
+
+
+async def _read_video_request(
+    request: Request, model: type[BaseModel], service: VideoService, settings: ServeSettings
+) -> tuple[Any, Upload | None]:
+    """A body that names a video by id (JSON) or uploads it (`video`, spooled to disk as it arrives)."""
     limits = BodyLimits(
         settings.max_video_upload_bytes + SMALL_BODY_BYTES,
         settings.max_video_upload_bytes,
@@ -114,16 +178,16 @@ async def extend_video(
         spool=("video",),
         spool_dir=service.spool_dir,
         json_bytes=SMALL_BODY_BYTES,  # JSON names a video by id; only a form carries the file
+        kinds={"video": VIDEO_KIND},
     )
     fields, uploads = await read_body(request, limits)
     upload = uploads.get("video")
     try:
-        req = validate(VideoExtendRequest, fields)
+        return validate(model, fields), upload
     except BaseException:
         if upload is not None:
             upload.discard()
         raise
-    return await run_in_threadpool(service.extend, tenant, req, upload)
 
 
 @router.get("/{video_id}", response_model=Video, responses=errors(400, 401, 403, 404))
@@ -194,6 +258,7 @@ async def remix_video(
     video_id: VideoIdPath, request: Request, tenant: TenantDep, service: ServiceDep
 ) -> Video:
     """A new video from a completed one and a new prompt."""
+    await run_in_threadpool(service.admit, tenant)
     fields, _ = await read_body(request, BodyLimits(SMALL_BODY_BYTES, 0))
     req = validate(VideoRemixRequest, fields)
     return await run_in_threadpool(service.remix, tenant, video_id, req)
