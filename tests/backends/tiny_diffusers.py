@@ -339,3 +339,126 @@ def hunyuan_folder(path: str | Path) -> Path:
         tokenizer_2=tokenizer(),
     )
     return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
+
+
+# ---- the 2026 families (DESIGN.md "The 2026 families in diffusers 0.42.1") ---------------------------------
+CHAT_TEMPLATE = (  # Qwen's chat layout, enough for the pipelines' `apply_chat_template`
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def qwen_tokenizer() -> Any:
+    """A byte-level `Qwen2Tokenizer` built in memory (256 byte symbols, no merges, Qwen's special tokens and
+    a chat template): Qwen2.5-VL text encoders' tokenizer without a hub."""
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import Qwen2Tokenizer
+
+    vocab = {c: i for i, c in enumerate(sorted(ByteLevel.alphabet()))}
+    for special in ("<|endoftext|>", "<|im_start|>", "<|im_end|>"):
+        vocab[special] = len(vocab)
+    tok = Qwen2Tokenizer(vocab=vocab, merges=[], chat_template=CHAT_TEMPLATE)
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    return tok
+
+
+def _qwen_text_config(vocab_size: int, hidden: int = 16) -> dict[str, Any]:
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        vocab_size=vocab_size,
+        rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+        rope_theta=1e6,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+
+
+def _siglip_vision(hidden: int = 12, image_size: int = 32) -> tuple[Any, Any]:
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    torch.manual_seed(0)
+    config = SiglipVisionConfig(
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=16,
+    )
+    size = {"height": image_size, "width": image_size}
+    return SiglipVisionModel(config).eval(), SiglipImageProcessor(size=size)
+
+
+HUNYUAN15_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def hunyuan15_folder(path: str | Path, i2v: bool = False) -> Path:
+    """A tiny HunyuanVideo 1.5 folder (`HunyuanVideo15Pipeline`, or with `i2v` the image→video one with a
+    SigLIP image encoder): a Qwen2.5-VL text model and a ByT5 encoder from configs, diffusers' fast-test
+    transformer and VAE (4× space, 2× time), and a saved guider at guidance 6."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo15,
+        HunyuanVideo15ImageToVideoPipeline,
+        HunyuanVideo15Pipeline,
+        HunyuanVideo15Transformer3DModel,
+    )
+    from diffusers.guiders import ClassifierFreeGuidance
+    from transformers import ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel
+
+    tok, byt5 = qwen_tokenizer(), ByT5Tokenizer()
+    torch.manual_seed(0)
+    transformer = HunyuanVideo15Transformer3DModel(
+        in_channels=9,  # latents + image latents + mask
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=8,
+        num_layers=1,
+        num_refiner_layers=1,
+        mlp_ratio=2.0,
+        patch_size=1,
+        patch_size_t=1,
+        text_embed_dim=16,
+        text_embed_2_dim=TEXT_DIM,
+        image_embed_dim=12,
+        rope_axes_dim=(2, 2, 4),
+        target_size=32,  # i2v: a square picture's bucket is 32×32
+        task_type="i2v" if i2v else "t2v",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo15(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8, 8),
+        layers_per_block=1,
+        spatial_compression_ratio=4,
+        temporal_compression_ratio=4,
+        downsample_match_channel=False,
+        upsample_match_channel=False,
+    )
+    torch.manual_seed(0)
+    qwen = Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(**_qwen_text_config(len(tok)))).eval()
+    components = dict(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(7.0),
+        text_encoder=qwen,
+        tokenizer=tok,
+        text_encoder_2=_t5_family(len(byt5), "t5"),
+        tokenizer_2=byt5,
+        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+    )
+    if i2v:
+        encoder, processor = _siglip_vision()
+        pipe = HunyuanVideo15ImageToVideoPipeline(
+            image_encoder=encoder, feature_extractor=processor, **components
+        )
+    else:
+        pipe = HunyuanVideo15Pipeline(**components)
+    return _save(pipe, path, HUNYUAN15_DEFAULTS)
