@@ -580,12 +580,15 @@ class LatentPrefix:
     model denoises the rest around a fixed start — the training-free temporal inpainting of RePaint
     (Lugmayr et al. 2022), through diffusers' `callback_on_step_end`. Flow-matching schedulers (Wan, LTX,
     HunyuanVideo): x_σ = (1 − σ)·x₀ + σ·ε at the scheduler's next sigma; the others (CogVideoX's DDIM/DPM):
-    the scheduler's own `add_noise` at the next timestep. After the last step the prefix is x₀ itself."""
+    the scheduler's own `add_noise` at the next timestep. After the last step the prefix is x₀ itself.
+    `channels`: where the pipeline's latents carry conditioning channels after the denoised ones (Kandinsky 5,
+    channels last), only the first `channels` of the last axis are held."""
 
-    def __init__(self, latents: Any, generator: Any, time_dim: int = 2) -> None:
+    def __init__(self, latents: Any, generator: Any, time_dim: int = 2, channels: int | None = None) -> None:
         import torch
 
         self.x0, self.time_dim = latents, time_dim  # normalised latents, time along `time_dim`
+        self.channels = channels
         self.noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
 
     def noised(self, scheduler: Any, i: int) -> Any:
@@ -602,7 +605,8 @@ class LatentPrefix:
     def __call__(self, pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         latents = tensors["latents"].clone()
         prefix = self.noised(pipe.scheduler, i).to(latents.dtype)
-        latents.narrow(self.time_dim, 0, self.x0.shape[self.time_dim]).copy_(prefix)
+        held = latents if self.channels is None else latents.narrow(-1, 0, self.channels)
+        held.narrow(self.time_dim, 0, self.x0.shape[self.time_dim]).copy_(prefix)
         tensors["latents"] = latents
         return tensors
 

@@ -462,3 +462,97 @@ def hunyuan15_folder(path: str | Path, i2v: bool = False) -> Path:
     else:
         pipe = HunyuanVideo15Pipeline(**components)
     return _save(pipe, path, HUNYUAN15_DEFAULTS)
+
+
+KANDINSKY5_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def kandinsky5_folder(path: str | Path, i2v: bool = False) -> Path:
+    """A tiny Kandinsky 5 folder (`Kandinsky5T2VPipeline`, or with `i2v` `Kandinsky5I2VPipeline`): a
+    Qwen2.5-VL model and a CLIP text model from configs, diffusers' fast-test transformer (visual
+    conditioning channels, regular attention) and HunyuanVideo's VAE (8× space, 4× time).
+
+    The real folders' `tokenizer` is a `Qwen2VLProcessor`, whose video processor needs torchvision; the
+    pipelines call it for text only (`images=None, videos=None`), so the tiny folder saves the bare Qwen
+    tokenizer, which answers those calls the same way."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        Kandinsky5I2VPipeline,
+        Kandinsky5T2VPipeline,
+        Kandinsky5Transformer3DModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+    )
+
+    tok, qwen_hidden, clip_hidden = qwen_tokenizer(), 16, 8
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        block_out_channels=(8, 8, 8, 8),
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        mid_block_add_attention=False,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    torch.manual_seed(0)
+    text = _qwen_text_config(len(tok), qwen_hidden)
+    qwen = Qwen2_5_VLForConditionalGeneration(
+        Qwen2_5_VLConfig(
+            text_config=text,
+            vision_config={
+                "depth": 1,
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_heads": 2,
+                "out_hidden_size": qwen_hidden,
+            },
+            vocab_size=len(tok),
+        )  # fmt: skip
+    ).eval()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=clip_hidden,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            vocab_size=len(tokenizer()),
+            projection_dim=clip_hidden,
+            max_position_embeddings=77,
+        )
+    ).eval()
+    torch.manual_seed(0)
+    transformer = Kandinsky5Transformer3DModel(
+        in_visual_dim=4,
+        in_text_dim=qwen_hidden,
+        in_text_dim2=clip_hidden,
+        time_dim=16,
+        out_visual_dim=4,
+        patch_size=(1, 2, 2),
+        model_dim=16,
+        ff_dim=32,
+        num_text_blocks=1,
+        num_visual_blocks=2,
+        axes_dims=(4, 2, 2),
+        visual_cond=True,
+        attention_type="regular",
+    )
+    cls = Kandinsky5I2VPipeline if i2v else Kandinsky5T2VPipeline
+    pipe = cls(
+        transformer=transformer,
+        vae=vae,
+        text_encoder=qwen,
+        tokenizer=tok,
+        text_encoder_2=clip,
+        tokenizer_2=tokenizer(),
+        scheduler=_flow_scheduler(5.0),
+    )
+    # image→video needs 5 latent frames (Kandinsky5I2VBackend.request)
+    return _save(pipe, path, {**KANDINSKY5_DEFAULTS, "num_frames": 17 if i2v else 9})
