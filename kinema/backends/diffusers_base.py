@@ -192,10 +192,16 @@ class DiffusersBackend(VideoBackend):
         raise NotImplementedError
 
     @classmethod
+    def folder_defaults(cls, path: Path, index: dict[str, Any]) -> FamilyDefaults:
+        """The family's defaults for this folder (a family whose folders carry their own, e.g. a saved
+        guider's scale or a distilled flag, reads them here); kinema_defaults.json still overrides them."""
+        return cls.defaults
+
+    @classmethod
     def read_facts(cls, path: Path, name: str | None = None) -> ModelFacts:
         path = Path(path)
         index = read_index(path)
-        d = cls.defaults
+        d = cls.folder_defaults(path, index)
         values: dict[str, Any] = {k: getattr(d, k) for k in _DEFAULT_KEYS}
         if (path / DEFAULTS_FILE).is_file():
             try:

@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kinema.backends.base import GenerationSpec, ModelFacts
+from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import (
-    DEFAULTS_FILE,
     DiffusersBackend,
     FamilyDefaults,
     LatentPrefix,
@@ -62,20 +62,15 @@ class _HunyuanVideo15(DiffusersBackend):
         return spatial, int(vae.get("temporal_compression_ratio", 4))
 
     @classmethod
-    def read_facts(cls, path: Path, name: str | None = None) -> ModelFacts:
-        """As the base's, with the default guidance read from the folder's guider (unless
-        kinema_defaults.json sets one)."""
-        path = Path(path)
-        facts = super().read_facts(path, name)  # (checks kinema_defaults.json)
-        given = json.loads((path / DEFAULTS_FILE).read_text()) if (path / DEFAULTS_FILE).is_file() else {}
-        if "guidance_scale" not in given:
-            try:
-                guider = json.loads((path / GUIDER_CONFIG).read_text())
-            except (OSError, ValueError):
-                guider = {}
-            if "guidance_scale" in guider:
-                facts.config["guidance_scale"] = float(guider["guidance_scale"])
-        return facts
+    def folder_defaults(cls, path: Path, index: dict[str, Any]) -> FamilyDefaults:
+        """The default guidance is the folder's saved guider's."""
+        try:
+            guider = json.loads((Path(path) / GUIDER_CONFIG).read_text())
+        except (OSError, ValueError):
+            return cls.defaults
+        if "guidance_scale" not in guider:
+            return cls.defaults
+        return replace(cls.defaults, guidance_scale=float(guider["guidance_scale"]))
 
     def call(self, task: str, req: Request, progress: Progress, **kwargs: Any) -> np.ndarray:
         with guided(self.pipeline(task), req.guidance_scale):

@@ -35,12 +35,20 @@ class TestHunyuanVideo15(BackendSuite):
     def backend(cls, t2v_folder):
         return load_backend(t2v_folder)
 
+    @pytest.mark.slow  # ~20-40 s on 2 shared cores: chunks of 9-65 frames, 26+ of them
+    def test_extension_memory_stays_flat(self, backend, fast, tmp_path):
+        super().test_extension_memory_stays_flat(backend, fast, tmp_path)
+
 
 class TestHunyuanVideo15I2V(FirstFrameSuite):
     @pytest.fixture(scope="class")
     @classmethod
     def backend(cls, i2v_folder):
         return load_backend(i2v_folder)
+
+    @pytest.mark.slow  # ~20-40 s on 2 shared cores: chunks of 9-65 frames, 26+ of them
+    def test_extension_memory_stays_flat(self, backend, fast, tmp_path):
+        super().test_extension_memory_stays_flat(backend, fast, tmp_path)
 
     def test_size_frames_fps_as_asked(self, backend, fast, tmp_path):
         """The size is the picture's bucket (not any multiple): a wide picture makes the wide bucket, a

@@ -37,12 +37,20 @@ class TestKandinsky5(BackendSuite):
     def backend(cls, t2v_folder):
         return load_backend(t2v_folder)
 
+    @pytest.mark.slow  # ~20-40 s on 2 shared cores: chunks of 9-65 frames, 26+ of them
+    def test_extension_memory_stays_flat(self, backend, fast, tmp_path):
+        super().test_extension_memory_stays_flat(backend, fast, tmp_path)
+
 
 class TestKandinsky5I2V(FirstFrameSuite):
     @pytest.fixture(scope="class")
     @classmethod
     def backend(cls, i2v_folder):
         return load_backend(i2v_folder)
+
+    @pytest.mark.slow  # ~20-40 s on 2 shared cores: chunks of 9-65 frames, 26+ of them
+    def test_extension_memory_stays_flat(self, backend, fast, tmp_path):
+        super().test_extension_memory_stays_flat(backend, fast, tmp_path)
 
     def test_size_frames_fps_as_asked(self, backend, fast, tmp_path):
         """Sizes as asked; lengths from 17 frames (the shared check asks for 9: refused, not NaN)."""

@@ -556,3 +556,50 @@ def kandinsky5_folder(path: str | Path, i2v: bool = False) -> Path:
     )
     # image→video needs 5 latent frames (Kandinsky5I2VBackend.request)
     return _save(pipe, path, {**KANDINSKY5_DEFAULTS, "num_frames": 17 if i2v else 9})
+
+
+HELIOS_DEFAULTS = {"width": 32, "height": 32, "num_frames": 65, "fps": 8, "num_inference_steps": 2}
+
+
+def helios_folder(path: str | Path, pyramid: bool = False) -> Path:
+    """A tiny Helios folder (`HeliosPipeline`, or with `pyramid` `HeliosPyramidPipeline` over a 2-stage
+    scheduler): Wan's tiny VAE and umT5, diffusers' fast-test Helios transformer (multi-term memory
+    patches for the history). Its native length is two of Helios' 33-frame windows, so an extension chunk
+    continues from a whole window."""
+    from diffusers import HeliosPipeline, HeliosPyramidPipeline, HeliosScheduler, HeliosTransformer3DModel
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    transformer = HeliosTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_dim=(4, 4, 4),
+        has_multi_term_memory_patch=True,
+        guidance_cross_attn=True,
+        zero_history_timestep=True,
+        is_amplify_history=False,
+    )
+    if pyramid:
+        # gamma 1/3 (the default) makes the block-noise covariance singular: cholesky fails on the CPU
+        scheduler = HeliosScheduler(stages=2, stage_range=[0, 0.5, 1], gamma=0.25, use_dynamic_shifting=True)
+        cls = HeliosPyramidPipeline
+    else:
+        scheduler = HeliosScheduler(stage_range=[0, 1], stages=1, use_dynamic_shifting=True)
+        cls = HeliosPipeline
+    pipe = cls(
+        tokenizer=tok,
+        text_encoder=umt5(len(tok)),
+        vae=wan_vae(),
+        transformer=transformer,
+        scheduler=scheduler,
+    )
+    return _save(pipe, path, HELIOS_DEFAULTS)
