@@ -169,6 +169,10 @@ QWEN25_VL_7B_TEXT = dict(  # Qwen2.5-VL-7B-Instruct's language model
     rope_scaling={"mrope_section": [16, 24, 24], "rope_type": "default", "type": "default"},
 )  # fmt: skip
 
+QWEN25_VL_7B_VISION = dict(  # its vision tower (Kandinsky 5 loads the whole VL model)
+    depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584, patch_size=14,
+)  # fmt: skip
+
 
 def build_hunyuan15(dtype: torch.dtype, device: str = "cuda"):
     from diffusers import (
@@ -230,7 +234,9 @@ def build_kandinsky5(dtype: torch.dtype, device: str = "cuda"):
         )  # fmt: skip
         vae = AutoencoderKLHunyuanVideo()  # HunyuanVideo's VAE is the class default
         text_encoder = Qwen2_5_VLForConditionalGeneration(
-            Qwen2_5_VLConfig(text_config=QWEN25_VL_7B_TEXT, vocab_size=152064)
+            Qwen2_5_VLConfig(
+                text_config=QWEN25_VL_7B_TEXT, vision_config=QWEN25_VL_7B_VISION, vocab_size=152064
+            )
         )
         clip = CLIPTextModel(  # CLIP ViT-L/14's text tower
             CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,

@@ -56,6 +56,11 @@ def test_real_config_builds_on_meta_and_reads_as_kinema_facts(bench, model, tmp_
     assert steps_key in kwargs and (kwargs["num_frames"], kwargs["height"]) == (frames, height)
 
 
+def test_kandinsky5_text_encoder_is_qwen25_vl_7b(bench):
+    pipe, _ = bench.build("kandinsky5", torch.bfloat16, device="meta")
+    assert 8.0 < billions(pipe.text_encoder) < 8.6  # Qwen2.5-VL-7B-Instruct: 8.3B with its vision tower
+
+
 def test_helios_distilled_runs_unguided_in_stages(bench):
     pipe, native = bench.build("helios-distilled", torch.bfloat16, device="meta")
     assert pipe.config.is_distilled and native["guidance_scale"] == 1.0
