@@ -4,7 +4,10 @@ VAE). `guidance_scale` is HunyuanVideo's embedded (distilled) guidance; the rele
 true CFG, so a negative prompt is refused rather than ignored. Defaults are HunyuanVideo's own:
 1280×720, 129 frames at 24 fps, 50 steps, guidance 6.
 
-Not here yet: `HunyuanVideoImageToVideoPipeline` folders (their text encoder is a LLaVA model).
+Not here yet: `HunyuanVideoImageToVideoPipeline` folders. Their LLaVA prompt template is coded in Llama-3
+token positions (`crop_start` 103, `<image>` at 5, 576 image tokens spliced in), so a test folder needs a
+tokenizer reproducing those positions offline (README, "Open-weight models"). HunyuanVideo 1.5 is
+`hunyuan15.py`.
 """
 
 from __future__ import annotations
