@@ -54,7 +54,7 @@ def backend_class(path: str | Path) -> type[VideoBackend]:
     if (path / MODULAR_INDEX).is_file():  # MiniMax-H3 and the other modular-only pipelines
         raise ModelNotFoundError(
             f"{str(path)!r} is a diffusers modular pipeline folder ({MODULAR_INDEX}), which Kinema does not "
-            "run yet (MiniMax-H3 among them: README, "Open-weight models"); pass a folder with model_index.json."
+            "run yet (MiniMax-H3 among them: README, 'Open-weight models'); pass a folder with model_index.json."
         )
     raise ModelNotFoundError(
         f"{str(path)!r} is not a model folder Kinema can run: it has no {CONFIG_NAME} (a Kinema model) "
