@@ -25,6 +25,7 @@ DIFFUSERS_BACKENDS: dict[str, str] = {
     "CogVideoXImageToVideoPipeline": "kinema.backends.cogvideox:CogVideoXI2VBackend",
     "CogVideoXVideoToVideoPipeline": "kinema.backends.cogvideox:CogVideoXBackend",
     "HunyuanVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoBackend",
+    "HunyuanVideoImageToVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoI2VBackend",
     "HunyuanVideo15Pipeline": "kinema.backends.hunyuan15:HunyuanVideo15Backend",
     "HunyuanVideo15ImageToVideoPipeline": "kinema.backends.hunyuan15:HunyuanVideo15I2VBackend",
     "Kandinsky5T2VPipeline": "kinema.backends.kandinsky5:Kandinsky5Backend",

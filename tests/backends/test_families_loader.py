@@ -1,6 +1,5 @@
 """The loader's map of diffusers folder classes: every entry resolves to a backend that declares that class,
-and folders Kinema does not run (HunyuanVideo 1 image→video, modular pipelines such as MiniMax-H3) are named
-as such, torch-free."""
+and folders Kinema does not run (modular pipelines such as MiniMax-H3) are named as such, torch-free."""
 
 from __future__ import annotations
 
@@ -19,16 +18,6 @@ def test_every_folder_class_resolves_to_a_backend_that_reads_it(class_name):
     cls = getattr(importlib.import_module(module), attr)
     assert class_name in cls.folder_classes
     assert set(cls.modes) <= set(cls.pipelines)  # each mode names the pipeline that runs it
-
-
-def test_hunyuan_image_to_video_folder_is_named_as_not_run(tmp_path):
-    (tmp_path / "model_index.json").write_text(
-        json.dumps({"_class_name": "HunyuanVideoImageToVideoPipeline"})
-    )
-    with pytest.raises(
-        ModelNotFoundError, match="HunyuanVideoImageToVideoPipeline folder, which Kinema does not"
-    ):
-        backend_class(tmp_path)
 
 
 def test_modular_pipeline_folder_is_named_as_such(tmp_path):

@@ -603,3 +603,125 @@ def helios_folder(path: str | Path, pyramid: bool = False) -> Path:
         scheduler=scheduler,
     )
     return _save(pipe, path, HELIOS_DEFAULTS)
+
+
+def llama3_template_tokenizer() -> Any:
+    """A word-level tokenizer over the words of HunyuanVideo image→video's LLaVA prompt template, with
+    Llama 3's special tokens and a BOS post-processor: the template's token positions come out as the real
+    tokenizer's (`<image>` at 5, the template about 103 tokens before the prompt), which the pipeline's
+    `crop_start` / `image_emb_start` and its search for `<|end_header_id|>` rely on. Other words are <unk>."""
+    import re
+
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import DEFAULT_PROMPT_TEMPLATE
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [
+        "<pad>",
+        "<unk>",
+        "<|begin_of_text|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+    ]
+    specials += ["<image>", "\n\n"]  # one token each, as in Llama 3's vocabulary
+    template = DEFAULT_PROMPT_TEMPLATE["template"]
+    for special in specials:
+        template = template.replace(special, " ")
+    words = sorted(set(re.findall(r"\w+|[^\w\s]", template.replace("{}", " "))))
+    vocab = {t: i for i, t in enumerate(specials + words)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.add_special_tokens(specials)
+    bos = "<|begin_of_text|>"
+    tk.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, vocab[bos])])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token=bos, eos_token="<|eot_id|>", pad_token="<pad>", unk_token="<unk>"
+    )
+
+
+def hunyuan_i2v_folder(path: str | Path) -> Path:
+    """A tiny HunyuanVideo image→video folder (`HunyuanVideoImageToVideoPipeline`, `latent_concat` like
+    HunyuanVideo-I2V): a LLaVA text encoder from configs (a CLIP vision tower at 336 px / 14 = 576 image
+    tokens, as the prompt template expects), the template tokenizer above, a CLIP text encoder, Hunyuan's
+    causal VAE."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        HunyuanVideoImageToVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+    )
+
+    tok = llama3_template_tokenizer()
+    vocab = tok.get_vocab()
+    torch.manual_seed(0)
+    llava = LlavaForConditionalGeneration(
+        LlavaConfig(
+            vision_config=CLIPVisionConfig(
+                hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1, image_size=336,
+                patch_size=14, projection_dim=8,
+            ),
+            text_config=LlamaConfig(
+                hidden_size=16, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                vocab_size=len(vocab), pad_token_id=vocab["<pad>"], bos_token_id=vocab["<|begin_of_text|>"],
+                eos_token_id=vocab["<|eot_id|>"],
+            ),
+            image_token_index=vocab["<image>"],
+            pad_token_id=vocab["<pad>"],
+        )
+    ).eval()  # fmt: skip
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=2 * 4 + 1,  # latents, the picture's latents, their mask
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=False,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+        image_condition_type="latent_concat",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    minilm = tokenizer()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            vocab_size=len(minilm), projection_dim=8, max_position_embeddings=77,
+        )
+    ).eval()  # fmt: skip
+    pipe = HunyuanVideoImageToVideoPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(7.0),
+        text_encoder=llava,
+        tokenizer=tok,
+        text_encoder_2=clip,
+        tokenizer_2=minilm,
+        image_processor=CLIPImageProcessor(size=336, crop_size=336),
+    )
+    return _save(pipe, path, {**WAN_DEFAULTS, "width": 32, "height": 32})
