@@ -52,15 +52,15 @@ def test_image_to_video_is_diffusers_with_the_dropped_frames_asked_for(i2v_folde
     from PIL import Image
 
     backend = load_backend(i2v_folder)
-    picture = clip(1, 32, 32, seed=4)[0]
+    picture = clip(1, 64, 64, seed=4)[0]
     ours = backend.generate(
         GenerationSpec(task="i2v", image=picture, prompt="a red ball", num_inference_steps=2, seed=5)
     ).frames
     theirs = diffusers_frames(
-        backend.pipeline("i2v"), seed=5, image=Image.fromarray(picture), prompt="a red ball", height=32,
-        width=32, num_frames=13, num_inference_steps=2, guidance_scale=1.0,
+        backend.pipeline("i2v"), seed=5, image=Image.fromarray(picture), prompt="a red ball", height=64,
+        width=64, num_frames=13, num_inference_steps=2, guidance_scale=1.0,
     )  # fmt: skip
-    assert ours.shape == (9, 32, 32, 3)
+    assert ours.shape == (9, 64, 64, 3)
     np.testing.assert_array_equal(ours, theirs)
     assert read_facts(i2v_folder).modes == ("i2v", "extend")
 

@@ -642,8 +642,8 @@ def llama3_template_tokenizer() -> Any:
 
 def hunyuan_i2v_folder(path: str | Path) -> Path:
     """A tiny HunyuanVideo image→video folder (`HunyuanVideoImageToVideoPipeline`, `latent_concat` like
-    HunyuanVideo-I2V): a LLaVA text encoder from configs (a CLIP vision tower at 336 px / 14 = 576 image
-    tokens, as the prompt template expects), the template tokenizer above, a CLIP text encoder, Hunyuan's
+    HunyuanVideo-I2V): a LLaVA text encoder from configs (a CLIP vision tower of 24 × 24 one-pixel patches:
+    the 576 image tokens the prompt template expects, as the real 336 px / 14), the template tokenizer above, a CLIP text encoder, Hunyuan's
     causal VAE."""
     from diffusers import (
         AutoencoderKLHunyuanVideo,
@@ -666,8 +666,8 @@ def hunyuan_i2v_folder(path: str | Path) -> Path:
     llava = LlavaForConditionalGeneration(
         LlavaConfig(
             vision_config=CLIPVisionConfig(
-                hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1, image_size=336,
-                patch_size=14, projection_dim=8,
+                hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1, image_size=24,
+                patch_size=1, projection_dim=8,
             ),
             text_config=LlamaConfig(
                 hidden_size=16, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
@@ -722,6 +722,8 @@ def hunyuan_i2v_folder(path: str | Path) -> Path:
         tokenizer=tok,
         text_encoder_2=clip,
         tokenizer_2=minilm,
-        image_processor=CLIPImageProcessor(size=336, crop_size=336),
+        image_processor=CLIPImageProcessor(size=24, crop_size=24),
     )
-    return _save(pipe, path, {**WAN_DEFAULTS, "width": 32, "height": 32})
+    # 64 px, as the T2V folder: the LLaVA re-reads the picture each extension chunk (an image input is not
+    # memoised), leaving ~7 KB of small objects a chunk, which the suite's flat-memory check measures in frames
+    return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
