@@ -643,8 +643,8 @@ def llama3_template_tokenizer() -> Any:
 def hunyuan_i2v_folder(path: str | Path) -> Path:
     """A tiny HunyuanVideo image→video folder (`HunyuanVideoImageToVideoPipeline`, `latent_concat` like
     HunyuanVideo-I2V): a LLaVA text encoder from configs (a CLIP vision tower of 24 × 24 one-pixel patches:
-    the 576 image tokens the prompt template expects, as the real 336 px / 14), the template tokenizer above, a CLIP text encoder, Hunyuan's
-    causal VAE."""
+    the 576 image tokens the prompt template expects, as the real 336 px / 14), the template tokenizer
+    above, a CLIP text encoder, Hunyuan's causal VAE."""
     from diffusers import (
         AutoencoderKLHunyuanVideo,
         HunyuanVideoImageToVideoPipeline,
