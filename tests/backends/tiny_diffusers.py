@@ -7,7 +7,9 @@ component folders with `save_pretrained`, plus a `kinema_defaults.json` giving t
 folder has none and gets its family's defaults). Also used by benchmarks/bench_backends.py.
 
     wan_folder(path, "t2v" | "i2v" | "i2v_clip" | "vace" | "two_expert"), ltx_folder(path),
-    cogvideox_folder(path, i2v=False), hunyuan_folder(path), skyreels_folder(path)
+    cogvideox_folder(path, i2v=False), hunyuan_folder(path), skyreels_folder(path), and the 2026 families:
+    hunyuan_i2v_folder(path), hunyuan15_folder(path, i2v=False), kandinsky5_folder(path, i2v=False),
+    helios_folder(path, pyramid=False)
 """
 
 from __future__ import annotations
