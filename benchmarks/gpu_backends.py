@@ -1,33 +1,43 @@
-"""GPU benchmark (run only where an accelerator is lent): Wan2.1-T2V-1.3B and LTX-Video at their real
-configs with random weights — speed does not depend on weight values, and nothing can be downloaded —
-bare diffusers and Kinema's backend side by side in one run, same pipeline, same seed.
+"""GPU benchmark (run only where an accelerator is lent): each open-weight family at its real config with
+random weights — speed does not depend on weight values, and nothing can be downloaded — bare diffusers and
+Kinema's backend side by side in one run, same pipeline, same seed.
 
-Declared scenarios (each a row: model, size, variant, caller, s/step, s per video, peak GPU memory):
+Declared scenarios (each a row: model, size, variant, caller, s/step, s per video, frames per second of
+video made, peak GPU memory):
   models     wan: WanTransformer3DModel 1.3B (30 × 1536, 12 heads, FFN 8960), Wan VAE, UMT5-XXL encoder,
              832×480×81, guidance 5;  ltx: LTXVideoTransformer3DModel 2B (28 × 2048), LTX 0.9 VAE, T5-XXL,
-             704×512×121, guidance 3;  ltx2: LTX2VideoTransformer3DModel 19B (48 × 4096 video, 32 × 64 audio
-             streams), LTX-2 video VAE, audio VAE + vocoder (24 kHz), Gemma 3 12B text encoder with its SigLIP
-             tower, 768×512×121 at 24 fps, guidance 4 — video *and* sound (issue 28).
-             ltx2-up / ltx-up: `--upscale 2` — the kinema caller generates at half the size, upsamples the
-             latents ×2 (LTX2LatentUpsamplerModel / LTXLatentUpsamplerModel at their real configs) and refines
-             (3 / 4 steps); its peer is diffusers' one-stage run at the full size, so the ratio is what the
-             two-stage path saves.  Tokenizer: the MiniLM one Kinema ships (token ids < both vocabularies);
-             LTX-2's: a word-level Gemma tokenizer built in memory (ids < Gemma's vocabulary).
+             704×512×121, guidance 3;
+             hunyuan15: HunyuanVideo 1.5 480p T2V (8.3B: 54 × 2048, 16 heads), its 16× VAE (32 channels),
+             Qwen2.5-VL-7B text model + ByT5-small, a CFG guider at 6, 848×480×121;
+             kandinsky5: Kandinsky 5.0 Video Lite (2B: 32 visual blocks × 1792, visual conditioning),
+             HunyuanVideo's VAE, Qwen2.5-VL-7B (whole VL model) + CLIP-L text, 768×512×121, guidance 5;
+             helios: Helios-Base (14B: 40 × 5120, multi-term memory), Wan VAE, UMT5-XXL, 640×384×129
+             (four 33-frame windows), guidance 5;  helios-distilled: the same transformer through
+             HeliosPyramidPipeline, 3 stages × 2 steps, unguided (`is_distilled`) — Helios' real-time claim
+             is this row's frames per second at its native 640×384.
+             Tokenizers: the MiniLM one Kinema ships (token ids < every vocabulary) and, for the Qwen
+             encoders, a byte-level Qwen2Tokenizer with a chat template (tests/backends/tiny_diffusers.py):
+             HunyuanVideo 1.5 pads to its fixed 1108 tokens as the real one does; Kandinsky 5 pads to the
+             longest prompt, so its text is longer than with the real tokenizer (≤ 640 vs ~150 tokens, next to
+             ~47k video tokens).
   variants   bf16 | fp32 | bf16 + group offload (cpu ↔ gpu, CUDA streams) | bf16 + First-Block Cache (0.05)
-             | bf16 + compile_repeated_blocks (after one untimed compile run)
+             | bf16 + compile_repeated_blocks (after one untimed compile run); a variant that runs out of
+             memory (fp32 Helios: 56 GB of transformer) is a row saying so, and the run goes on.
   callers    diffusers: pipe(..., output_type="np");  kinema: backend.generate(GenerationSpec(...)) through
              `DiffusersBackend.from_pipeline` over the same components (its load options applied by Kinema)
   s/step     (seconds per video − seconds of the same call with 1 step) / (steps − 1): the denoising step
-             alone (both CFG passes), text encoding and VAE decode removed.
+             alone (every guidance pass; Helios: every window; the pyramid: every stage), text encoding and
+             VAE decode removed.  fps = frames / seconds per video.
   cp         under `torchrun --nproc-per-node N` (N GPUs): the transformer runs with
              `ContextParallelConfig(ulysses_degree=N)`; rank 0 prints the rows.
 
-    python benchmarks/gpu_backends.py                        # both models, all variants, 4 steps
+    python benchmarks/gpu_backends.py                        # every model, every variant, 4 steps
+    python benchmarks/gpu_backends.py --models helios-distilled --variants bf16 --steps 2
     python benchmarks/gpu_backends.py --models wan --variants bf16 fbc --steps 3 --json gpu.json
-    python benchmarks/gpu_backends.py --models ltx2 ltx2-up ltx-up --variants bf16 --steps 4
     torchrun --nproc-per-node 2 benchmarks/gpu_backends.py --variants bf16 --cp
 
-Everything here needs CUDA; the test suite never imports it.
+The runs need CUDA; building the components does not: `build(model, dtype, device="meta")` makes every
+real-config pipeline without memory, which tests/backends/test_gpu_backends_configs.py checks on the CPU.
 """
 
 from __future__ import annotations
@@ -44,7 +54,6 @@ from pathlib import Path
 import torch
 
 VARIANTS = ("bf16", "fp32", "group", "fbc", "compile")
-MODELS = ("wan", "ltx", "ltx2", "ltx2-up", "ltx-up")
 
 
 def tokenizer():
@@ -56,35 +65,37 @@ def tokenizer():
 
 def build_tiny(model: str, dtype: torch.dtype):
     """The tests' tiny components (`--tiny`): checks this script's logic on any machine in seconds."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backends"))
+    _tests_path()
     from diffusers import DiffusionPipeline
-    from tiny_diffusers import ltx2_folder, ltx_folder, ltx_upsampler, wan_folder
+    from tiny_diffusers import hunyuan15_folder, kandinsky5_folder, ltx_folder, wan_folder
 
     root = Path(tempfile.mkdtemp())
-    if model == "wan":
-        folder = wan_folder(root / "wan", "t2v")
-    elif model.startswith("ltx2"):
-        folder = ltx2_folder(root / "ltx2", upsampler=True)
+    makers = {
+        "wan": lambda: wan_folder(root / "wan", "t2v"),
+        "ltx": lambda: ltx_folder(root / "ltx"),
+        "hunyuan15": lambda: hunyuan15_folder(root / "hunyuan15"),
+        "kandinsky5": lambda: kandinsky5_folder(root / "kandinsky5"),
+    }
+    if model.startswith("helios"):
+        from tiny_diffusers import helios_folder
+
+        folder = helios_folder(root / model, pyramid=model == "helios-distilled")
     else:
-        folder = ltx_upsampler(ltx_folder(root / "ltx"))
+        folder = makers[model]()
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True).to(dtype=dtype)
-    fps = {"wan": 16, "ltx": 25, "ltx-up": 25}.get(model, 24)
-    native = {"width": 64, "height": 64, "num_frames": 17, "fps": fps, "guidance_scale": 3.0}
-    if not model.endswith("-up"):
-        return pipe, native
-    import importlib
-
-    cls = ("diffusers.pipelines.ltx2", "LTX2LatentUpsamplerModel") if model.startswith("ltx2") else (
-        "diffusers.pipelines.ltx", "LTXLatentUpsamplerModel")  # fmt: skip
-    upsampler = getattr(importlib.import_module(cls[0]), cls[1]).from_pretrained(folder / "latent_upsampler")
-    return pipe, {**native, "upsampler": upsampler.to(dtype=dtype)}
+    defaults = json.loads((folder / "kinema_defaults.json").read_text())
+    guidance = 6.0 if model == "hunyuan15" else 3.0
+    return pipe, {
+        **{k: defaults[k] for k in ("width", "height", "num_frames", "fps")},
+        "guidance_scale": guidance,
+    }
 
 
-def build_wan(dtype: torch.dtype):
+def build_wan(dtype: torch.dtype, device: str = "cuda"):
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
-    with torch.device("cuda"):
+    with torch.device(device):
         transformer = WanTransformer3DModel(
             patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16,
             out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
@@ -110,7 +121,7 @@ def build_wan(dtype: torch.dtype):
     }
 
 
-def build_ltx(dtype: torch.dtype):
+def build_ltx(dtype: torch.dtype, device: str = "cuda"):
     from diffusers import (
         AutoencoderKLLTXVideo,
         FlowMatchEulerDiscreteScheduler,
@@ -119,7 +130,7 @@ def build_ltx(dtype: torch.dtype):
     )
     from transformers import T5Config, T5EncoderModel
 
-    with torch.device("cuda"):
+    with torch.device(device):
         transformer = LTXVideoTransformer3DModel()  # LTX-Video 0.9 (2B) is the class default
         vae = AutoencoderKLLTXVideo()
         encoder = T5EncoderModel(
@@ -139,63 +150,177 @@ def build_ltx(dtype: torch.dtype):
     }
 
 
-def build_ltx2(dtype: torch.dtype):
-    """LTX-2 (19B) at its published configs: every component's class default is LTX-2's, except the Gemma 3
-    12B text encoder, built from its config here."""
-    from diffusers import (
-        AutoencoderKLLTX2Audio,
-        AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
-        LTX2Pipeline,
-        LTX2VideoTransformer3DModel,
-    )
-    from diffusers.pipelines.ltx2 import LTX2TextConnectors
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
-
+def _tests_path() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backends"))
-    from tiny_diffusers import gemma_tokenizer
 
-    text = dict(
-        vocab_size=262208, hidden_size=3840, intermediate_size=15360, num_hidden_layers=48, num_attention_heads=16,
-        num_key_value_heads=8, head_dim=256, sliding_window=1024,
-    )  # fmt: skip  # Gemma 3 12B
-    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
-                  image_size=896, patch_size=14)  # fmt: skip  # SigLIP so400m
-    with torch.device("cuda"):
-        transformer = LTX2VideoTransformer3DModel()
-        connectors = LTX2TextConnectors()
-        vae, audio_vae, vocoder = AutoencoderKLLTX2Video(), AutoencoderKLLTX2Audio(), LTX2Vocoder()
-        encoder = Gemma3ForConditionalGeneration(
-            Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=256)
-        )
-    pipe = LTX2Pipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, audio_vae=audio_vae, text_encoder=encoder,
-        tokenizer=gemma_tokenizer(), connectors=connectors, transformer=transformer, vocoder=vocoder,
+
+def _umt5_xxl():
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return UMT5EncoderModel(
+        UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                   feed_forward_proj="gated-gelu", relative_attention_num_buckets=32)
     )  # fmt: skip
-    return pipe.to(dtype=dtype), {
-        "width": 768,
-        "height": 512,
-        "num_frames": 121,
-        "fps": 24,
-        "guidance_scale": 4.0,
-    }
 
 
-def build_upscaled(model: str, dtype: torch.dtype):
-    """`--upscale 2` scenarios: the family's pipeline plus its latent upsampler at the real config (LTX-2's
-    `ltx-2-spatial-upscaler`, LTX-Video 0.9.7's `ltxv-spatial-upscaler`: the classes' defaults)."""
+QWEN25_VL_7B_TEXT = dict(  # Qwen2.5-VL-7B-Instruct's language model
+    hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+    num_key_value_heads=4, vocab_size=152064, rope_theta=1e6, max_position_embeddings=128000,
+    rope_scaling={"mrope_section": [16, 24, 24], "rope_type": "default", "type": "default"},
+)  # fmt: skip
+
+QWEN25_VL_7B_VISION = dict(  # its vision tower (Kandinsky 5 loads the whole VL model)
+    depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584, patch_size=14,
+)  # fmt: skip
+
+
+def build_hunyuan15(dtype: torch.dtype, device: str = "cuda"):
+    from diffusers import (
+        AutoencoderKLHunyuanVideo15,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideo15Pipeline,
+        HunyuanVideo15Transformer3DModel,
+    )
+    from diffusers.guiders import ClassifierFreeGuidance
+    from transformers import (
+        ByT5Tokenizer,
+        Qwen2_5_VLTextConfig,
+        Qwen2_5_VLTextModel,
+        T5Config,
+        T5EncoderModel,
+    )
+
+    _tests_path()
+    from tiny_diffusers import qwen_tokenizer
+
+    with torch.device(device):
+        transformer = HunyuanVideo15Transformer3DModel(in_channels=65, task_type="t2v")  # 480p T2V
+        vae = AutoencoderKLHunyuanVideo15()
+        text_encoder = Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(**QWEN25_VL_7B_TEXT))
+        byt5 = T5EncoderModel(  # ByT5-small's encoder
+            T5Config(vocab_size=384, d_model=1472, d_kv=64, d_ff=3584, num_layers=12, num_heads=6,
+                     feed_forward_proj="gated-gelu", is_gated_act=True)
+        )  # fmt: skip
+    pipe = HunyuanVideo15Pipeline(
+        text_encoder=text_encoder, tokenizer=qwen_tokenizer(), transformer=transformer, vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0), text_encoder_2=byt5, tokenizer_2=ByT5Tokenizer(),
+        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+    )  # fmt: skip
+    native = {"width": 848, "height": 480, "num_frames": 121, "fps": 24, "guidance_scale": 6.0}
+    return pipe.to(dtype=dtype), native
+
+
+def build_kandinsky5(dtype: torch.dtype, device: str = "cuda"):
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        Kandinsky5T2VPipeline,
+        Kandinsky5Transformer3DModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+    )
+
+    _tests_path()
+    from tiny_diffusers import qwen_tokenizer
+
+    with torch.device(device):
+        transformer = Kandinsky5Transformer3DModel(  # Kandinsky 5.0 Video Lite
+            in_visual_dim=16, out_visual_dim=16, model_dim=1792, ff_dim=7168, num_text_blocks=2,
+            num_visual_blocks=32, time_dim=512, axes_dims=(16, 24, 24), visual_cond=True,
+        )  # fmt: skip
+        vae = AutoencoderKLHunyuanVideo()  # HunyuanVideo's VAE is the class default
+        text_encoder = Qwen2_5_VLForConditionalGeneration(
+            Qwen2_5_VLConfig(
+                text_config=QWEN25_VL_7B_TEXT, vision_config=QWEN25_VL_7B_VISION, vocab_size=152064
+            )
+        )
+        clip = CLIPTextModel(  # CLIP ViT-L/14's text tower
+            CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                           projection_dim=768)
+        )  # fmt: skip
+    pipe = Kandinsky5T2VPipeline(
+        transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=qwen_tokenizer(),
+        text_encoder_2=clip, tokenizer_2=tokenizer(), scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
+    )  # fmt: skip
+    native = {"width": 768, "height": 512, "num_frames": 121, "fps": 24, "guidance_scale": 5.0}
+    return pipe.to(dtype=dtype), native
+
+
+def _build_helios(dtype: torch.dtype, device: str, distilled: bool):
+    from diffusers import (
+        AutoencoderKLWan,
+        HeliosPipeline,
+        HeliosPyramidPipeline,
+        HeliosScheduler,
+        HeliosTransformer3DModel,
+    )
+
+    with torch.device(device):
+        transformer = HeliosTransformer3DModel()  # Helios' 14B is the class default
+        vae = AutoencoderKLWan()
+        encoder = _umt5_xxl()
+    common = dict(tokenizer=tokenizer(), text_encoder=encoder, vae=vae, transformer=transformer)
+    if distilled:
+        scheduler = HeliosScheduler(stages=3, stage_range=[0, 1 / 3, 2 / 3, 1], use_dynamic_shifting=True)
+        pipe = HeliosPyramidPipeline(scheduler=scheduler, is_distilled=True, **common)
+        native = {"width": 640, "height": 384, "num_frames": 129, "fps": 24, "guidance_scale": 1.0}
+    else:
+        scheduler = HeliosScheduler(stage_range=[0, 1], stages=1, use_dynamic_shifting=True)
+        pipe = HeliosPipeline(scheduler=scheduler, **common)
+        native = {"width": 640, "height": 384, "num_frames": 129, "fps": 24, "guidance_scale": 5.0}
+    return pipe.to(dtype=dtype), native
+
+
+def build_helios(dtype: torch.dtype, device: str = "cuda"):
+    return _build_helios(dtype, device, distilled=False)
+
+
+def build_helios_distilled(dtype: torch.dtype, device: str = "cuda"):
+    return _build_helios(dtype, device, distilled=True)
+
+
+# model → (builder, Kinema backend "module:class")
+MODELS = {
+    "wan": (build_wan, "kinema.backends.wan:WanBackend"),
+    "ltx": (build_ltx, "kinema.backends.ltx:LTXBackend"),
+    "hunyuan15": (build_hunyuan15, "kinema.backends.hunyuan15:HunyuanVideo15Backend"),
+    "kandinsky5": (build_kandinsky5, "kinema.backends.kandinsky5:Kandinsky5Backend"),
+    "helios": (build_helios, "kinema.backends.helios:HeliosBackend"),
+    "helios-distilled": (build_helios_distilled, "kinema.backends.helios:HeliosPyramidBackend"),
+}
+
+
+def build(model: str, dtype: torch.dtype, device: str = "cuda"):
+    """(pipeline, native settings) of `model` at its real config; device="meta" allocates nothing."""
+    return MODELS[model][0](dtype, device)
+
+
+def backend_class(model: str):
     import importlib
 
-    pipe, native = build_ltx2(dtype) if model == "ltx2-up" else build_ltx(dtype)
-    module, name = (
-        ("diffusers.pipelines.ltx2", "LTX2LatentUpsamplerModel")
-        if model == "ltx2-up"
-        else ("diffusers.pipelines.ltx", "LTXLatentUpsamplerModel")
-    )
-    with torch.device("cuda"):
-        upsampler = getattr(importlib.import_module(module), name)()
-    return pipe, {**native, "upsampler": upsampler.to(dtype=dtype)}
+    module, _, name = MODELS[model][1].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def direct_kwargs(pipe, native: dict, steps: int) -> dict:
+    """The bare diffusers call's arguments for `steps` steps (each family names them its own way)."""
+    import inspect
+
+    accepted = set(inspect.signature(type(pipe).__call__).parameters)
+    kwargs = {"height": native["height"], "width": native["width"], "num_frames": native["num_frames"]}
+    if "pyramid_num_inference_steps_list" in accepted:
+        kwargs["pyramid_num_inference_steps_list"] = [steps] * pipe.scheduler.config.stages
+    else:
+        kwargs["num_inference_steps"] = steps
+    if "guidance_scale" in accepted:
+        kwargs["guidance_scale"] = native["guidance_scale"]
+    if "frame_rate" in accepted:
+        kwargs["frame_rate"] = native["fps"]
+    return kwargs
 
 
 def facts_folder(pipe, native: dict, steps: int, root: Path) -> Path:
@@ -226,7 +351,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--cp", action="store_true", help="context parallel over the torchrun group")
@@ -241,14 +366,6 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import diffusers
 
-    from kinema.backends import GenerationSpec
-    from kinema.backends.diffusers_base import LoadOptions
-    from kinema.backends.ltx import LTXBackend
-    from kinema.backends.ltx2 import LTX2Backend
-    from kinema.backends.wan import WanBackend
-
-    builders = {"wan": build_wan, "ltx": build_ltx, "ltx2": build_ltx2}
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if args.cp:
@@ -257,64 +374,15 @@ def main() -> int:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            backend_cls = {"wan": WanBackend, "ltx": LTXBackend, "ltx-up": LTXBackend}.get(model, LTX2Backend)
-            upscale = model.endswith("-up")
             for variant in args.variants:
-                # fresh components per variant: offload hooks and compiled blocks do not come off
-                dtype = torch.float32 if variant == "fp32" else torch.bfloat16
-                if args.tiny:
-                    pipe, native = build_tiny(model, dtype)
-                elif upscale:
-                    pipe, native = build_upscaled(model, dtype)
-                else:
-                    pipe, native = builders[model](dtype)
-                upsampler = native.pop("upsampler", None)
-                pipe.set_progress_bar_config(disable=True)
-                if args.cp:
-                    from diffusers import ContextParallelConfig
-
-                    pipe.transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=world))
-                folder = facts_folder(pipe, native, args.steps, Path(tmp))
-                extra = {"frame_rate": native["fps"]} if model.startswith("ltx") else {}
-                load = {
-                    "group": LoadOptions(offload="group"),
-                    "fbc": LoadOptions(cache="fbc"),
-                    "compile": LoadOptions(compile=True),
-                }.get(variant, LoadOptions())
-                if variant == "group":
-                    pipe.to("cpu")  # group offloading onloads from the CPU
-                backend = backend_cls.from_pipeline(pipe, folder, device=device, load=load)
-                if upsampler is not None:  # `--upscale 2`: the upsample pipeline over the same VAE
-                    upsampler.save_config(folder / "latent_upsampler")  # what `check` looks for
-                    up_cls = getattr(diffusers, backend.upsample_pipeline)
-                    backend._pipes["upscale"] = up_cls(vae=pipe.vae, latent_upsampler=upsampler.to(device))
-                    backend._pipes["upscale"].set_progress_bar_config(disable=True)
-
-                def direct(steps: int, pipe=pipe, native=native, extra=extra) -> None:
-                    pipe(
-                        prompt="a red ball bounces off the floor", height=native["height"], width=native["width"],
-                        num_frames=native["num_frames"], num_inference_steps=steps,
-                        guidance_scale=native["guidance_scale"], generator=torch.Generator("cpu").manual_seed(0),
-                        output_type="np", **extra,
-                    )  # fmt: skip
-
-                def kinema(steps: int, backend=backend, upscale=upscale) -> None:
-                    backend.generate(GenerationSpec(prompt="a red ball bounces off the floor", seed=0,
-                                                    num_inference_steps=steps, upscale=2 if upscale else None))  # fmt: skip
-
-                direct(2)  # warm-up (and, for compile, the untimed compilation)
-                for caller, fn in (("diffusers", direct), ("kinema", kinema)):
-                    one, _ = run_once(lambda fn=fn: fn(1), cuda)
-                    full, peak = run_once(lambda fn=fn: fn(args.steps), cuda)
-                    rows.append({
-                        "model": model, "size": f"{native['width']}x{native['height']}x{native['num_frames']}",
-                        "variant": variant + (f"+cp{world}" if args.cp else ""), "caller": caller,
-                        "steps": args.steps, "s_per_step": (full - one) / max(1, args.steps - 1),
-                        "s_per_video": full, "peak_gib": peak,
-                    })  # fmt: skip
-                    if rank == 0:
-                        print(json.dumps(rows[-1]), flush=True)
-                del pipe, backend
+                done = len(rows)
+                try:
+                    rows.extend(run_variant(model, variant, args, device, world, Path(tmp)))
+                except torch.cuda.OutOfMemoryError as exc:  # e.g. fp32 Helios: the run goes on
+                    rows.append({"model": model, "variant": variant, "error": f"out of memory ({exc})"[:120]})
+                if rank == 0:
+                    for row in rows[done:]:
+                        print(json.dumps(row), flush=True)
                 gc.collect()
                 if cuda:
                     torch.cuda.empty_cache()
@@ -323,20 +391,78 @@ def main() -> int:
         print(
             f"\ndevice: {name}, torch {torch.__version__}, diffusers {diffusers.__version__}, {args.steps} steps"
         )
-        print("| model | size | variant | caller | s/step | s per video | peak GiB | kinema / diffusers |")
-        print("|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            peer = next(p for p in rows if p["caller"] == "diffusers" and p["model"] == r["model"]
-                        and p["variant"] == r["variant"])  # fmt: skip
-            print(
-                f"| {r['model']} | {r['size']} | {r['variant']} | {r['caller']} | {r['s_per_step']:.3f} "
-                f"| {r['s_per_video']:.2f} | {r['peak_gib']:.1f} | {r['s_per_video'] / peer['s_per_video']:.3f} |"
-            )
+        print(table(rows))
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))
     if args.cp:
         torch.distributed.destroy_process_group()
     return 0
+
+
+def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Path) -> list[dict]:
+    """One model × variant: fresh components (offload hooks and compiled blocks do not come off), then
+    bare diffusers and Kinema's backend over them, each timed at 1 step and at `args.steps` steps."""
+    from kinema.backends import GenerationSpec
+    from kinema.backends.diffusers_base import LoadOptions
+
+    cuda = device == "cuda"
+    dtype = torch.float32 if variant == "fp32" else torch.bfloat16
+    pipe, native = build_tiny(model, dtype) if args.tiny else build(model, dtype)
+    pipe.set_progress_bar_config(disable=True)
+    if args.cp:
+        from diffusers import ContextParallelConfig
+
+        pipe.transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=world))
+    folder = facts_folder(pipe, native, args.steps, tmp / model)
+    load = {
+        "group": LoadOptions(offload="group"),
+        "fbc": LoadOptions(cache="fbc"),
+        "compile": LoadOptions(compile=True),
+    }.get(variant, LoadOptions())
+    if variant == "group":
+        pipe.to("cpu")  # group offloading onloads from the CPU
+    backend = backend_class(model).from_pipeline(pipe, folder, device=device, load=load)
+    prompt = "a red ball bounces off the floor"
+
+    def direct(steps: int) -> None:
+        generator = torch.Generator("cpu").manual_seed(0)
+        pipe(prompt=prompt, generator=generator, output_type="np", **direct_kwargs(pipe, native, steps))
+
+    def kinema(steps: int) -> None:
+        backend.generate(GenerationSpec(prompt=prompt, seed=0, num_inference_steps=steps))
+
+    direct(2)  # warm-up (and, for compile, the untimed compilation)
+    rows = []
+    for caller, fn in (("diffusers", direct), ("kinema", kinema)):
+        one, _ = run_once(lambda fn=fn: fn(1), cuda)
+        full, peak = run_once(lambda fn=fn: fn(args.steps), cuda)
+        rows.append({
+            "model": model, "size": f"{native['width']}x{native['height']}x{native['num_frames']}",
+            "variant": variant + (f"+cp{world}" if args.cp else ""), "caller": caller,
+            "steps": args.steps, "s_per_step": (full - one) / max(1, args.steps - 1),
+            "s_per_video": full, "fps": native["num_frames"] / full, "peak_gib": peak,
+        })  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The rows as a Markdown table, each with its time over bare diffusers' in the same variant."""
+    lines = [
+        "| model | size | variant | caller | s/step | s per video | video fps | peak GiB | kinema / diffusers |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | – | {r['variant']} | – | {r['error']} | | | | |")
+            continue
+        peer = next(p for p in rows if p.get("caller") == "diffusers" and p["model"] == r["model"]
+                    and p["variant"] == r["variant"])  # fmt: skip
+        lines.append(
+            f"| {r['model']} | {r['size']} | {r['variant']} | {r['caller']} | {r['s_per_step']:.3f} "
+            f"| {r['s_per_video']:.2f} | {r['fps']:.1f} | {r['peak_gib']:.1f} "
+            f"| {r['s_per_video'] / peer['s_per_video']:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -212,10 +212,16 @@ class DiffusersBackend(VideoBackend):
         raise NotImplementedError
 
     @classmethod
+    def folder_defaults(cls, path: Path, index: dict[str, Any]) -> FamilyDefaults:
+        """The family's defaults for this folder (a family whose folders carry their own, e.g. a saved
+        guider's scale or a distilled flag, reads them here); kinema_defaults.json still overrides them."""
+        return cls.defaults
+
+    @classmethod
     def read_facts(cls, path: Path, name: str | None = None) -> ModelFacts:
         path = Path(path)
         index = read_index(path)
-        d = cls.defaults
+        d = cls.folder_defaults(path, index)
         values: dict[str, Any] = {k: getattr(d, k) for k in _DEFAULT_KEYS}
         if (path / DEFAULTS_FILE).is_file():
             try:
@@ -510,14 +516,17 @@ class DiffusersBackend(VideoBackend):
             return tensors
 
         kwargs = {**self.call_kwargs(req, num_frames or req.size.num_frames), **inputs}
-        kwargs = {k: v for k, v in kwargs.items() if k in self.accepted(pipe)}
-        with encoded_once(pipe, self._prompt_memo):
+        accepted = self.accepted(pipe)
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        if "callback_on_step_end" in accepted:
+            kwargs.update(callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+            stepping = nullcontext()
+        else:  # HunyuanVideo 1.5's guider-based pipelines take no step callback
+            stepping = after_each_step(pipe, on_step_end)
+        with encoded_once(pipe, self._prompt_memo), stepping:
             result = pipe(
-                **kwargs,
-                output_type="pt",  # to uint8 in torch: no float copies of the clip in numpy
-                callback_on_step_end=on_step_end,
-                callback_on_step_end_tensor_inputs=["latents"],
-            )
+                **kwargs, output_type="pt"
+            )  # to uint8 in torch: no float copies of the clip in numpy
         video = result.frames[0][drop_leading:]  # float (T, 3, H, W) in [0, 1]
         audio = getattr(result, "audio", None)  # LTX-2: float (B, C, n)
         progress.reach(start + steps + 1, "decoding")
@@ -554,10 +563,15 @@ class DiffusersBackend(VideoBackend):
         row = TASK_ROWS[spec.task]
         if row.size_from == "image" and spec.image is not None:
             image = media.read_image(spec.image)
-            return image.shape[1], image.shape[0]
+            return self.size_for(image.shape[1], image.shape[0])
         if row.size_from == "video" and spec.video is not None:
-            return media.video_size(spec.video)
+            return self.size_for(*media.video_size(spec.video))
         return None
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) a picture of this size is made at: its own, unless the family's pipeline
+        picks sizes itself (HunyuanVideo 1.5's image→video takes a bucket of its `target_size`)."""
+        return width, height
 
     def image(self, source: Any, req: Request) -> Any:
         """A given picture as a PIL image of the output size (cover-resized, centre-cropped)."""
@@ -604,7 +618,7 @@ class DiffusersBackend(VideoBackend):
 
     def _extend(self, spec: GenerationSpec, output: Output) -> None:
         source, _, like = media.open_video(spec.video, output.fps)
-        req = self.request(spec, output.fps, like=like)
+        req = self.request(spec, output.fps, like=self.size_for(*like))
         add = frames_to_add(spec.num_frames, spec.seconds, output.fps, self.facts.num_frames / self.facts.fps)
         c = self.facts.temporal_compression  # context: 1 + ck frames, shorter than a chunk
         context = 1 + c * ((min(self.context_frames, req.size.num_frames - 1) - 1) // c)
@@ -666,12 +680,15 @@ class LatentPrefix:
     model denoises the rest around a fixed start — the training-free temporal inpainting of RePaint
     (Lugmayr et al. 2022), through diffusers' `callback_on_step_end`. Flow-matching schedulers (Wan, LTX,
     HunyuanVideo): x_σ = (1 − σ)·x₀ + σ·ε at the scheduler's next sigma; the others (CogVideoX's DDIM/DPM):
-    the scheduler's own `add_noise` at the next timestep. After the last step the prefix is x₀ itself."""
+    the scheduler's own `add_noise` at the next timestep. After the last step the prefix is x₀ itself.
+    `channels`: where the pipeline's latents carry conditioning channels after the denoised ones (Kandinsky 5,
+    channels last), only the first `channels` of the last axis are held."""
 
-    def __init__(self, latents: Any, generator: Any, time_dim: int = 2) -> None:
+    def __init__(self, latents: Any, generator: Any, time_dim: int = 2, channels: int | None = None) -> None:
         import torch
 
         self.x0, self.time_dim = latents, time_dim  # normalised latents, time along `time_dim`
+        self.channels = channels
         self.noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
 
     def noised(self, scheduler: Any, i: int) -> Any:
@@ -688,7 +705,8 @@ class LatentPrefix:
     def __call__(self, pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         latents = tensors["latents"].clone()
         prefix = self.noised(pipe.scheduler, i).to(latents.dtype)
-        latents.narrow(self.time_dim, 0, self.x0.shape[self.time_dim]).copy_(prefix)
+        held = latents if self.channels is None else latents.narrow(-1, 0, self.channels)
+        held.narrow(self.time_dim, 0, self.x0.shape[self.time_dim]).copy_(prefix)
         tensors["latents"] = latents
         return tensors
 
@@ -777,3 +795,28 @@ def encoded_once(pipe: Any, memo: dict[Any, Any] | None) -> Iterator[None]:
         yield
     finally:
         del pipe.encode_prompt  # the class's method again
+
+
+@contextmanager
+def after_each_step(pipe: Any, on_step_end: Any) -> Iterator[None]:
+    """`callback_on_step_end` for a pipeline that takes none: while it runs, its scheduler's `step` calls
+    `on_step_end(pipe, i, t, {"latents": …})` on the latents it returns — the point where diffusers' own
+    pipelines call it — so progress, cancel and step hooks (`LatentPrefix`) work the same way."""
+    scheduler = pipe.scheduler
+    original, count = scheduler.step, [0]
+
+    def step(model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(model_output, timestep, sample, *args, **kwargs)
+        i, count[0] = count[0], count[0] + 1
+        latents = out[0] if isinstance(out, tuple) else out.prev_sample
+        latents = on_step_end(pipe, i, timestep, {"latents": latents})["latents"]
+        if isinstance(out, tuple):
+            return (latents, *out[1:])
+        out.prev_sample = latents
+        return out
+
+    scheduler.step = step  # an instance attribute over the class's method
+    try:
+        yield
+    finally:
+        del scheduler.step

@@ -4,7 +4,11 @@ VAE). `guidance_scale` is HunyuanVideo's embedded (distilled) guidance; the rele
 true CFG, so a negative prompt is refused rather than ignored. Defaults are HunyuanVideo's own:
 1280×720, 129 frames at 24 fps, 50 steps, guidance 6.
 
-Not here yet: `HunyuanVideoImageToVideoPipeline` folders (their text encoder is a LLaVA model).
+`HunyuanVideoImageToVideoPipeline` folders (`HunyuanVideoI2VBackend`): i2v, and extension from the
+video's last frame. Their text encoder is a LLaVA model reading the picture beside the prompt. A
+`latent_concat` transformer (HunyuanVideo-I2V) decodes the picture's latent frame too and the pipeline drops
+its 4 frames, so Kinema asks for 4 more to return the asked length (the frames after the picture); a
+`token_replace` one returns the asked length as it is. HunyuanVideo 1.5 is `hunyuan15.py`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import (
     DiffusersBackend,
     FamilyDefaults,
@@ -22,9 +27,16 @@ from kinema.backends.diffusers_base import (
     Request,
     read_component_config,
 )
+from kinema.runtime.progress import Progress
 
 HUNYUAN_DEFAULTS = FamilyDefaults(
     width=1280, height=720, fps=24, num_frames=129, max_frames=129, num_inference_steps=50, guidance_scale=6.0
+)
+
+# HunyuanVideo-I2V's own example: 720p, 129 frames, guidance 1 (its latent_concat transformer has no
+# embedded guidance; true CFG is off)
+HUNYUAN_I2V_DEFAULTS = FamilyDefaults(
+    width=1280, height=720, fps=24, num_frames=129, max_frames=129, num_inference_steps=50, guidance_scale=1.0
 )
 
 
@@ -61,3 +73,45 @@ class HunyuanVideoBackend(DiffusersBackend):
     def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
         latents = hunyuan_latents(self.pipeline("extend"), tail)
         return "extend", {"step_hook": LatentPrefix(latents, req.generator)}
+
+
+class HunyuanVideoI2VBackend(HunyuanVideoBackend):
+    """A HunyuanVideo image→video folder (LLaVA text encoder; the picture's latents concatenated or put in
+    place of the first latent frame, per the transformer's `image_condition_type`)."""
+
+    name = "hunyuanvideo-i2v"
+    folder_classes = ("HunyuanVideoImageToVideoPipeline",)
+    modes = ("i2v", "extend")
+    pipelines = dict.fromkeys(modes, "HunyuanVideoImageToVideoPipeline")
+    defaults = HUNYUAN_I2V_DEFAULTS
+    context_frames = 1  # the pipeline takes one first frame
+
+    @classmethod
+    def dropped(cls, path: Path) -> int:
+        """Frames the pipeline drops from the front of its video (the picture's own, for latent_concat)."""
+        dit = read_component_config(path, "transformer")
+        if dit.get("image_condition_type", "latent_concat") != "latent_concat":
+            return 0
+        return int(read_component_config(path, "vae").get("temporal_compression_ratio", 4))
+
+    def call(
+        self, task: str, req: Request, progress: Progress, num_frames: int | None = None, **inputs: Any
+    ) -> np.ndarray:
+        """Exactly `num_frames` frames, asking for the ones the pipeline drops as well. A latent_concat
+        continuation's frames start after the picture, so the chunk is the frame it continued (`tail`)
+        followed by them, as a chunk's first frames remake what it continues."""
+        n = num_frames or req.size.num_frames
+        tail = inputs.pop("tail", None)
+        dropped = self.dropped(self.path)
+        made = super().call(task, req, progress, num_frames=n + dropped, **inputs)  # (n, H, W, 3)
+        if tail is None or not dropped:
+            return made
+        return np.concatenate([tail, made[: n - len(tail)]])
+
+    def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
+        return {"image": self.image(spec.image, req)}
+
+    def continue_inputs(self, tail: np.ndarray, req: Request) -> tuple[str, dict[str, Any]]:
+        from PIL import Image
+
+        return "extend", {"image": Image.fromarray(tail[-1]), "tail": tail}

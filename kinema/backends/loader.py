@@ -33,11 +33,19 @@ DIFFUSERS_BACKENDS: dict[str, str] = {
     "CogVideoXImageToVideoPipeline": "kinema.backends.cogvideox:CogVideoXI2VBackend",
     "CogVideoXVideoToVideoPipeline": "kinema.backends.cogvideox:CogVideoXBackend",
     "HunyuanVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoBackend",
+    "HunyuanVideoImageToVideoPipeline": "kinema.backends.hunyuan:HunyuanVideoI2VBackend",
+    "HunyuanVideo15Pipeline": "kinema.backends.hunyuan15:HunyuanVideo15Backend",
+    "HunyuanVideo15ImageToVideoPipeline": "kinema.backends.hunyuan15:HunyuanVideo15I2VBackend",
+    "Kandinsky5T2VPipeline": "kinema.backends.kandinsky5:Kandinsky5Backend",
+    "Kandinsky5I2VPipeline": "kinema.backends.kandinsky5:Kandinsky5I2VBackend",
+    "HeliosPipeline": "kinema.backends.helios:HeliosBackend",
+    "HeliosPyramidPipeline": "kinema.backends.helios:HeliosPyramidBackend",
     "SkyReelsV2DiffusionForcingPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
     "SkyReelsV2DiffusionForcingImageToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
     "SkyReelsV2DiffusionForcingVideoToVideoPipeline": "kinema.backends.skyreels:SkyReelsV2Backend",
 }
 DIFFUSERS_INDEX = "model_index.json"
+MODULAR_INDEX = "modular_model_index.json"
 
 
 def backend_class(path: str | Path) -> type[VideoBackend]:
@@ -52,6 +60,11 @@ def backend_class(path: str | Path) -> type[VideoBackend]:
         raise ModelNotFoundError(f"No model folder at {str(path)!r}; pass the folder of a model.")
     if (path / DIFFUSERS_INDEX).is_file():
         return _diffusers_backend(path)
+    if (path / MODULAR_INDEX).is_file():  # MiniMax-H3 and the other modular-only pipelines
+        raise ModelNotFoundError(
+            f"{str(path)!r} is a diffusers modular pipeline folder ({MODULAR_INDEX}), which Kinema does not "
+            "run yet (MiniMax-H3 among them: README, 'Open-weight models'); pass a folder with model_index.json."
+        )
     raise ModelNotFoundError(
         f"{str(path)!r} is not a model folder Kinema can run: it has no {CONFIG_NAME} (a Kinema model) "
         f"and no {DIFFUSERS_INDEX} (a diffusers model); pass a folder saved by Kinema or by diffusers."

@@ -7,7 +7,9 @@ component folders with `save_pretrained`, plus a `kinema_defaults.json` giving t
 folder has none and gets its family's defaults). Also used by benchmarks/bench_backends.py.
 
     wan_folder(path, "t2v" | "i2v" | "i2v_clip" | "vace" | "two_expert"), ltx_folder(path),
-    cogvideox_folder(path, i2v=False), hunyuan_folder(path), skyreels_folder(path)
+    cogvideox_folder(path, i2v=False), hunyuan_folder(path), skyreels_folder(path), and the 2026 families:
+    hunyuan_i2v_folder(path), hunyuan15_folder(path, i2v=False), kandinsky5_folder(path, i2v=False),
+    helios_folder(path, pyramid=False)
 """
 
 from __future__ import annotations
@@ -538,3 +540,391 @@ def ltx_upsampler(path: str | Path) -> Path:
         Path(path) / "latent_upsampler"
     )
     return Path(path)
+
+
+# ---- the 2026 families (DESIGN.md "The 2026 families in diffusers 0.42.1") ---------------------------------
+CHAT_TEMPLATE = (  # Qwen's chat layout, enough for the pipelines' `apply_chat_template`
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def qwen_tokenizer() -> Any:
+    """A byte-level `Qwen2Tokenizer` built in memory (256 byte symbols, no merges, Qwen's special tokens and
+    a chat template): Qwen2.5-VL text encoders' tokenizer without a hub."""
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import Qwen2Tokenizer
+
+    vocab = {c: i for i, c in enumerate(sorted(ByteLevel.alphabet()))}
+    for special in ("<|endoftext|>", "<|im_start|>", "<|im_end|>"):
+        vocab[special] = len(vocab)
+    tok = Qwen2Tokenizer(vocab=vocab, merges=[], chat_template=CHAT_TEMPLATE)
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    return tok
+
+
+def _qwen_text_config(vocab_size: int, hidden: int = 16) -> dict[str, Any]:
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        vocab_size=vocab_size,
+        rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+        rope_theta=1e6,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+
+
+def _siglip_vision(hidden: int = 12, image_size: int = 32) -> tuple[Any, Any]:
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    torch.manual_seed(0)
+    config = SiglipVisionConfig(
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=16,
+    )
+    size = {"height": image_size, "width": image_size}
+    return SiglipVisionModel(config).eval(), SiglipImageProcessor(size=size)
+
+
+HUNYUAN15_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def hunyuan15_folder(path: str | Path, i2v: bool = False) -> Path:
+    """A tiny HunyuanVideo 1.5 folder (`HunyuanVideo15Pipeline`, or with `i2v` the image→video one with a
+    SigLIP image encoder): a Qwen2.5-VL text model and a ByT5 encoder from configs, diffusers' fast-test
+    transformer and VAE (4× space, 2× time), and a saved guider at guidance 6."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo15,
+        HunyuanVideo15ImageToVideoPipeline,
+        HunyuanVideo15Pipeline,
+        HunyuanVideo15Transformer3DModel,
+    )
+    from diffusers.guiders import ClassifierFreeGuidance
+    from transformers import ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel
+
+    tok, byt5 = qwen_tokenizer(), ByT5Tokenizer()
+    torch.manual_seed(0)
+    transformer = HunyuanVideo15Transformer3DModel(
+        in_channels=9,  # latents + image latents + mask
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=8,
+        num_layers=1,
+        num_refiner_layers=1,
+        mlp_ratio=2.0,
+        patch_size=1,
+        patch_size_t=1,
+        text_embed_dim=16,
+        text_embed_2_dim=TEXT_DIM,
+        image_embed_dim=12,
+        rope_axes_dim=(2, 2, 4),
+        target_size=32,  # i2v: a square picture's bucket is 32×32
+        task_type="i2v" if i2v else "t2v",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo15(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8, 8),
+        layers_per_block=1,
+        spatial_compression_ratio=4,
+        temporal_compression_ratio=4,
+        downsample_match_channel=False,
+        upsample_match_channel=False,
+    )
+    torch.manual_seed(0)
+    qwen = Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(**_qwen_text_config(len(tok)))).eval()
+    components = dict(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(7.0),
+        text_encoder=qwen,
+        tokenizer=tok,
+        text_encoder_2=_t5_family(len(byt5), "t5"),
+        tokenizer_2=byt5,
+        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+    )
+    if i2v:
+        encoder, processor = _siglip_vision()
+        pipe = HunyuanVideo15ImageToVideoPipeline(
+            image_encoder=encoder, feature_extractor=processor, **components
+        )
+    else:
+        pipe = HunyuanVideo15Pipeline(**components)
+    return _save(pipe, path, HUNYUAN15_DEFAULTS)
+
+
+KANDINSKY5_DEFAULTS = {"width": 32, "height": 32, "num_frames": 9, "fps": 8, "num_inference_steps": 2}
+
+
+def kandinsky5_folder(path: str | Path, i2v: bool = False) -> Path:
+    """A tiny Kandinsky 5 folder (`Kandinsky5T2VPipeline`, or with `i2v` `Kandinsky5I2VPipeline`): a
+    Qwen2.5-VL model and a CLIP text model from configs, diffusers' fast-test transformer (visual
+    conditioning channels, regular attention) and HunyuanVideo's VAE (8× space, 4× time).
+
+    The real folders' `tokenizer` is a `Qwen2VLProcessor`, whose video processor needs torchvision; the
+    pipelines call it for text only (`images=None, videos=None`), so the tiny folder saves the bare Qwen
+    tokenizer, which answers those calls the same way."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        Kandinsky5I2VPipeline,
+        Kandinsky5T2VPipeline,
+        Kandinsky5Transformer3DModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+    )
+
+    tok, qwen_hidden, clip_hidden = qwen_tokenizer(), 16, 8
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        block_out_channels=(8, 8, 8, 8),
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        latent_channels=4,
+        layers_per_block=1,
+        mid_block_add_attention=False,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    torch.manual_seed(0)
+    text = _qwen_text_config(len(tok), qwen_hidden)
+    qwen = Qwen2_5_VLForConditionalGeneration(
+        Qwen2_5_VLConfig(
+            text_config=text,
+            vision_config={
+                "depth": 1,
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_heads": 2,
+                "out_hidden_size": qwen_hidden,
+            },
+            vocab_size=len(tok),
+        )  # fmt: skip
+    ).eval()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=clip_hidden,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            vocab_size=len(tokenizer()),
+            projection_dim=clip_hidden,
+            max_position_embeddings=77,
+        )
+    ).eval()
+    torch.manual_seed(0)
+    transformer = Kandinsky5Transformer3DModel(
+        in_visual_dim=4,
+        in_text_dim=qwen_hidden,
+        in_text_dim2=clip_hidden,
+        time_dim=16,
+        out_visual_dim=4,
+        patch_size=(1, 2, 2),
+        model_dim=16,
+        ff_dim=32,
+        num_text_blocks=1,
+        num_visual_blocks=2,
+        axes_dims=(4, 2, 2),
+        visual_cond=True,
+        attention_type="regular",
+    )
+    cls = Kandinsky5I2VPipeline if i2v else Kandinsky5T2VPipeline
+    pipe = cls(
+        transformer=transformer,
+        vae=vae,
+        text_encoder=qwen,
+        tokenizer=tok,
+        text_encoder_2=clip,
+        tokenizer_2=tokenizer(),
+        scheduler=_flow_scheduler(5.0),
+    )
+    # image→video needs 5 latent frames (Kandinsky5I2VBackend.request)
+    return _save(pipe, path, {**KANDINSKY5_DEFAULTS, "num_frames": 17 if i2v else 9})
+
+
+HELIOS_DEFAULTS = {"width": 32, "height": 32, "num_frames": 65, "fps": 8, "num_inference_steps": 2}
+
+
+def helios_folder(path: str | Path, pyramid: bool = False) -> Path:
+    """A tiny Helios folder (`HeliosPipeline`, or with `pyramid` `HeliosPyramidPipeline` over a 2-stage
+    scheduler): Wan's tiny VAE and umT5, diffusers' fast-test Helios transformer (multi-term memory
+    patches for the history). Its native length is two of Helios' 33-frame windows, so an extension chunk
+    continues from a whole window."""
+    from diffusers import HeliosPipeline, HeliosPyramidPipeline, HeliosScheduler, HeliosTransformer3DModel
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    transformer = HeliosTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_dim=(4, 4, 4),
+        has_multi_term_memory_patch=True,
+        guidance_cross_attn=True,
+        zero_history_timestep=True,
+        is_amplify_history=False,
+    )
+    if pyramid:
+        # gamma 1/3 (the default) makes the block-noise covariance singular: cholesky fails on the CPU
+        scheduler = HeliosScheduler(stages=2, stage_range=[0, 0.5, 1], gamma=0.25, use_dynamic_shifting=True)
+        cls = HeliosPyramidPipeline
+    else:
+        scheduler = HeliosScheduler(stage_range=[0, 1], stages=1, use_dynamic_shifting=True)
+        cls = HeliosPipeline
+    pipe = cls(
+        tokenizer=tok,
+        text_encoder=umt5(len(tok)),
+        vae=wan_vae(),
+        transformer=transformer,
+        scheduler=scheduler,
+    )
+    return _save(pipe, path, HELIOS_DEFAULTS)
+
+
+def llama3_template_tokenizer() -> Any:
+    """A word-level tokenizer over the words of HunyuanVideo image→video's LLaVA prompt template, with
+    Llama 3's special tokens and a BOS post-processor: the template's token positions come out as the real
+    tokenizer's (`<image>` at 5, the template about 103 tokens before the prompt), which the pipeline's
+    `crop_start` / `image_emb_start` and its search for `<|end_header_id|>` rely on. Other words are <unk>."""
+    import re
+
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import DEFAULT_PROMPT_TEMPLATE
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [
+        "<pad>",
+        "<unk>",
+        "<|begin_of_text|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+    ]
+    specials += ["<image>", "\n\n"]  # one token each, as in Llama 3's vocabulary
+    template = DEFAULT_PROMPT_TEMPLATE["template"]
+    for special in specials:
+        template = template.replace(special, " ")
+    words = sorted(set(re.findall(r"\w+|[^\w\s]", template.replace("{}", " "))))
+    vocab = {t: i for i, t in enumerate(specials + words)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.add_special_tokens(specials)
+    bos = "<|begin_of_text|>"
+    tk.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, vocab[bos])])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token=bos, eos_token="<|eot_id|>", pad_token="<pad>", unk_token="<unk>"
+    )
+
+
+def hunyuan_i2v_folder(path: str | Path) -> Path:
+    """A tiny HunyuanVideo image→video folder (`HunyuanVideoImageToVideoPipeline`, `latent_concat` like
+    HunyuanVideo-I2V): a LLaVA text encoder from configs (a CLIP vision tower of 24 × 24 one-pixel patches:
+    the 576 image tokens the prompt template expects, as the real 336 px / 14), the template tokenizer
+    above, a CLIP text encoder, Hunyuan's causal VAE."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        HunyuanVideoImageToVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+    )
+
+    tok = llama3_template_tokenizer()
+    vocab = tok.get_vocab()
+    torch.manual_seed(0)
+    llava = LlavaForConditionalGeneration(
+        LlavaConfig(
+            vision_config=CLIPVisionConfig(
+                hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1, image_size=24,
+                patch_size=1, projection_dim=8,
+            ),
+            text_config=LlamaConfig(
+                hidden_size=16, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                vocab_size=len(vocab), pad_token_id=vocab["<pad>"], bos_token_id=vocab["<|begin_of_text|>"],
+                eos_token_id=vocab["<|eot_id|>"],
+            ),
+            image_token_index=vocab["<image>"],
+            pad_token_id=vocab["<pad>"],
+        )
+    ).eval()  # fmt: skip
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=2 * 4 + 1,  # latents, the picture's latents, their mask
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=False,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+        image_condition_type="latent_concat",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    minilm = tokenizer()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            vocab_size=len(minilm), projection_dim=8, max_position_embeddings=77,
+        )
+    ).eval()  # fmt: skip
+    pipe = HunyuanVideoImageToVideoPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=_flow_scheduler(7.0),
+        text_encoder=llava,
+        tokenizer=tok,
+        text_encoder_2=clip,
+        tokenizer_2=minilm,
+        image_processor=CLIPImageProcessor(size=24, crop_size=24),
+    )
+    # 64 px, as the T2V folder: the LLaVA re-reads the picture each extension chunk (an image input is not
+    # memoised), leaving ~7 KB of small objects a chunk, which the suite's flat-memory check measures in frames
+    return _save(pipe, path, {**WAN_DEFAULTS, "width": 64, "height": 64})
