@@ -15,6 +15,13 @@ video made, peak GPU memory):
              (four 33-frame windows), guidance 5;  helios-distilled: the same transformer through
              HeliosPyramidPipeline, 3 stages × 2 steps, unguided (`is_distilled`) — Helios' real-time claim
              is this row's frames per second at its native 640×384.
+             ltx2: LTX2VideoTransformer3DModel 19B (48 × 4096 video, 32 × 64 audio streams), LTX-2 video VAE,
+             audio VAE + vocoder (24 kHz), Gemma 3 12B text encoder with its SigLIP tower, 768×512×121 at
+             24 fps, guidance 4 — video *and* sound (issue 28).
+             ltx2-up / ltx-up: `--upscale 2` — the kinema caller generates at half the size, upsamples the
+             latents ×2 (LTX2LatentUpsamplerModel / LTXLatentUpsamplerModel at their real configs) and refines
+             (3 / 4 steps); its peer is diffusers' one-stage run at the full size, so the ratio is what the
+             two-stage path saves.
              Tokenizers: the MiniLM one Kinema ships (token ids < every vocabulary) and, for the Qwen
              encoders, a byte-level Qwen2Tokenizer with a chat template (tests/backends/tiny_diffusers.py):
              HunyuanVideo 1.5 pads to its fixed 1108 tokens as the real one does; Kandinsky 5 pads to the
@@ -33,6 +40,7 @@ video made, peak GPU memory):
 
     python benchmarks/gpu_backends.py                        # every model, every variant, 4 steps
     python benchmarks/gpu_backends.py --models helios-distilled --variants bf16 --steps 2
+    python benchmarks/gpu_backends.py --models ltx2 ltx2-up ltx-up --variants bf16 --steps 4
     python benchmarks/gpu_backends.py --models wan --variants bf16 fbc --steps 3 --json gpu.json
     torchrun --nproc-per-node 2 benchmarks/gpu_backends.py --variants bf16 --cp
 
@@ -80,15 +88,26 @@ def build_tiny(model: str, dtype: torch.dtype):
         from tiny_diffusers import helios_folder
 
         folder = helios_folder(root / model, pyramid=model == "helios-distilled")
+    elif model.startswith("ltx2") or model == "ltx-up":
+        from tiny_diffusers import ltx2_folder, ltx_upsampler
+
+        folder = ltx2_folder(root / "ltx2", upsampler=True) if model.startswith("ltx2") else ltx_upsampler(
+            ltx_folder(root / "ltx"))  # fmt: skip
     else:
         folder = makers[model]()
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True).to(dtype=dtype)
     defaults = json.loads((folder / "kinema_defaults.json").read_text())
     guidance = 6.0 if model == "hunyuan15" else 3.0
-    return pipe, {
+    native = {
         **{k: defaults[k] for k in ("width", "height", "num_frames", "fps")},
         "guidance_scale": guidance,
     }
+    if model.endswith("-up"):  # the upsampler the tiny folder carries; half of 64 px is on the 32-px grid
+        native.update(width=64, height=64)
+        native["upsampler"] = (
+            _upsampler_class(model).from_pretrained(folder / "latent_upsampler").to(dtype=dtype)
+        )
+    return pipe, native
 
 
 def build_wan(dtype: torch.dtype, device: str = "cuda"):
@@ -283,6 +302,71 @@ def build_helios_distilled(dtype: torch.dtype, device: str = "cuda"):
     return _build_helios(dtype, device, distilled=True)
 
 
+def build_ltx2(dtype: torch.dtype, device: str = "cuda"):
+    """LTX-2 (19B) at its published configs: every component's class default is LTX-2's, except the Gemma 3
+    12B text encoder, built from its config here."""
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    _tests_path()
+    from tiny_diffusers import gemma_tokenizer
+
+    text = dict(
+        vocab_size=262208, hidden_size=3840, intermediate_size=15360, num_hidden_layers=48, num_attention_heads=16,
+        num_key_value_heads=8, head_dim=256, sliding_window=1024,
+    )  # fmt: skip  # Gemma 3 12B
+    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                  image_size=896, patch_size=14)  # fmt: skip  # SigLIP so400m
+    with torch.device(device):
+        transformer = LTX2VideoTransformer3DModel()
+        connectors = LTX2TextConnectors()
+        # 32x32x8 as LTX-2 publishes it (the class's fallback ratios would say 64 and 16)
+        vae = AutoencoderKLLTX2Video(spatial_compression_ratio=32, temporal_compression_ratio=8)
+        audio_vae, vocoder = AutoencoderKLLTX2Audio(), LTX2Vocoder()
+        encoder = Gemma3ForConditionalGeneration(
+            Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=256)
+        )
+    pipe = LTX2Pipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, audio_vae=audio_vae, text_encoder=encoder,
+        tokenizer=gemma_tokenizer(), connectors=connectors, transformer=transformer, vocoder=vocoder,
+    )  # fmt: skip
+    return pipe.to(dtype=dtype), {
+        "width": 768,
+        "height": 512,
+        "num_frames": 121,
+        "fps": 24,
+        "guidance_scale": 4.0,
+    }
+
+
+def build_upscaled(model: str, dtype: torch.dtype, device: str = "cuda"):
+    """`--upscale 2` scenarios: the family's pipeline plus its latent upsampler at the real config (LTX-2's
+    `ltx-2-spatial-upscaler`, LTX-Video 0.9.7's `ltxv-spatial-upscaler`: the classes' defaults)."""
+    pipe, native = build_ltx2(dtype, device) if model == "ltx2-up" else build_ltx(dtype, device)
+    with torch.device(device):
+        upsampler = _upsampler_class(model)()
+    return pipe, {**native, "upsampler": upsampler.to(dtype=dtype)}
+
+
+def _upsampler_class(model: str):
+    """The latent upsampler class of an `-up` scenario (LTX-2's or LTX-Video's)."""
+    if model.startswith("ltx2"):
+        from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
+
+        return LTX2LatentUpsamplerModel
+    from diffusers.pipelines.ltx import LTXLatentUpsamplerModel
+
+    return LTXLatentUpsamplerModel
+
+
 # model → (builder, Kinema backend "module:class")
 MODELS = {
     "wan": (build_wan, "kinema.backends.wan:WanBackend"),
@@ -291,6 +375,15 @@ MODELS = {
     "kandinsky5": (build_kandinsky5, "kinema.backends.kandinsky5:Kandinsky5Backend"),
     "helios": (build_helios, "kinema.backends.helios:HeliosBackend"),
     "helios-distilled": (build_helios_distilled, "kinema.backends.helios:HeliosPyramidBackend"),
+    "ltx2": (build_ltx2, "kinema.backends.ltx2:LTX2Backend"),
+    "ltx2-up": (
+        lambda dtype, device="cuda": build_upscaled("ltx2-up", dtype, device),
+        "kinema.backends.ltx2:LTX2Backend",
+    ),
+    "ltx-up": (
+        lambda dtype, device="cuda": build_upscaled("ltx-up", dtype, device),
+        "kinema.backends.ltx:LTXBackend",
+    ),
 }
 
 
@@ -408,6 +501,7 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
     cuda = device == "cuda"
     dtype = torch.float32 if variant == "fp32" else torch.bfloat16
     pipe, native = build_tiny(model, dtype) if args.tiny else build(model, dtype)
+    upsampler = native.pop("upsampler", None)
     pipe.set_progress_bar_config(disable=True)
     if args.cp:
         from diffusers import ContextParallelConfig
@@ -422,6 +516,15 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
     if variant == "group":
         pipe.to("cpu")  # group offloading onloads from the CPU
     backend = backend_class(model).from_pipeline(pipe, folder, device=device, load=load)
+    if upsampler is not None:  # `--upscale 2`: the upsample pipeline over the same VAE
+        import diffusers
+
+        upsampler.save_config(folder / "latent_upsampler")  # what the backend's check looks for
+        upscale_pipe = getattr(diffusers, backend.upsample_pipeline)(
+            vae=pipe.vae, latent_upsampler=upsampler.to(device)
+        )
+        upscale_pipe.set_progress_bar_config(disable=True)
+        backend._pipes["upscale"] = upscale_pipe
     prompt = "a red ball bounces off the floor"
 
     def direct(steps: int) -> None:
@@ -429,7 +532,8 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
         pipe(prompt=prompt, generator=generator, output_type="np", **direct_kwargs(pipe, native, steps))
 
     def kinema(steps: int) -> None:
-        backend.generate(GenerationSpec(prompt=prompt, seed=0, num_inference_steps=steps))
+        upscale = 2 if upsampler is not None else None
+        backend.generate(GenerationSpec(prompt=prompt, seed=0, num_inference_steps=steps, upscale=upscale))
 
     direct(2)  # warm-up (and, for compile, the untimed compilation)
     rows = []

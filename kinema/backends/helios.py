@@ -79,15 +79,17 @@ class HeliosBackend(DiffusersBackend):
             )
         return req
 
-    def call(
+    def call_av(
         self, task: str, req: Request, progress: Progress, num_frames: int | None = None, **inputs: Any
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, Any]:
         """One pipeline call → exactly `num_frames` frames (Helios makes whole windows: the rest is
-        dropped); a continuation is returned after the frames it continued (`tail`), as a chunk is."""
+        dropped); a continuation is returned after the frames it continued (`tail`), as a chunk is.
+        (`call` and the extension loop both come through here.)"""
         n = num_frames or req.size.num_frames
         tail = inputs.pop("tail", None)
-        frames = super().call(task, req, progress, num_frames=n, **inputs)[:n]  # (n, H, W, 3)
-        return frames if tail is None else np.concatenate([tail, frames])
+        frames, audio = super().call_av(task, req, progress, num_frames=n, **inputs)
+        frames = frames[:n]  # (n, H, W, 3)
+        return (frames if tail is None else np.concatenate([tail, frames])), audio
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
         return {"image": self.image(spec.image, req)} if TASKS[task].takes_image else {}

@@ -36,9 +36,16 @@ def ltx2_grid(path: Path) -> tuple[int, int]:
     `AutoencoderKLLTX2Video` does: patch × 2^(scaling blocks), in space and in time alike."""
     vae = read_component_config(path, "vae")
     dit = read_component_config(path, "transformer")
-    blocks = sum(map(bool, vae.get("spatio_temporal_scaling", [True, True, True, True])))
-    spatial = vae.get("spatial_compression_ratio") or int(vae.get("patch_size", 4)) * 2**blocks
-    temporal = vae.get("temporal_compression_ratio") or int(vae.get("patch_size_t", 1)) * 2**blocks
+    # Without explicit ratios, count the encoder's strides: each scaling block halves space, time or both
+    # by its `downsample_type` (the class default is spatial, temporal, spatiotemporal x2: 32x in space with
+    # the 4x patch, 8x in time; diffusers' own fallback counts every block as both).
+    scaling = vae.get("spatio_temporal_scaling", [True, True, True, True])
+    kinds = vae.get("downsample_type", ["spatial", "temporal", "spatiotemporal", "spatiotemporal"])
+    strides = [k for k, on in zip(kinds, scaling) if on]
+    space = sum(k in ("spatial", "spatiotemporal", "conv") for k in strides)
+    time = sum(k in ("temporal", "spatiotemporal", "conv") for k in strides)
+    spatial = vae.get("spatial_compression_ratio") or int(vae.get("patch_size", 4)) * 2**space
+    temporal = vae.get("temporal_compression_ratio") or int(vae.get("patch_size_t", 1)) * 2**time
     # diffusers' LTX-2 pipelines refuse sizes off a 32-px grid whatever the VAE (check_inputs)
     return math.lcm(int(spatial) * int(dit.get("patch_size", 1)), 32), int(temporal)
 

@@ -35,6 +35,9 @@ EXPECTED = {
     "helios-distilled": (
         "HeliosPyramidPipeline", "helios-pyramid", (13.5, 15.5), (640, 384, 129), "pyramid_num_inference_steps_list",
     ),
+    "ltx2": ("LTX2Pipeline", "ltx2", (18.0, 20.0), (768, 512, 121), "num_inference_steps"),
+    "ltx2-up": ("LTX2Pipeline", "ltx2", (18.0, 20.0), (768, 512, 121), "num_inference_steps"),
+    "ltx-up": ("LTXPipeline", "ltx", (1.8, 2.1), (704, 512, 121), "num_inference_steps"),
 }  # fmt: skip
 
 
@@ -65,3 +68,10 @@ def test_helios_distilled_runs_unguided_in_stages(bench):
     pipe, native = bench.build("helios-distilled", torch.bfloat16, device="meta")
     assert pipe.config.is_distilled and native["guidance_scale"] == 1.0
     assert bench.direct_kwargs(pipe, native, 2)["pyramid_num_inference_steps_list"] == [2, 2, 2]
+
+
+@pytest.mark.parametrize("model", ["ltx2-up", "ltx-up"])
+def test_upscale_scenarios_carry_their_family_latent_upsampler(bench, model):
+    _, native = bench.build(model, torch.bfloat16, device="meta")
+    expected = "LTX2LatentUpsamplerModel" if model == "ltx2-up" else "LTXLatentUpsamplerModel"
+    assert type(native["upsampler"]).__name__ == expected
