@@ -94,19 +94,19 @@ class HunyuanVideoI2VBackend(HunyuanVideoBackend):
             return 0
         return int(read_component_config(path, "vae").get("temporal_compression_ratio", 4))
 
-    def call(
+    def call_av(
         self, task: str, req: Request, progress: Progress, num_frames: int | None = None, **inputs: Any
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, Any]:
         """Exactly `num_frames` frames, asking for the ones the pipeline drops as well. A latent_concat
         continuation's frames start after the picture, so the chunk is the frame it continued (`tail`)
         followed by them, as a chunk's first frames remake what it continues."""
         n = num_frames or req.size.num_frames
         tail = inputs.pop("tail", None)
         dropped = self.dropped(self.path)
-        made = super().call(task, req, progress, num_frames=n + dropped, **inputs)  # (n, H, W, 3)
+        made, audio = super().call_av(task, req, progress, num_frames=n + dropped, **inputs)  # (n, H, W, 3)
         if tail is None or not dropped:
-            return made
-        return np.concatenate([tail, made[: n - len(tail)]])
+            return made, audio
+        return np.concatenate([tail, made[: n - len(tail)]]), audio
 
     def task_inputs(self, task: str, spec: GenerationSpec, req: Request) -> dict[str, Any]:
         return {"image": self.image(spec.image, req)}

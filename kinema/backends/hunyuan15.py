@@ -72,9 +72,9 @@ class _HunyuanVideo15(DiffusersBackend):
             return cls.defaults
         return replace(cls.defaults, guidance_scale=float(guider["guidance_scale"]))
 
-    def call(self, task: str, req: Request, progress: Progress, **kwargs: Any) -> np.ndarray:
+    def call_av(self, task: str, req: Request, progress: Progress, **kwargs: Any) -> tuple[np.ndarray, Any]:
         with guided(self.pipeline(task), req.guidance_scale):
-            return super().call(task, req, progress, **kwargs)
+            return super().call_av(task, req, progress, **kwargs)
 
 
 @contextmanager
