@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +97,23 @@ def load_backend(path: str | Path, device: str = "cpu", dtype: Any = None, **loa
 
 class BackendCache:
     """One loaded backend per (model folder, device): a worker loads each model once and every mode
-    shares its components."""
+    shares its components. `load` (e.g. `memory="auto"`, `quantize="int8"`) applies to the diffusers
+    folders; Kinema's own models load without them."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", load: dict[str, Any] | None = None) -> None:
         self.device = device
+        self.load = dict(load or {})
         self._loaded: dict[str, VideoBackend] = {}
 
     def get(self, path: str | Path) -> VideoBackend:
         key = str(Path(path).resolve())
         if key not in self._loaded:
-            self._loaded[key] = load_backend(key, device=self.device)
+            from kinema.backends.diffusers_base import DiffusersBackend
+
+            diffusers = issubclass(backend_class(key), DiffusersBackend)
+            backend = load_backend(key, device=self.device, **(self.load if diffusers else {}))
+            plan = getattr(backend, "memory_plan", None)
+            if plan is not None:
+                logging.getLogger(__name__).info("%s", plan.table())
+            self._loaded[key] = backend
         return self._loaded[key]
