@@ -316,7 +316,7 @@ def _transformer_inputs(model: Any, latents: Any, text: Any, batch: int) -> dict
     elif name.startswith("Hunyuan"):
         kwargs.update(
             hidden_states=x,
-            encoder_attention_mask=None,
+            encoder_attention_mask=torch.empty(batch, text.shape[1], device="meta"),
             pooled_projections=torch.empty(batch, config.pooled_projection_dim, device="meta"),
             guidance=step,
         )
@@ -571,7 +571,7 @@ class MemoryPlan:
         small = self.smallest
         return (
             f"{self.model} at {self.request} needs {format_bytes(self.bare.peak)} as is; with "
-            f"{small.describe()} {format_bytes(small.peak)}; you have {format_bytes(self.budget)} "
+            f"{small.describe()}: {format_bytes(small.peak)}; you have {format_bytes(self.budget)} "
             f"({format_bytes(self.usable)} usable): ask for fewer frames or a smaller size, or use a larger device."
         )
 
