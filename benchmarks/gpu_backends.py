@@ -8,6 +8,11 @@ Declared scenarios (each a row: model, size, variant, caller, s/step, s per vide
              704×512×121, guidance 3.  Tokenizer: the MiniLM one Kinema ships (token ids < both vocabularies).
   variants   bf16 | fp32 | bf16 + group offload (cpu ↔ gpu, CUDA streams) | bf16 + First-Block Cache (0.05)
              | bf16 + compile_repeated_blocks (after one untimed compile run)
+             | int8 / fp8 (torchao weight-only) | nf4 (bitsandbytes) | plan24 / plan12 (`--memory 24GB /
+             12GB`: the memory plan's choice): these load through Kinema's `load_backend` from a folder the
+             random-weight pipeline is saved to once per model, and both callers run that loaded pipeline
+  estimate   every row also carries the memory plan's expected peak for that variant's options
+             (`kinema.backends.memory`: configs on the meta device) beside the measured `peak_gib`
   callers    diffusers: pipe(..., output_type="np");  kinema: backend.generate(GenerationSpec(...)) through
              `DiffusersBackend.from_pipeline` over the same components (its load options applied by Kinema)
   s/step     (seconds per video − seconds of the same call with 1 step) / (steps − 1): the denoising step
@@ -35,7 +40,37 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("bf16", "fp32", "group", "fbc", "compile")
+VARIANTS = ("bf16", "fp32", "group", "fbc", "compile", "int8", "fp8", "nf4", "plan24", "plan12")
+LOADED = {  # variants loaded from a saved folder by Kinema's loader, with these LoadOptions fields
+    "int8": {"quantize": "int8"},
+    "fp8": {"quantize": "fp8"},
+    "nf4": {"quantize": "nf4"},
+    "plan24": {"memory": "24GB"},
+    "plan12": {"memory": "12GB"},
+}
+
+
+def saved_folder(pipe, native: dict, steps: int, root: Path) -> Path:
+    """The whole pipeline saved (random weights) the way a user's folder is, for the loaded variants."""
+    folder = root / f"{type(pipe).__name__}-weights"
+    if not (folder / "model_index.json").is_file():
+        pipe.save_pretrained(folder, safe_serialization=True)
+        defaults = {k: native[k] for k in ("width", "height", "num_frames", "fps", "guidance_scale")}
+        (folder / "kinema_defaults.json").write_text(json.dumps({**defaults, "num_inference_steps": steps}))
+    return folder
+
+
+def plan_estimate(folder: Path, native: dict, options: dict, device: str) -> float:
+    """The memory plan's expected peak (GiB) for these load options on this request."""
+    from kinema.backends.memory import ModelMemory, Request, make_plan
+
+    model = ModelMemory.read(folder, "bf16")
+    request = Request(native["width"], native["height"], native["num_frames"])
+    fixed = {k: v for k, v in options.items() if k in ("quantize", "offload", "vae_tiling")}
+    plan = make_plan(model, request, 10**15, device, fixed=fixed)
+    match = [p for p in plan.plans if not p.vae_tiling or options.get("vae_tiling")]
+    want = "group" if options.get("offload") == "group" else None
+    return min((p for p in match if p.offload == want), key=lambda p: p.cost).peak / 2**30
 
 
 def tokenizer():
@@ -194,9 +229,23 @@ def main() -> int:
                     "fbc": LoadOptions(cache="fbc"),
                     "compile": LoadOptions(compile=True),
                 }.get(variant, LoadOptions())
-                if variant == "group":
-                    pipe.to("cpu")  # group offloading onloads from the CPU
-                backend = backend_cls.from_pipeline(pipe, folder, device=device, load=load)
+                options = {"group": {"offload": "group"}}.get(variant, LOADED.get(variant, {}))
+                saved = saved_folder(pipe.to("cpu"), native, args.steps, Path(tmp)) if not args.cp else None
+                estimate = plan_estimate(saved, native, options, device) if saved else float("nan")
+                if variant in LOADED:  # through Kinema's loader: quantization happens at from_pretrained
+                    from kinema.backends import load_backend
+
+                    del pipe
+                    gc.collect()
+                    backend = load_backend(saved, device=device, **LOADED[variant])
+                    pipe = backend.pipeline("t2v")
+                    if backend.memory_plan is not None and rank == 0:
+                        print(backend.memory_plan.table(), flush=True)
+                        estimate = backend.memory_plan.chosen.peak / 2**30
+                else:
+                    if variant != "group":  # group offloading onloads from the CPU
+                        pipe.to(device)
+                    backend = backend_cls.from_pipeline(pipe, folder, device=device, load=load)
 
                 def direct(steps: int, pipe=pipe, native=native, extra=extra) -> None:
                     pipe(
@@ -218,7 +267,7 @@ def main() -> int:
                         "model": model, "size": f"{native['width']}x{native['height']}x{native['num_frames']}",
                         "variant": variant + (f"+cp{world}" if args.cp else ""), "caller": caller,
                         "steps": args.steps, "s_per_step": (full - one) / max(1, args.steps - 1),
-                        "s_per_video": full, "peak_gib": peak,
+                        "s_per_video": full, "peak_gib": peak, "plan_estimate_gib": estimate,
                     })  # fmt: skip
                     if rank == 0:
                         print(json.dumps(rows[-1]), flush=True)
@@ -231,14 +280,15 @@ def main() -> int:
         print(
             f"\ndevice: {name}, torch {torch.__version__}, diffusers {diffusers.__version__}, {args.steps} steps"
         )
-        print("| model | size | variant | caller | s/step | s per video | peak GiB | kinema / diffusers |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | size | variant | caller | s/step | s per video | peak GiB | plan's estimate GiB | kinema / diffusers |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             peer = next(p for p in rows if p["caller"] == "diffusers" and p["model"] == r["model"]
                         and p["variant"] == r["variant"])  # fmt: skip
             print(
                 f"| {r['model']} | {r['size']} | {r['variant']} | {r['caller']} | {r['s_per_step']:.3f} "
-                f"| {r['s_per_video']:.2f} | {r['peak_gib']:.1f} | {r['s_per_video'] / peer['s_per_video']:.3f} |"
+                f"| {r['s_per_video']:.2f} | {r['peak_gib']:.1f} | {r['plan_estimate_gib']:.1f} "
+                f"| {r['s_per_video'] / peer['s_per_video']:.3f} |"
             )
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))

@@ -139,12 +139,17 @@ def _live_tensors_class() -> type:
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
+            # an output sharing an input's storage is a view or an in-place result: no new bytes (a view of
+            # a weight is not an activation)
+            given = {
+                t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
+            }
             for t in tree_flatten(out)[0]:
                 if not isinstance(t, torch.Tensor):
                     continue
                 storage = t.untyped_storage()
-                key = id(storage) if t.device.type == "meta" else storage.data_ptr()
-                if key in self._live or storage.nbytes() == 0:
+                key = storage._cdata  # the storage itself (meta storages have no data pointer)
+                if key in given or key in self._live or storage.nbytes() == 0:
                     continue
                 self._live[key] = storage.nbytes()
                 self.current += storage.nbytes()
@@ -352,6 +357,7 @@ class ModelMemory:
     index: dict[str, Any]
     components: dict[str, Any] = field(default_factory=dict)  # name → meta model
     weights: dict[str, ComponentWeights] = field(default_factory=dict)
+    _activations: dict[Request, Activations] = field(default_factory=dict, repr=False)
 
     @classmethod
     def read(cls, path: str | Path, dtype: str = "bf16") -> ModelMemory:
@@ -384,6 +390,12 @@ class ModelMemory:
         return _family(str(self.index.get("_class_name", "")))
 
     def activations(self, request: Request) -> Activations:
+        """Each phase's activation peak for a request (worked out once per request size)."""
+        if request not in self._activations:
+            self._activations[request] = self._measure(request)
+        return self._activations[request]
+
+    def _measure(self, request: Request) -> Activations:
         """Run the request's shapes through the meta components and record each phase's peak."""
         import torch
 
