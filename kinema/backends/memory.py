@@ -142,7 +142,9 @@ def _live_tensors_class() -> type:
             # an output sharing an input's storage is a view or an in-place result: no new bytes (a view of
             # a weight is not an activation)
             given = {
-                t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
+                t.untyped_storage()._cdata
+                for t in tree_flatten((args, kwargs))[0]
+                if isinstance(t, torch.Tensor)
             }
             for t in tree_flatten(out)[0]:
                 if not isinstance(t, torch.Tensor):
@@ -527,12 +529,16 @@ def resident(
     phase: str,
     offload: str | None,
     dtype_bytes: int,
-    quant: float | None,
+    quant: Any,
     on_cpu: bool,
 ) -> float:
-    """Weight bytes on the device while `phase` (text | denoise | decode) runs."""
+    """Weight bytes on the device while `phase` (text | denoise | decode) runs; `quant` a `Quantization`
+    (its components' linear weights at its bytes per weight) or None."""
     role = {"text": "text", "denoise": "denoiser", "decode": "vae"}[phase]
-    size = {n: w.bytes(dtype_bytes, quant) for n, w in weights.items()}
+    size = {
+        n: w.bytes(dtype_bytes, quant.bytes_per_weight if quant and n in quant.components else None)
+        for n, w in weights.items()
+    }
     if offload is None or (offload == "group" and on_cpu):
         return sum(size.values())  # on the CPU, group offloading cpu→cpu frees nothing
     active = [n for n, w in weights.items() if w.role == role]
@@ -560,6 +566,7 @@ class MemoryPlan:
     budget: int
     weights: dict[str, ComponentWeights]
     plans: list[Plan]
+    bare: Plan  # no quantization, offloading or tiling: what the model needs as is
 
     @property
     def chosen(self) -> Plan | None:
@@ -569,10 +576,6 @@ class MemoryPlan:
     @property
     def usable(self) -> int:
         return int(self.budget * (1 - HEADROOM))
-
-    @property
-    def bare(self) -> Plan:
-        return next(p for p in self.plans if p.quantize is None and p.offload is None and not p.vae_tiling)
 
     @property
     def smallest(self) -> Plan:
@@ -619,6 +622,22 @@ class MemoryPlan:
         return "\n".join(lines)
 
 
+def evaluate(model: ModelMemory, acts: Activations, quant: str | None, offload: str | None, tiled: bool,
+             on_cpu: bool) -> Plan:  # fmt: skip
+    """One combination's expected peak per phase (resident weights + that phase's activations) and cost."""
+    from kinema.backends.quantize import Quantization
+
+    q = Quantization.parse(quant) if quant else None
+    phases = []
+    for phase, act in (("text", acts.text), ("denoise", acts.denoise),
+                       ("decode", acts.decode_tiled if tiled else acts.decode)):  # fmt: skip
+        phases.append(int(resident(model.weights, phase, offload, model.dtype_bytes, q, on_cpu) + act))
+    cost = 1.0
+    for choice in (q and q.kind, offload, "vae_tiling" if tiled else None):
+        cost *= COST.get(choice, 1.0) if choice else 1.0
+    return Plan(quant, offload, tiled, max(phases), (phases[0], phases[1], phases[2]), round(cost, 4))
+
+
 def make_plan(
     model: ModelMemory,
     request: Request,
@@ -629,8 +648,6 @@ def make_plan(
 ) -> MemoryPlan:
     """Every combination (less those the device cannot run, and those `fixed` by the user's own flags),
     its expected peak and cost."""
-    from kinema.backends.quantize import QUANT_KINDS
-
     on_cpu = not str(device).startswith("cuda")
     fixed = fixed or {}
     acts = model.activations(request)
@@ -646,18 +663,16 @@ def make_plan(
             continue
         if fixed.get("vae_tiling") and not tiled:
             continue
-        qbytes = QUANT_KINDS[quant.split(":")[0]][2] if quant else None
-        phases = []
-        for phase, act in (("text", acts.text), ("denoise", acts.denoise),
-                           ("decode", acts.decode_tiled if tiled else acts.decode)):  # fmt: skip
-            phases.append(
-                int(resident(model.weights, phase, offload, model.dtype_bytes, qbytes, on_cpu) + act)
-            )
-        cost = 1.0
-        for choice in (quant, offload, "vae_tiling" if tiled else None):
-            cost *= COST.get(choice, 1.0) if choice else 1.0
-        plans.append(Plan(quant, offload, tiled, max(phases), tuple(phases), round(cost, 4)))
-    return MemoryPlan(name or model.path.name, request, device, model.dtype, budget, model.weights, plans)
+        plans.append(evaluate(model, acts, quant, offload, tiled, on_cpu))
+    if not plans:
+        raise InvalidInputError(
+            f"No plan keeps {fixed} on {device}: accelerator offloading needs a GPU; drop --offload or pass "
+            "--device cuda."
+        )
+    bare = evaluate(model, acts, None, None, False, on_cpu)
+    return MemoryPlan(
+        name or model.path.name, request, device, model.dtype, budget, model.weights, plans, bare
+    )
 
 
 def dtype_name(dtype: str | None, device: str) -> str:
