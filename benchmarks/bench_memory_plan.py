@@ -34,11 +34,26 @@ BUDGETS = (8, 12, 16, 24, 80)
 
 # ---- real configs (the Hugging Face repos' config.json key numbers) ----------------------------------------
 WAN_13B = dict(
-    patch_size=[1, 2, 2], num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
-    text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
-    qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024,
+    patch_size=[1, 2, 2],
+    num_attention_heads=12,
+    attention_head_dim=128,
+    in_channels=16,
+    out_channels=16,
+    text_dim=4096,
+    freq_dim=256,
+    ffn_dim=8960,
+    num_layers=30,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    eps=1e-6,
+    rope_max_seq_len=1024,
 )  # fmt: skip  (Wan-AI/Wan2.1-T2V-1.3B-Diffusers transformer/config.json)
-WAN_14B = {**WAN_13B, "num_attention_heads": 40, "ffn_dim": 13824, "num_layers": 40}  # Wan2.1-T2V-14B, each A14B expert
+WAN_14B = {
+    **WAN_13B,
+    "num_attention_heads": 40,
+    "ffn_dim": 13824,
+    "num_layers": 40,
+}  # Wan2.1-T2V-14B, each A14B expert
 UMT5_XXL = dict(
     vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
     feed_forward_proj="gated-gelu", relative_attention_num_buckets=32, tie_word_embeddings=False,
@@ -48,14 +63,31 @@ T5_XXL = dict(
     feed_forward_proj="gated-gelu", relative_attention_num_buckets=32, tie_word_embeddings=False,
 )  # fmt: skip
 COG_5B = dict(
-    num_attention_heads=48, attention_head_dim=64, in_channels=16, out_channels=16, time_embed_dim=512,
-    text_embed_dim=4096, num_layers=42, sample_width=90, sample_height=60, sample_frames=49, patch_size=2,
-    temporal_compression_ratio=4, max_text_seq_length=226, use_rotary_positional_embeddings=True,
-    use_learned_positional_embeddings=False, spatial_interpolation_scale=1.875,
+    num_attention_heads=48,
+    attention_head_dim=64,
+    in_channels=16,
+    out_channels=16,
+    time_embed_dim=512,
+    text_embed_dim=4096,
+    num_layers=42,
+    sample_width=90,
+    sample_height=60,
+    sample_frames=49,
+    patch_size=2,
+    temporal_compression_ratio=4,
+    max_text_seq_length=226,
+    use_rotary_positional_embeddings=True,
+    use_learned_positional_embeddings=False,
+    spatial_interpolation_scale=1.875,
 )  # fmt: skip  (THUDM/CogVideoX-5b)
 LLAVA_LLAMA3_8B = dict(
-    hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-    num_key_value_heads=8, vocab_size=128320, max_position_embeddings=8192,
+    hidden_size=4096,
+    intermediate_size=14336,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    vocab_size=128320,
+    max_position_embeddings=8192,
 )  # fmt: skip  (hunyuanvideo-community/HunyuanVideo text_encoder)
 CLIP_L = dict(
     hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, vocab_size=49408,
@@ -138,7 +170,9 @@ def real_plans() -> list[dict]:
                 row["as_is_gb"] = plan.bare.peak / GB
                 chosen = plan.chosen
                 row[f"{budget}GB"] = (
-                    f"{chosen.describe()}: {format_bytes(chosen.peak)}" if chosen else f"none fits (smallest {format_bytes(plan.smallest.peak)})"
+                    f"{chosen.describe()}: {format_bytes(chosen.peak)}"
+                    if chosen
+                    else f"none fits (smallest {format_bytes(plan.smallest.peak)})"
                 )
             row["seconds"] = round(time.perf_counter() - start, 1)
             print(json.dumps(row), flush=True)
@@ -201,7 +235,9 @@ def linear_bytes(model) -> int:
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             w = module.weight
-            inner = [getattr(w, n) for n in getattr(w, "tensor_data_names", ()) if getattr(w, n, None) is not None]
+            inner = [
+                getattr(w, n) for n in getattr(w, "tensor_data_names", ()) if getattr(w, n, None) is not None
+            ]
             total += sum(x.numel() * x.element_size() for x in inner) or w.numel() * w.element_size()
     return total
 
@@ -235,7 +271,9 @@ def quantized(folders: dict[str, Path]) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=("tiny", "quantize", "real"), action="append")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -255,11 +293,17 @@ def main() -> int:
         out["real"] = real_plans()
     print(f"\ntorch {out['torch']}, diffusers {out['diffusers']}, CPU")
     if "tiny" in out:
-        print("\n| tiny family | request | estimate MB | measured MB | estimate / measured |\n|---|---|---|---|---|")
+        print(
+            "\n| tiny family | request | estimate MB | measured MB | estimate / measured |\n|---|---|---|---|---|"
+        )
         for r in out["tiny"]:
-            print(f"| {r['family']} | {r['request']} | {r['estimate_mb']:.2f} | {r['measured_mb']:.2f} | {r['ratio']:.3f} |")
+            print(
+                f"| {r['family']} | {r['request']} | {r['estimate_mb']:.2f} | {r['measured_mb']:.2f} | {r['ratio']:.3f} |"
+            )
     if "quantize" in out:
-        print("\n| tiny family | quantize | transformer Linear KB | text encoder Linear KB | peak MB | frames mean / max diff |")
+        print(
+            "\n| tiny family | quantize | transformer Linear KB | text encoder Linear KB | peak MB | frames mean / max diff |"
+        )
         print("|---|---|---|---|---|---|")
         for r in out["quantize"]:
             t, e, p = r["transformer_linear_kb"], r["text_encoder_linear_kb"], r["peak_mb"]
@@ -271,7 +315,9 @@ def main() -> int:
         print("|---|---|---|---|" + "---|" * len(BUDGETS) + "---|")
         for r in out["real"]:
             cells = " | ".join(r[f"{b}GB"] for b in BUDGETS)
-            print(f"| {r['model']} | {r['request']} | {r['weights_gb']:.1f} GB | {r['as_is_gb']:.1f} GB | {cells} | {r['readme']} |")
+            print(
+                f"| {r['model']} | {r['request']} | {r['weights_gb']:.1f} GB | {r['as_is_gb']:.1f} GB | {cells} | {r['readme']} |"
+            )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0

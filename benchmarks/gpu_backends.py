@@ -280,7 +280,9 @@ def main() -> int:
         print(
             f"\ndevice: {name}, torch {torch.__version__}, diffusers {diffusers.__version__}, {args.steps} steps"
         )
-        print("| model | size | variant | caller | s/step | s per video | peak GiB | plan's estimate GiB | kinema / diffusers |")
+        print(
+            "| model | size | variant | caller | s/step | s per video | peak GiB | plan's estimate GiB | kinema / diffusers |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             peer = next(p for p in rows if p["caller"] == "diffusers" and p["model"] == r["model"]

@@ -83,6 +83,13 @@ def parse_memory(text: str | int) -> str | int:
     return int(float(m.group(1)) * scale)
 
 
+def _count(n: int) -> str:
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
+
+
 def format_bytes(n: float) -> str:
     return f"{n / GB:.1f} GB" if n >= GB / 10 else f"{n / 2**20:.1f} MB"
 
@@ -600,7 +607,7 @@ class MemoryPlan:
         ]
         for w in self.weights.values():
             lines.append(
-                f"| {w.name} | {w.params / 1e9:.2f}B | {w.linear / max(1, w.params):.0%} | "
+                f"| {w.name} | {_count(w.params)} | {w.linear / max(1, w.params):.0%} | "
                 f"{format_bytes(w.params * _DTYPE_BYTES[self.dtype])} |"
             )
         lines += [

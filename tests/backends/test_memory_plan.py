@@ -165,3 +165,28 @@ def test_the_server_path_plans_at_load(wan):
     backend = load_backend(wan, memory="4GB")
     assert backend.memory_plan is not None and backend.memory_plan.chosen.describe() == "as is"
     assert backend.load.memory is None  # spent: the plan's options are the load options now
+
+
+def test_the_worker_pool_plans_diffusers_folders_and_passes_kinema_models(wan, tmp_path):
+    from kinema.backends import BackendCache
+    from kinema.pipelines.model_folder import create_random_model_folder
+
+    pool = BackendCache(load={"memory": "4GB", "quantize": "int8:transformer"})
+    backend = pool.get(wan)
+    assert backend.memory_plan.chosen.quantize == "int8:transformer"  # the hand-given option, kept
+    assert backend.load.quantize == "int8:transformer" and backend.load.memory is None
+    kinema_model = create_random_model_folder(tmp_path / "kinema")
+    assert pool.get(kinema_model).name == "kinema"  # Kinema's own models load without diffusers options
+
+
+def test_serve_hands_the_memory_options_to_its_workers():
+    import argparse
+
+    from kinema.commands.serve import register, worker_command
+    from kinema.commands.worker import settings_from_args
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(), "serve")
+    args = parser.parse_args(["serve", "--memory", "auto", "--quantize", "int8"])
+    cmd = worker_command(args, settings_from_args(args))
+    assert cmd[cmd.index("--memory") + 1] == "auto" and cmd[cmd.index("--quantize") + 1] == "int8"
