@@ -98,3 +98,13 @@ def test_the_cli_flag_reaches_the_loader(folder, tmp_path):
     code = main(["generate", "a red ball", "--model", str(folder), "-o", str(out), "--quantize", "int8",
                  "--steps", "2", "--quiet", "--no-sign"])  # fmt: skip
     assert code == 0 and out.stat().st_size > 0
+
+
+def test_a_gguf_file_computes_in_the_pipeline_dtype():
+    import torch
+    from diffusers import GGUFQuantizationConfig
+
+    from kinema.backends.quantize import gguf_quantization
+
+    config = gguf_quantization(torch.bfloat16)
+    assert isinstance(config, GGUFQuantizationConfig) and config.compute_dtype == torch.bfloat16
