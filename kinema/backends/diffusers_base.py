@@ -347,7 +347,12 @@ class DiffusersBackend(VideoBackend):
                 num_blocks_per_group=1,
                 use_stream=accelerator,
                 offload_to_disk_path=str(opts.offload_dir) if opts.offload_dir else None,
+                # diffusers 0.42 restores LTX's VAE from disk as NaN (measured: black frames); the VAE is
+                # the smallest component, so it stays whole in memory when offloading to disk
+                exclude_modules=["vae"] if opts.offload_dir else None,
             )
+            if opts.offload_dir:
+                pipe.vae.to(self.device)
         elif opts.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
         elif opts.offload == "sequential":

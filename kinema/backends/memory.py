@@ -553,13 +553,15 @@ def resident(
         return max((size[n] for n in active), default=0)
     if offload == "sequential":
         return max((weights[n].leaf * dtype_bytes for n in active), default=0)
-    # group (accelerator) or disk: the active model's non-block weights + two blocks (current, prefetched)
-    total = 0.0
+    # group (accelerator) or disk: the active model's non-block weights + two blocks (current, prefetched);
+    # to disk the VAE stays whole in memory (diffusers_base.configure: LTX's VAE comes back NaN from disk)
+    whole = [n for n, w in weights.items() if offload == "disk" and w.role == "vae"]
+    grouped = 0.0
     for n in active:
         w = weights[n]
-        ratio = size[n] / max(1, w.params)
-        total = max(total, ratio * min(w.params, 2 * w.block + w.outside))
-    return total
+        if n not in whole:
+            grouped = max(grouped, size[n] / max(1, w.params) * min(w.params, 2 * w.block + w.outside))
+    return sum(size[n] for n in whole) + grouped
 
 
 @dataclass

@@ -46,7 +46,7 @@ def parse_size(text: str | None) -> tuple[int | None, int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinema.backends.memory import plan_for_folder
+    from kinema.backends.memory import format_bytes, plan_for_folder
 
     width, height = parse_size(args.size)
     plan = plan_for_folder(args.model, args.memory, args.device, args.dtype, width, height, args.frames)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no plan fits: {plan.missing()}", file=sys.stderr)
         return 1
     flags = " ".join(_flags(chosen.load_options())) or "(no options needed)"
-    print(f"\nchosen: {chosen.describe()} - expected peak {chosen.peak / 2**30:.1f} GB; as flags: {flags}")
+    print(f"\nchosen: {chosen.describe()} - expected peak {format_bytes(chosen.peak)}; as flags: {flags}")
     return 0
 
 

@@ -190,3 +190,20 @@ def test_serve_hands_the_memory_options_to_its_workers():
     args = parser.parse_args(["serve", "--memory", "auto", "--quantize", "int8"])
     cmd = worker_command(args, settings_from_args(args))
     assert cmd[cmd.index("--memory") + 1] == "auto" and cmd[cmd.index("--quantize") + 1] == "int8"
+
+
+def test_a_tight_budget_applies_disk_offloading_with_the_same_frames(ltx, tmp_path):
+    """9 MB: LTX's as-is peak (9.6 MB, the decode) does not fit; group offloading to disk (5.6 MB) does. The
+    frames match the plain load within disk offloading's own tolerance (test_diffusers_load_options.py)."""
+    import numpy as np
+
+    from kinema.backends.diffusers_base import LoadOptions
+
+    backend = load_backend(ltx, memory="9MB")
+    assert backend.memory_plan.chosen.describe() == "disk offload"
+    assert backend.load.offload == "group" and backend.load.offload_dir is not None
+    assert isinstance(backend.load, LoadOptions)
+    spec = dict(prompt="a red ball", num_inference_steps=2, seed=1)
+    got = backend.generate(GenerationSpec(**spec)).frames.astype(int)
+    want = load_backend(ltx).generate(GenerationSpec(**spec)).frames.astype(int)
+    assert np.abs(got - want).max() <= 1 and np.count_nonzero(got != want) <= want.size // 10_000
