@@ -30,6 +30,11 @@ video made, peak GPU memory):
   variants   bf16 | fp32 | bf16 + group offload (cpu ↔ gpu, CUDA streams) | bf16 + First-Block Cache (0.05)
              | bf16 + compile_repeated_blocks (after one untimed compile run); a variant that runs out of
              memory (fp32 Helios: 56 GB of transformer) is a row saying so, and the run goes on.
+             | int8 / fp8 (torchao weight-only) | nf4 (bitsandbytes) | plan24 / plan12 (`--memory 24GB /
+             12GB`: the memory plan's choice): these load through Kinema's `load_backend` from a folder the
+             random-weight pipeline is saved to once per model, and both callers run that loaded pipeline
+  estimate   every row also carries the memory plan's expected peak for that variant's options
+             (`kinema.backends.memory`, from the component configs on the meta device) beside `peak GiB`
   callers    diffusers: pipe(..., output_type="np");  kinema: backend.generate(GenerationSpec(...)) through
              `DiffusersBackend.from_pipeline` over the same components (its load options applied by Kinema)
   s/step     (seconds per video − seconds of the same call with 1 step) / (steps − 1): the denoising step
@@ -61,7 +66,37 @@ from pathlib import Path
 
 import torch
 
-VARIANTS = ("bf16", "fp32", "group", "fbc", "compile")
+VARIANTS = ("bf16", "fp32", "group", "fbc", "compile", "int8", "fp8", "nf4", "plan24", "plan12")
+LOADED = {  # variants loaded from a saved folder by Kinema's loader, with these LoadOptions fields
+    "int8": {"quantize": "int8"},
+    "fp8": {"quantize": "fp8"},
+    "nf4": {"quantize": "nf4"},
+    "plan24": {"memory": "24GB"},
+    "plan12": {"memory": "12GB"},
+}
+
+
+def saved_folder(pipe, native: dict, steps: int, root: Path) -> Path:
+    """The whole pipeline saved (random weights) the way a user's folder is, for the loaded variants."""
+    folder = root / f"{type(pipe).__name__}-weights"
+    if not (folder / "model_index.json").is_file():
+        pipe.save_pretrained(folder, safe_serialization=True)
+        defaults = {k: native[k] for k in ("width", "height", "num_frames", "fps", "guidance_scale")}
+        (folder / "kinema_defaults.json").write_text(json.dumps({**defaults, "num_inference_steps": steps}))
+    return folder
+
+
+def plan_estimate(folder: Path, native: dict, options: dict, device: str) -> float:
+    """The memory plan's expected peak (GiB) for these load options on this request."""
+    from kinema.backends.memory import ModelMemory, Request, make_plan
+
+    model = ModelMemory.read(folder, "bf16")
+    request = Request(native["width"], native["height"], native["num_frames"])
+    fixed = {k: v for k, v in options.items() if k in ("quantize", "offload", "vae_tiling")}
+    plan = make_plan(model, request, 10**15, device, fixed=fixed)
+    match = [p for p in plan.plans if not p.vae_tiling or options.get("vae_tiling")]
+    want = "group" if options.get("offload") == "group" else None
+    return min((p for p in match if p.offload == want), key=lambda p: p.cost).peak / 2**30
 
 
 def tokenizer():
@@ -424,6 +459,8 @@ def facts_folder(pipe, native: dict, steps: int, root: Path) -> Path:
     for name, component in pipe.components.items():
         if hasattr(component, "save_config"):
             component.save_config(folder / name)
+        elif hasattr(getattr(component, "config", None), "save_pretrained"):  # transformers models
+            component.config.save_pretrained(folder / name)
     defaults = {k: native[k] for k in ("width", "height", "num_frames", "fps", "guidance_scale")}
     (folder / "kinema_defaults.json").write_text(json.dumps({**defaults, "num_inference_steps": steps}))
     return folder
@@ -459,6 +496,8 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import diffusers
 
+    from kinema.errors import InvalidInputError
+
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if args.cp:
@@ -473,6 +512,8 @@ def main() -> int:
                     rows.extend(run_variant(model, variant, args, device, world, Path(tmp)))
                 except torch.cuda.OutOfMemoryError as exc:  # e.g. fp32 Helios: the run goes on
                     rows.append({"model": model, "variant": variant, "error": f"out of memory ({exc})"[:120]})
+                except InvalidInputError as exc:  # e.g. no memory model of the family, nf4 without CUDA
+                    rows.append({"model": model, "variant": variant, "error": str(exc)[:120]})
                 if rank == 0:
                     for row in rows[done:]:
                         print(json.dumps(row), flush=True)
@@ -513,9 +554,27 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
         "fbc": LoadOptions(cache="fbc"),
         "compile": LoadOptions(compile=True),
     }.get(variant, LoadOptions())
-    if variant == "group":
-        pipe.to("cpu")  # group offloading onloads from the CPU
-    backend = backend_class(model).from_pipeline(pipe, folder, device=device, load=load)
+    options = {"group": {"offload": "group"}}.get(variant, LOADED.get(variant, {}))
+    try:
+        estimate = plan_estimate(folder, native, options, device)
+    except Exception as exc:  # the estimate is a column, not the run: say why it is missing
+        print(f"{model}: no plan estimate ({exc})"[:200], file=sys.stderr)
+        estimate = float("nan")
+    if variant in LOADED:  # through Kinema's loader: quantization happens at from_pretrained
+        from kinema.backends import load_backend
+
+        saved = saved_folder(pipe.to("cpu"), native, args.steps, tmp / f"{model}-weights")
+        del pipe
+        gc.collect()
+        backend = load_backend(saved, device=device, **LOADED[variant])
+        pipe = backend.pipeline("t2v")
+        if backend.memory_plan is not None:
+            print(backend.memory_plan.table(), file=sys.stderr, flush=True)
+            estimate = backend.memory_plan.chosen.peak / 2**30
+    else:
+        if variant == "group":
+            pipe.to("cpu")  # group offloading onloads from the CPU
+        backend = backend_class(model).from_pipeline(pipe, folder, device=device, load=load)
     if upsampler is not None:  # `--upscale 2`: the upsample pipeline over the same VAE
         import diffusers
 
@@ -545,6 +604,7 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
             "variant": variant + (f"+cp{world}" if args.cp else ""), "caller": caller,
             "steps": args.steps, "s_per_step": (full - one) / max(1, args.steps - 1),
             "s_per_video": full, "fps": native["num_frames"] / full, "peak_gib": peak,
+            "plan_estimate_gib": estimate,
         })  # fmt: skip
     return rows
 
@@ -552,18 +612,19 @@ def run_variant(model: str, variant: str, args, device: str, world: int, tmp: Pa
 def table(rows: list[dict]) -> str:
     """The rows as a Markdown table, each with its time over bare diffusers' in the same variant."""
     lines = [
-        "| model | size | variant | caller | s/step | s per video | video fps | peak GiB | kinema / diffusers |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | size | variant | caller | s/step | s per video | video fps | peak GiB | plan's estimate GiB "
+        "| kinema / diffusers |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | – | {r['variant']} | – | {r['error']} | | | | |")
+            lines.append(f"| {r['model']} | – | {r['variant']} | – | {r['error']} | | | | | |")
             continue
         peer = next(p for p in rows if p.get("caller") == "diffusers" and p["model"] == r["model"]
                     and p["variant"] == r["variant"])  # fmt: skip
         lines.append(
             f"| {r['model']} | {r['size']} | {r['variant']} | {r['caller']} | {r['s_per_step']:.3f} "
-            f"| {r['s_per_video']:.2f} | {r['fps']:.1f} | {r['peak_gib']:.1f} "
+            f"| {r['s_per_video']:.2f} | {r['fps']:.1f} | {r['peak_gib']:.1f} | {r['plan_estimate_gib']:.1f} "
             f"| {r['s_per_video'] / peer['s_per_video']:.3f} |"
         )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from kinema.errors import KinemaError
 COMMANDS: dict[str, str] = {
     "generate": "generate a video (text, image, keyframes, extend, remix, camera, trajectories)",
     "train": "train a VAE or a DiT (runs under torchrun for many GPUs)",
+    "plan": "show how a diffusers model fits a memory budget (no weights loaded)",
     "serve": "run the OpenAI-compatible video API with a worker and the web studio",
     "worker": "run a worker that takes jobs from a server's database",
     "keys": "create and list API keys for `kinema serve`",

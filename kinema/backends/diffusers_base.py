@@ -19,6 +19,9 @@ Memory and speed options (`LoadOptions`, the `kinema generate` flags of the same
                  sequential: `enable_sequential_cpu_offload` (model/sequential need an accelerator)
   vae_tiling     `vae.enable_tiling()`
   fp8            `transformer.enable_layerwise_casting(storage_dtype=float8_e4m3fn)`
+  quantize       `from_pretrained(quantization_config=PipelineQuantizationConfig(…))` (`quantize.py`:
+                 torchao int8/fp8 weight-only, bitsandbytes nf4/int8, per component)
+  memory         a budget (`auto` or bytes): the memory plan (`memory.py`) picks the options above that fit
   cache          `transformer.enable_cache(FirstBlockCacheConfig | PyramidAttentionBroadcastConfig |
                  TaylorSeerCacheConfig)`
   compile        `transformer.compile_repeated_blocks()`
@@ -125,8 +128,20 @@ class LoadOptions:
     loras: tuple[tuple[str, float], ...] = ()  # (path, scale)
     context_parallel: str | None = None  # ulysses | ring, over the torchrun group (one GPU per process)
     transformer: Path | None = None  # a single-file transformer checkpoint (.safetensors / .gguf)
+    quantize: str | None = None  # KIND[:COMPONENT,...]: int8 | fp8 (torchao), nf4 | bnb-int8 (bitsandbytes)
+    memory: str | None = (
+        None  # auto | SIZE (e.g. 24GB): plan the other options to fit (kinema.backends.memory)
+    )
 
     def __post_init__(self) -> None:
+        if self.quantize is not None:
+            from kinema.backends.quantize import Quantization
+
+            Quantization.parse(self.quantize)
+        if self.memory is not None:
+            from kinema.backends.memory import parse_memory
+
+            parse_memory(self.memory)
         for name, value, choices in (
             ("dtype", self.dtype, DTYPES),
             ("offload", self.offload, OFFLOADS),
@@ -199,6 +214,9 @@ class DiffusersBackend(VideoBackend):
             self.load = replace(self.load, dtype=dtype)
         self._dtype = dtype if dtype is not None and not isinstance(dtype, str) else None
         self._pipes: dict[str, Any] = {}
+        self.memory_plan = None
+        if self.load.memory is not None:
+            self.plan_memory()
 
     # ---- facts (no torch) ---------------------------------------------------------------------------
     @classmethod
@@ -259,6 +277,21 @@ class DiffusersBackend(VideoBackend):
         )
 
     # ---- loading ------------------------------------------------------------------------------------
+    def plan_memory(
+        self, width: int | None = None, height: int | None = None, frames: int | None = None
+    ) -> Any:
+        """Plan the load options for `load.memory` (the native request unless a size is given), apply the
+        chosen plan, and keep it in `memory_plan` (its `.table()` is what `kinema plan` prints)."""
+        from kinema.backends.memory import apply_plan, fixed_options, plan_for_folder
+
+        memory = self.load.memory if self.load.memory is not None else "auto"
+        plan = plan_for_folder(
+            self.path, memory, self.device, self.load.dtype, width, height, frames, fixed_options(self.load)
+        )
+        self.memory_plan = plan
+        self.load = apply_plan(plan, self.load)
+        return plan
+
     def pipeline(self, task: str) -> Any:
         """The task's diffusers pipeline; every task shares the components loaded once for the first."""
         if task not in self._pipes:
@@ -285,6 +318,11 @@ class DiffusersBackend(VideoBackend):
             given["variant"] = variant
         if self.load.transformer is not None:
             given["transformer"] = self._single_file_transformer(dtype)
+        if self.load.quantize:
+            from kinema.backends.quantize import Quantization, pipeline_quantization
+
+            quant = Quantization.parse(self.load.quantize)
+            given["quantization_config"] = pipeline_quantization(quant, read_index(self.path), dtype)
         pipe = cls.from_pretrained(self.path, dtype=dtype, local_files_only=True, **given)
         return self.configure(pipe, dtype)
 
@@ -329,6 +367,10 @@ class DiffusersBackend(VideoBackend):
             )
         if opts.loras:
             _require("peft", "LoRA adapters", "lora")
+        if opts.quantize:
+            from kinema.backends.quantize import Quantization, check_quantization
+
+            check_quantization(Quantization.parse(opts.quantize), accelerator)
         if opts.context_parallel and not accelerator:
             # diffusers 0.42 builds the mesh on the accelerator (rank % torch.accelerator.device_count():
             # a ZeroDivisionError on a CPU-only torch, gloo included; measured)
@@ -367,7 +409,12 @@ class DiffusersBackend(VideoBackend):
                 num_blocks_per_group=1,
                 use_stream=accelerator,
                 offload_to_disk_path=str(opts.offload_dir) if opts.offload_dir else None,
+                # diffusers 0.42 restores LTX's VAE from disk as NaN (measured: black frames); the VAE is
+                # the smallest component, so it stays whole in memory when offloading to disk
+                exclude_modules=["vae"] if opts.offload_dir else None,
             )
+            if opts.offload_dir:
+                pipe.vae.to(self.device)
         elif opts.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
         elif opts.offload == "sequential":

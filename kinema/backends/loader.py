@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -126,15 +127,31 @@ def load_backend(path: str | Path, device: str = "cpu", dtype: Any = None, **loa
 class BackendCache:
     """One loaded backend per (model folder, device): a worker loads each model once and every mode
     shares its components. `load` gives a folder its load options (a serve models file's settings: `dtype`,
-    `offload`, ... as `load_backend` takes them), keyed by the folder's resolved path."""
+    `offload`, ... as `load_backend` takes them), keyed by the folder's resolved path; `defaults` (e.g.
+    `memory="auto"`, `quantize="int8"` from `--memory` / `--quantize`) apply to every diffusers folder under
+    them. Kinema's own models load without the defaults."""
 
-    def __init__(self, device: str = "cpu", load: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        load: Mapping[str, Mapping[str, Any]] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> None:
         self.device = device
         self.load = {str(Path(k).resolve()): dict(v) for k, v in (load or {}).items()}
+        self.defaults = dict(defaults or {})
         self._loaded: dict[str, VideoBackend] = {}
 
     def get(self, path: str | Path) -> VideoBackend:
         key = str(Path(path).resolve())
         if key not in self._loaded:
-            self._loaded[key] = load_backend(key, device=self.device, **self.load.get(key, {}))
+            from kinema.backends.diffusers_base import DiffusersBackend
+
+            diffusers = issubclass(backend_class(key), DiffusersBackend)
+            options = {**(self.defaults if diffusers else {}), **self.load.get(key, {})}
+            backend = load_backend(key, device=self.device, **options)
+            plan = getattr(backend, "memory_plan", None)
+            if plan is not None:
+                logging.getLogger(__name__).info("%s", plan.table())
+            self._loaded[key] = backend
         return self._loaded[key]

@@ -179,6 +179,18 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         help="a single-file transformer checkpoint (.safetensors or .gguf) over --model's other components",
     )
     load.add_argument(
+        "--quantize",
+        metavar="KIND[:COMPONENT,...]",
+        help="weight-only quantization through diffusers: int8 | fp8 (torchao, any device), nf4 | bnb-int8 "
+        "(bitsandbytes, CUDA); default components transformer(s) + text encoder(s), e.g. int8:transformer",
+    )
+    load.add_argument(
+        "--memory",
+        metavar="auto|SIZE",
+        help="plan dtype/quantization/offload/VAE tiling to fit this memory (e.g. 8GB; auto: the device's "
+        "free memory) and print the plan; options given by hand are kept",
+    )
+    load.add_argument(
         "--context-parallel",
         choices=("ulysses", "ring"),
         help="split attention over the GPUs of `torchrun --nproc-per-node N` (one GPU per process)",
@@ -200,8 +212,34 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         "loras": tuple(LoadOptions.parse_lora(item) for item in args.lora),
         "context_parallel": args.context_parallel,
         "transformer": args.transformer,
+        "quantize": args.quantize,
+        "memory": args.memory,
     }
     return {k: v for k, v in options.items() if v not in (None, False, ())}
+
+
+def planned_options(model: Path, args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """`--memory`: the plan for this request's size (the flags', else the model's native), printed to
+    stderr, its options over the hand-given ones (which the plan kept fixed)."""
+    from dataclasses import asdict
+
+    from kinema.backends.diffusers_base import LoadOptions
+    from kinema.backends.loader import backend_class
+    from kinema.backends.memory import apply_plan, fixed_options, plan_for_folder
+
+    if backend_class(model).name == "kinema":
+        raise InvalidInputError(
+            "--memory plans diffusers model folders; Kinema's own models are small enough to load as they are: "
+            "drop --memory."
+        )
+    load = LoadOptions(**options)
+    plan = plan_for_folder(
+        model, load.memory, args.device, load.dtype, args.width, args.height, args.frames, fixed_options(load)
+    )
+    print(plan.table(), file=sys.stderr)
+    planned = asdict(apply_plan(plan, load))
+    defaults = asdict(LoadOptions())
+    return {k: v for k, v in planned.items() if v != defaults[k]}
 
 
 def choose_task(args: argparse.Namespace) -> str:
@@ -344,7 +382,11 @@ def run(args: argparse.Namespace) -> int:
 
     choose_task(args)  # flag mistakes (and a bad certificate) are reported before the model loads
     signing = signing_identity(args)
-    backend = load_backend(args.model or default_model_path(), device=args.device, **load_options(args))
+    model = args.model or default_model_path()
+    options = load_options(args)
+    if options.get("memory"):
+        options = planned_options(model, args, options)
+    backend = load_backend(model, device=args.device, **options)
     callback, close_bar = progress_bar(args.quiet)
     try:
         out = backend.generate(build_spec(args, callback, signing))

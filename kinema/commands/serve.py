@@ -96,6 +96,8 @@ def worker_command(args: argparse.Namespace, settings) -> list[str]:
         ("--s3-presign-seconds", settings.s3_presign_seconds),
         ("--default-model", settings.default_model),
         ("--backends", getattr(args, "backends", None)),
+        ("--memory", getattr(args, "memory", None)),
+        ("--quantize", getattr(args, "quantize", None)),
         ("--lease-seconds", settings.lease_seconds),
         ("--heartbeat-seconds", settings.heartbeat_seconds),
         ("--max-attempts", settings.max_attempts),

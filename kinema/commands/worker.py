@@ -67,6 +67,16 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="module:factory making a custom backend pool (default: kinema.backends.BackendCache)",
     )
     parser.add_argument(
+        "--memory",
+        metavar="auto|SIZE",
+        help="plan each diffusers model's load options to fit this memory (auto: the device's free memory)",
+    )
+    parser.add_argument(
+        "--quantize",
+        metavar="KIND[:COMPONENT,...]",
+        help="quantize diffusers models' weights: int8 | fp8 (torchao), nf4 | bnb-int8 (bitsandbytes, CUDA)",
+    )
+    parser.add_argument(
         "--lease-seconds", type=float, help="how long a job stays claimed without a heartbeat"
     )
     parser.add_argument("--heartbeat-seconds", type=float, help="how often a running job renews its lease")
@@ -133,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     from kinema.serving.worker import build_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    worker = build_worker(settings_from_args(args), load_backends(getattr(args, "backends", None)))
+    load = {k: getattr(args, k, None) for k in ("memory", "quantize") if getattr(args, k, None)}
+    worker = build_worker(settings_from_args(args), load_backends(getattr(args, "backends", None)), load)
     worker.parent_pid = getattr(args, "parent_pid", None)
 
     def stop(signum: int, frame: Any) -> None:

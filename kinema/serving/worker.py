@@ -317,11 +317,15 @@ def _label(job_id: str) -> Any:
     return AIGCLabel(Label="1", ContentProducer="Kinema", ProduceID=job_id)
 
 
-def build_worker(settings: ServeSettings, backends: BackendPool | None = None) -> Worker:
+def build_worker(
+    settings: ServeSettings, backends: BackendPool | None = None, load: dict[str, Any] | None = None
+) -> Worker:
+    """The worker of `settings`; `load`: the `--memory` / `--quantize` options every diffusers model gets
+    under its own models-file settings."""
     store = Store(settings.database_url()).jobs
     storage = make_storage(settings)
     registry = ModelRegistry.from_settings(settings)
-    backends = backends or BackendCache(load=registry.load_options())  # each model with its settings
+    backends = backends or BackendCache(load=registry.load_options(), defaults=load)  # each with its settings
     return Worker(store, storage, registry, backends, settings)
 
 
