@@ -41,10 +41,11 @@ class Auth:
         if self.mode != "auto":
             return self.mode == "on"
         # Keys are revoked, never deleted, so once a key exists the answer stays True and is kept for good.
-        # "No key yet" is never cached: every request asks the database (one row; 0.15 ms on SQLite, 0.5 ms on
-        # PostgreSQL, as much as checking a key costs: benchmarks/bench_auth_key_check.py), because `kinema keys create` runs in another process and its key may be used on the
-        # very next request. A cached "no key" (it was kept for a second) served such a request as the
-        # key-less local tenant, and its video was then a 404 to the key that made it.
+        # "No key yet" is never cached: every request asks the database (one row: 0.15 ms on SQLite, 0.5 ms
+        # on PostgreSQL, about what checking a key costs; benchmarks/bench_auth_key_check.py), because
+        # `kinema keys create` runs in another process and its key may be used on the very next request.
+        # A cached "no key" (it was kept for a second) served such a request as the key-less local tenant,
+        # and its video was then a 404 to the key that made it.
         if not self._ever_had_keys:
             self._ever_had_keys = self.keys.ever_had_keys()
         return self._ever_had_keys
