@@ -5,12 +5,12 @@
 The tenant comes from `Authorization: Bearer <key>` (FastAPI's `HTTPBearer`, so /openapi.json declares
 the scheme). Policy (`ServeSettings.auth`): "on" always needs a key, "off" never, and "auto" (the default)
 needs one as soon as any key was ever created — revoked keys included, so revoking the last key closes the
-server instead of opening it (issue 15, item 5). A revoked key never works.
+server instead of opening it (issue 15, item 5). A revoked key never works. Keys are read from the database
+on every request, so a key created or revoked by `kinema keys` in another process counts from the next one.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,16 +36,18 @@ class Auth:
         self.keys = keys
         self.mode = settings.auth
         self._ever_had_keys = False
-        self._checked = 0.0
 
     def required(self) -> bool:
         if self.mode != "auto":
             return self.mode == "on"
-        # Once a key was made, keys stay required: the answer can only turn from False to True, so it is
-        # cached for good then; before that it is re-read at most once a second.
-        if not self._ever_had_keys and time.monotonic() - self._checked > 1.0:
+        # Keys are revoked, never deleted, so once a key exists the answer stays True and is kept for good.
+        # "No key yet" is never cached: every request asks the database (one row: 0.15 ms on SQLite, 0.5 ms
+        # on PostgreSQL, about what checking a key costs; benchmarks/bench_auth_key_check.py), because
+        # `kinema keys create` runs in another process and its key may be used on the very next request.
+        # A cached "no key" (it was kept for a second) served such a request as the key-less local tenant,
+        # and its video was then a 404 to the key that made it.
+        if not self._ever_had_keys:
             self._ever_had_keys = self.keys.ever_had_keys()
-            self._checked = time.monotonic()
         return self._ever_had_keys
 
     def tenant(self, key: str) -> Tenant:
