@@ -711,8 +711,10 @@ def plan_for_folder(
 ) -> MemoryPlan:
     """The memory plan of a diffusers model folder for a request (the model's native size and length
     where not given) and a budget (`auto`: the device's free memory)."""
+    from kinema.backends.hub import resolve_model
     from kinema.backends.loader import read_facts
 
+    path = resolve_model(path, dtype).path  # a hub id: its cached (else downloaded) snapshot
     facts = read_facts(path)
     request = Request(width or facts.width, height or facts.height, num_frames or facts.num_frames)
     model = ModelMemory.read(path, dtype_name(dtype, device))

@@ -224,9 +224,11 @@ def planned_options(model: Path, args: argparse.Namespace, options: dict[str, An
     from dataclasses import asdict
 
     from kinema.backends.diffusers_base import LoadOptions
+    from kinema.backends.hub import resolve_model
     from kinema.backends.loader import backend_class
     from kinema.backends.memory import apply_plan, fixed_options, plan_for_folder
 
+    model = resolve_model(model, options.get("dtype")).path  # a hub id: its snapshot in the cache
     if backend_class(model).name == "kinema":
         raise InvalidInputError(
             "--memory plans diffusers model folders; Kinema's own models are small enough to load as they are: "

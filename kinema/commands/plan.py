@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from kinema.errors import InvalidInputError
 
@@ -22,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     parser = subparsers.add_parser(
         "plan", help=help_text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", type=Path, required=True, help="a diffusers model folder")
+    parser.add_argument(
+        "--model", required=True, help="a diffusers model folder or hub id (org/name[@revision])"
+    )
     parser.add_argument(
         "--memory",
         required=True,

@@ -374,3 +374,25 @@ def test_online_a_kinema_model_by_id_comes_down_whole_and_runs(fake_hub, tmp_pat
     assert downloaded(fake_hub) == set(fake_hub.files("kinema-test/kinema-tiny"))
     want = load_backend(folder).generate(GenerationSpec(prompt="a red ball", seed=1)).frames
     np.testing.assert_array_equal(backend.generate(GenerationSpec(prompt="a red ball", seed=1)).frames, want)
+
+
+def test_issue_27_done_when_a_cached_hub_id_with_a_memory_budget_prints_its_plan_and_writes_the_video(
+    folders, hf_cache, tmp_path
+):
+    """The issue's closing command, at tiny scale: a model by hub id from the cache, offline, `--memory 8GB`
+    → the plan's table on the terminal, then the video."""
+    put_snapshot(hf_cache, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", folders[0], COMMIT_A)
+    out = tmp_path / "cat.mp4"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kinema.cli", "generate", "a cat", "--model", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+         "--memory", "8GB", "--no-sign", "-o", str(out)],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = proc.stdout + proc.stderr
+    assert "8.0 GB" in printed or "8 GB" in printed or "8.00 GB" in printed, printed[-2000:]
+    assert "offload" in printed and "peak" in printed.lower(), printed[-2000:]  # the plan's table
+    from kinema.io import probe_video
+
+    info = probe_video(out)
+    assert info.num_frames >= 1 and info.width > 0
