@@ -225,6 +225,11 @@ class DiffusersBackend(VideoBackend):
         return cls
 
     @classmethod
+    def folder_options(cls, path: Path) -> tuple[str, ...]:
+        """The options this folder offers: the family's, less any whose weights the folder lacks."""
+        return cls.options
+
+    @classmethod
     def grid(cls, path: Path) -> tuple[int, int]:
         """(size multiple, temporal compression): VAE spatial × transformer patch, VAE temporal."""
         raise NotImplementedError
@@ -261,7 +266,7 @@ class DiffusersBackend(VideoBackend):
             path=path.resolve(),
             backend=cls.name,
             modes=cls.modes,
-            options=cls.options,
+            options=cls.folder_options(path),
             width=int(values["width"]),
             height=int(values["height"]),
             fps=float(values["fps"]),

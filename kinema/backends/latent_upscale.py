@@ -34,6 +34,14 @@ class LatentUpscale:
     refine_task: ClassVar[str]  # the task whose pipeline refines the upsampled latents
     refine_steps: ClassVar[int] = 3  # denoising steps of the second stage (the model cards' distilled 3)
 
+    @classmethod
+    def folder_options(cls, path: Path) -> tuple[str, ...]:
+        """`upscale` only where the folder holds the upsampler's weights (the API refuses it up front)."""
+        options = super().folder_options(path)  # type: ignore[misc]
+        if (Path(path) / UPSAMPLER_DIR / "config.json").is_file():
+            return options
+        return tuple(o for o in options if o != "upscale")
+
     def check(self, spec: GenerationSpec) -> None:
         super().check(spec)  # type: ignore[misc]
         if not spec.upscale:

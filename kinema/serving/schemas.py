@@ -159,6 +159,12 @@ class VideoCreateRequest(Strict):
     # Sound (issue 28): true = the video must have sound (a 400 from a video-only model), false = none,
     # null = sound when the model makes it. vLLM-Omni names this `generate_sound`.
     audio: bool | None = Field(None, description="true: with sound (models that make it); false: without")
+    # Kinema (issue 28): generate at half the size, upsample the latents x2, refine (the LTX families with a
+    # latent upsampler: `upscale` in the model's options). The asked size is the final one.
+    upscale: Literal[2] | None = Field(
+        None,
+        description="2: make the video at half size and upscale it x2 in latent space (models with `upscale`)",
+    )
     # Kinema: characters (POST /v1/videos/characters) the video shows, given to models that take reference
     # pictures of a subject (Wan VACE's `reference_images`; GET /v1/config lists `characters` for them)
     characters: list[CharacterRef] | None = Field(None, max_length=MAX_CHARACTERS)

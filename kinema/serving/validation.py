@@ -533,6 +533,19 @@ def check_physics(model: ModelInfo, physics: str | None, candidates: int | None)
     return True, candidates or 1
 
 
+def check_upscale(model: ModelInfo, upscale: int | None) -> int | None:
+    """`upscale: 2` on a model with a latent upsampler, or a 400 naming the option."""
+    if upscale is not None and "upscale" not in model.options:
+        raise ApiError(
+            400,
+            f"Model {model.name} has no latent upsampler; leave out `upscale` or choose a model that lists it "
+            "in its options (GET /v1/models: an LTX-Video or LTX-2 folder with a latent_upsampler/).",
+            "upscale",
+            "unsupported_option",
+        )
+    return upscale
+
+
 def check_camera(camera: CameraControl | None) -> dict[str, Any] | None:
     if camera is None:
         return None
@@ -623,6 +636,7 @@ def check_create(
     geo = geometry(model, settings, req.size, req.aspect_ratio, seconds, req.fps, param)
     physics, candidates = check_physics(model, req.physics, req.physics_candidates)
     check_audio(model, req.audio)
+    check_upscale(model, req.upscale)
     callback_url = check_callback_url(req.callback_url, callbacks)
     given = [
         spec for param, spec in PICTURES.items() if (uploads.get(param) or getattr(req, param)) is not None
@@ -666,6 +680,7 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
         physics=plan.physics or None,
         physics_candidates=plan.candidates if plan.physics else None,
         audio=check_audio(model, req.audio),
+        upscale=check_upscale(model, req.upscale),
     )
 
 

@@ -27,6 +27,7 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sound")
     ltx2_folder(root / "models" / "ltx2-tiny")
+    ltx2_folder(root / "models" / "ltx2-up", upsampler=True)
     ltx_folder(root / "models" / "ltx-tiny")
     settings = ServeSettings(
         data_dir=root / "data", models_dir=root / "models", default_model="ltx2-tiny", auth="auto",
@@ -136,3 +137,27 @@ def test_studio_plays_the_sound_with_the_players_controls(server, key):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_upscale_through_the_api_only_where_the_folder_has_an_upsampler(server, key):
+    with server.client(key) as c:
+        options = {m["id"]: m["options"] for m in c.get("/v1/models").json()["data"]}
+        assert "upscale" in options["ltx2-up"] and "upscale" not in options["ltx2-tiny"]
+        r = c.post("/v1/videos", json={"prompt": "a drummer", "model": "ltx2-tiny", "upscale": 2})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "upscale", r.text
+        assert "no latent upsampler" in r.json()["error"]["message"]
+        r = c.post("/v1/videos", json={"prompt": "a drummer", "model": "ltx2-up", "upscale": 3})
+        assert r.status_code == 400  # only 2 exists
+        r = c.post(
+            "/v1/videos",
+            json={"prompt": "a drummer", "model": "ltx2-up", "upscale": 2, "size": "64x64", "seconds": "1",
+                  "seed": 3, "num_inference_steps": 1},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        video = server.wait_for(r.json()["id"], key=key, timeout=240)
+        assert video["status"] == "completed", video
+        content = c.get(f"/v1/videos/{video['id']}/content")
+    mp4 = Path(server.settings.data_dir) / "upscaled.mp4"
+    mp4.write_bytes(content.content)
+    frames, _ = read_video(mp4)
+    assert frames.shape[1:3] == (64, 64)  # generated at 32x32, upsampled x2 in latent space
