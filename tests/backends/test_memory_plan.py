@@ -171,7 +171,7 @@ def test_the_worker_pool_plans_diffusers_folders_and_passes_kinema_models(wan, t
     from kinema.backends import BackendCache
     from kinema.pipelines.model_folder import create_random_model_folder
 
-    pool = BackendCache(load={"memory": "4GB", "quantize": "int8:transformer"})
+    pool = BackendCache(defaults={"memory": "4GB", "quantize": "int8:transformer"})  # --memory / --quantize
     backend = pool.get(wan)
     assert backend.memory_plan.chosen.quantize == "int8:transformer"  # the hand-given option, kept
     assert backend.load.quantize == "int8:transformer" and backend.load.memory is None
@@ -207,3 +207,11 @@ def test_a_tight_budget_applies_disk_offloading_with_the_same_frames(ltx, tmp_pa
     got = backend.generate(GenerationSpec(**spec)).frames.astype(int)
     want = load_backend(ltx).generate(GenerationSpec(**spec)).frames.astype(int)
     assert np.abs(got - want).max() <= 1 and np.count_nonzero(got != want) <= want.size // 10_000
+
+
+def test_a_models_file_setting_wins_over_the_command_line_defaults(wan):
+    """`kinema serve --quantize int8 --models models.yaml`: a model's own `quantize:` is kept over the flag."""
+    from kinema.backends import BackendCache
+
+    pool = BackendCache(load={wan: {"quantize": "int8:transformer"}}, defaults={"quantize": "int8"})
+    assert pool.get(wan).load.quantize == "int8:transformer"
