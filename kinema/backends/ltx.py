@@ -40,6 +40,17 @@ def ltx_grid(path: Path) -> tuple[int, int]:
     return math.lcm(int(spatial) * int(dit.get("patch_size", 1)), 32), int(temporal)
 
 
+def keyframe_indices(spec: GenerationSpec, req: Request) -> list[tuple[int, Any]]:
+    """The pictures a keyframes request pins, as (frame index, picture) in frame order: the first frame at
+    0, each `(seconds, picture)` keyframe at its frame, the last frame at the end (clamped into the clip; a
+    later one at the same frame wins). The LTX families condition on exactly these."""
+    n = req.size.num_frames
+    given = {0: spec.image, **{round(float(s) * req.fps): p for s, p in spec.keyframes}}
+    if spec.last_image is not None:
+        given[n - 1] = spec.last_image
+    return [(min(n - 1, max(0, index)), picture) for index, picture in sorted(given.items())]
+
+
 class LTXBackend(LatentUpscale, DiffusersBackend):
     name = "ltx"
     folder_classes = ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")
@@ -80,13 +91,9 @@ class LTXBackend(LatentUpscale, DiffusersBackend):
             return {"conditions": [condition], "num_frames": len(video)}
         if not row.takes_keyframes:  # image → video: the first frame
             return {"image": self.image(spec.image, req)}
-        n = req.size.num_frames
-        given = {0: spec.image, **{round(float(s) * req.fps): p for s, p in spec.keyframes}}
-        if spec.last_image is not None:
-            given[n - 1] = spec.last_image
         conditions = [
-            LTXVideoCondition(image=self.image(picture, req), frame_index=min(n - 1, max(0, index)))
-            for index, picture in sorted(given.items())
+            LTXVideoCondition(image=self.image(picture, req), frame_index=index)
+            for index, picture in keyframe_indices(spec, req)
         ]
         return {"conditions": conditions}
 

@@ -22,6 +22,7 @@ import numpy as np
 from kinema.backends.base import GenerationSpec
 from kinema.backends.diffusers_base import DiffusersBackend, FamilyDefaults, Request, read_component_config
 from kinema.backends.latent_upscale import LatentUpscale
+from kinema.backends.ltx import keyframe_indices
 from kinema.runtime.tasks import TASKS
 
 # LTX-2's pipelines default to 768x512 and 121 frames at 24 fps; 40 steps and guidance 4 are its model
@@ -96,14 +97,10 @@ class LTX2Backend(LatentUpscale, DiffusersBackend):
             return {"conditions": [condition], "num_frames": len(video)}
         if not row.takes_keyframes:  # image → video: the first frame
             return {"image": self.image(spec.image, req)}
-        n = req.size.num_frames
-        given = {0: spec.image, **{round(float(s) * req.fps): p for s, p in spec.keyframes}}
-        if spec.last_image is not None:
-            given[n - 1] = spec.last_image
         return {
             "conditions": [
-                LTX2VideoCondition(frames=self.image(picture, req), index=min(n - 1, max(0, index)))
-                for index, picture in sorted(given.items())
+                LTX2VideoCondition(frames=self.image(picture, req), index=index)
+                for index, picture in keyframe_indices(spec, req)
             ]
         }
 
