@@ -31,6 +31,7 @@ from kinema.backends.diffusers_base import (
     read_component_config,
     read_index,
 )
+from kinema.backends.hunyuan import hunyuan_latents
 from kinema.errors import InvalidInputError, MissingDependencyError
 
 KANDINSKY5_DEFAULTS = FamilyDefaults(
@@ -39,15 +40,9 @@ KANDINSKY5_DEFAULTS = FamilyDefaults(
 
 
 def kandinsky5_latents(pipe: Any, frames: np.ndarray) -> Any:
-    """uint8 (n, H, W, 3) → Kandinsky 5's scaled latents, channels last: (1, 1 + (n − 1)/4, h, w, C)."""
-    import torch
-
-    vae = pipe.vae
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(127.5).sub(1.0)  # (n, H, W, 3)
-    x = x.permute(3, 0, 1, 2)[None].to(pipe._execution_device, vae.dtype)  # (1, 3, n, H, W)
-    with torch.no_grad():
-        z = vae.encode(x).latent_dist.mode().float()  # (1, C, t, h, w)
-    return (z * vae.config.scaling_factor).permute(0, 2, 3, 4, 1)  # (1, t, h, w, C)
+    """uint8 (n, H, W, 3) → Kandinsky 5's scaled latents, channels last: (1, 1 + (n − 1)/4, h, w, C). Its VAE
+    is HunyuanVideo's, so the encoding is HunyuanVideo's, laid out the way Kandinsky's pipeline keeps it."""
+    return hunyuan_latents(pipe, frames).permute(0, 2, 3, 4, 1)  # (1, C, t, h, w) → (1, t, h, w, C)
 
 
 class _Kandinsky5(DiffusersBackend):
