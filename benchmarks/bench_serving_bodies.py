@@ -31,7 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "serving"))
 
-from serving_helpers import free_port, write_fake_model  # noqa: E402
+from serving_helpers import serve_process, write_fake_model  # noqa: E402
 
 
 def rss_mb(pid: int, field: str) -> float:
@@ -43,25 +43,9 @@ def rss_mb(pid: int, field: str) -> float:
 
 def start_api(root: Path) -> tuple[subprocess.Popen, str]:
     write_fake_model(root / "models", "bench-tiny")
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "kinema.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0",
-        "--data-dir", str(root / "data"), "--models-dir", str(root / "models"),
-    ]  # fmt: skip
+    args = ["--workers", "0", "--data-dir", str(root / "data"), "--models-dir", str(root / "models")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    log = open(root / "serve.log", "wb")  # noqa: SIM115 - open for the server's whole life
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("kinema serve exited:\n" + (root / "serve.log").read_text()[-3000:])
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("kinema serve did not come up")
+    return serve_process(args, root, env)
 
 
 def burst(url: str, body: bytes, clients: int, key: str | None = None) -> Counter:

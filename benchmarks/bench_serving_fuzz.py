@@ -29,53 +29,30 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests" / "serving"
 sys.path.insert(0, str(TESTS))
 
 from serving_fuzz import FuzzReport, fuzz_operations, fuzz_stateful  # noqa: E402
-from serving_helpers import write_fake_model  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving_helpers import serve_process, write_fake_model  # noqa: E402
 
 
 def start_server(root: Path) -> tuple[subprocess.Popen, str]:
     write_fake_model(root / "models", "bench-tiny")  # kinema.json only: 32x32, 9 frames (33 at most), 8 fps
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "kinema.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+    args = [
         "--workers", "1", "--backends", "serving_fakes:make_backends",
         "--data-dir", str(root / "data"), "--models-dir", str(root / "models"),
     ]  # fmt: skip
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(REPO), env.get("PYTHONPATH", "")])
     env.update(KINEMA_EVENTS_MAX_SECONDS="1", KINEMA_FAKE_STEPS="1", KINEMA_FAKE_STEP_SECONDS="0")
-    log = open(root / "serve.log", "wb")  # noqa: SIM115 - open for the server's whole life
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("kinema serve exited:\n" + (root / "serve.log").read_text()[-3000:])
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("kinema serve did not come up")
+    return serve_process(args, root, env)
 
 
 def st_checks_all(url: str, root: Path, examples: int) -> str:

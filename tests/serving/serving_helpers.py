@@ -139,6 +139,28 @@ class Server:
         raise AssertionError(f"{video_id} did not reach {statuses}: {body}")
 
 
+def serve_process(
+    args: list[str], root: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`kinema serve` on 127.0.0.1 as a separate process (its output in `root/serve.log`), once `/healthz`
+    answers → (the process, its base URL). `args` follow `--host/--port`; `env` replaces os.environ."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "kinema.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 - open for the server's whole life
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("kinema serve exited:\n" + (root / "serve.log").read_text()[-3000:])
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("kinema serve did not come up")
+
+
 def make_settings(tmp_path: Path, database: str | None = None, **over) -> ServeSettings:
     models_dir = tmp_path / "models"
     if not models_dir.exists():
