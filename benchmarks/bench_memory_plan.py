@@ -228,24 +228,11 @@ def tiny_estimates(folders: dict[str, Path]) -> list[dict]:
     return rows
 
 
-def linear_bytes(model) -> int:
-    import torch
-
-    total = 0
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear):
-            w = module.weight
-            inner = [
-                getattr(w, n) for n in getattr(w, "tensor_data_names", ()) if getattr(w, n, None) is not None
-            ]
-            total += sum(x.numel() * x.element_size() for x in inner) or w.numel() * w.element_size()
-    return total
-
-
 def quantized(folders: dict[str, Path]) -> list[dict]:
     import numpy as np
 
     from kinema.backends import load_backend
+    from kinema.backends.quantize import linear_bytes
 
     rows = []
     for family in ("wan", "ltx"):

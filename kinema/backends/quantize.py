@@ -131,3 +131,19 @@ def gguf_quantization(dtype: Any) -> Any:
     from diffusers import GGUFQuantizationConfig
 
     return GGUFQuantizationConfig(compute_dtype=dtype)
+
+
+def linear_bytes(model: Any) -> int:
+    """Bytes of a model's nn.Linear weights as stored: a torchao-quantized weight counts its inner tensors
+    (int8 / fp8 data and scales), a plain one its own. How `--quantize` is measured (tests, benchmarks)."""
+    import torch
+
+    total = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            w = module.weight
+            inner = [
+                getattr(w, n) for n in getattr(w, "tensor_data_names", ()) if getattr(w, n, None) is not None
+            ]
+            total += sum(t.numel() * t.element_size() for t in inner) or w.numel() * w.element_size()
+    return total

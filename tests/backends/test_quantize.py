@@ -12,7 +12,7 @@ from tiny_diffusers import wan_folder
 
 from kinema.backends import GenerationSpec, load_backend
 from kinema.backends.diffusers_base import LoadOptions
-from kinema.backends.quantize import Quantization
+from kinema.backends.quantize import Quantization, linear_bytes
 from kinema.errors import InvalidInputError
 
 
@@ -29,21 +29,6 @@ def plain(folder):
 def frames(backend) -> np.ndarray:
     spec = GenerationSpec(prompt="a red ball", num_inference_steps=2, seed=1)
     return backend.generate(spec).frames.astype(int)
-
-
-def linear_bytes(model) -> int:
-    """Bytes of the nn.Linear weights as stored (torchao's tensors report their quantized storage)."""
-    import torch
-
-    total = 0
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear):
-            w = module.weight
-            inner = [
-                getattr(w, n) for n in getattr(w, "tensor_data_names", ()) if getattr(w, n, None) is not None
-            ]
-            total += sum(t.numel() * t.element_size() for t in inner) or w.numel() * w.element_size()
-    return total
 
 
 @pytest.mark.parametrize("kind", ["int8", "fp8"])
