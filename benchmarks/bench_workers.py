@@ -41,6 +41,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
+from bench_serving import fresh_pg  # noqa: E402 - a throwaway database on the cluster, as there
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -59,17 +61,6 @@ def wait_http(url: str, what: str, proc: subprocess.Popen, timeout: float = 180)
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError(f"{what} did not start")
-
-
-def fresh_database(url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"kb_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 class Cluster:
@@ -278,7 +269,7 @@ def main() -> None:
         raise SystemExit("needs PostgreSQL: --postgres URL or KINEMA_TEST_POSTGRES_URL")
     with tempfile.TemporaryDirectory(prefix="kinema-bench-workers-") as tmp:
         root = Path(tmp)
-        cluster = Cluster(root, fresh_database(args.postgres))
+        cluster = Cluster(root, fresh_pg(args.postgres))
         try:
             cluster.start()  # inside the try: a failed start still stops what it started
             one = throughput(cluster, 1, args.throughput_jobs)
