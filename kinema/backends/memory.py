@@ -57,13 +57,16 @@ COST = {
 # Llama also reads its 95-token prompt template, cropped before the transformer), the text tokens the
 # transformer reads, and whether the pipeline batches the two classifier-free-guidance branches into one
 # transformer call (Wan calls the transformer twice instead; HunyuanVideo distils guidance into an embedding).
+# Keyed by the backend module that runs the pipeline class (`loader.DIFFUSERS_BACKENDS`), so a family is
+# exactly the folders Kinema runs with that backend: LTX-2 is not LTX-Video because its name starts alike.
 FAMILY: dict[str, tuple[tuple[int, ...], int, bool]] = {
-    "Wan": ((512,), 512, False),
-    "SkyReelsV2": ((512,), 512, False),
-    "LTX": ((128,), 128, True),
-    "CogVideoX": ((226,), 226, True),
-    "HunyuanVideo": ((256 + 95, 77), 256, False),
+    "wan": ((512,), 512, False),
+    "skyreels": ((512,), 512, False),
+    "ltx": ((128,), 128, True),
+    "cogvideox": ((226,), 226, True),
+    "hunyuan": ((256 + 95, 77), 256, False),
 }
+FAMILY_NAMES = "Wan 2.1/2.2, SkyReels-V2, LTX-Video, CogVideoX, HunyuanVideo"
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 _SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1}
 
@@ -293,23 +296,16 @@ class Request:
         return f"{self.width}x{self.height}x{self.num_frames}"
 
 
-# Families whose names start like a planned one but whose transformers take other inputs (LTX-2's sound
-# stream, HunyuanVideo 1.5's guider, ...): not planned yet, said so rather than mis-measured.
-UNPLANNED = ("LTX2", "HunyuanVideo15", "Kandinsky5", "Helios", "MiniMax")
-
-
 def _family(pipeline_class: str) -> tuple[tuple[int, ...], int, bool]:
-    if pipeline_class.startswith(UNPLANNED):
+    from kinema.backends.loader import DIFFUSERS_BACKENDS
+
+    module = DIFFUSERS_BACKENDS.get(pipeline_class, "").partition(":")[0].rpartition(".")[2]
+    if module not in FAMILY:
         raise InvalidInputError(
-            f"Kinema has no memory model of {pipeline_class} yet (it plans {', '.join(FAMILY)} pipelines); "
+            f"Kinema has no memory model of {pipeline_class} yet (it plans {FAMILY_NAMES} pipelines); "
             "leave out --memory and choose --offload / --quantize / --vae-tiling by hand."
         )
-    for prefix, facts in FAMILY.items():
-        if pipeline_class.startswith(prefix):
-            return facts
-    raise InvalidInputError(
-        f"Kinema has no memory model of {pipeline_class}; it plans {', '.join(FAMILY)} pipelines."
-    )
+    return FAMILY[module]
 
 
 def _transformer_inputs(model: Any, latents: Any, text: Any, batch: int) -> dict[str, Any]:
