@@ -306,6 +306,10 @@ class VideoWriter:
                 self._audio = self._container.add_stream(DEFAULT_AUDIO.codec, rate=int(audio_rate))
                 self._audio.layout = "stereo" if self.audio_channels == 2 else "mono"
                 self._audio.bit_rate = DEFAULT_AUDIO.bit_rate * self.audio_channels // 2
+            # Open the file and write its header now, not at the first packet x264 lets out (its lookahead
+            # holds frames back): a job's partial output is then on disk from its first frame, where the
+            # janitor and a restart's sweep can see it.
+            self._container.start_encoding()
         except BaseException:
             self.abort()
             raise
