@@ -37,6 +37,9 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 _ID_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LORA_PATTERNS = ["*.safetensors", "*.json"]  # a LoRA repo: its weights files and their configs
+# What `kinema plan` reads of a hub id: the pipeline's index and each component's config (its parameters are
+# counted on the meta device), not the weights - a 14B model is planned in kilobytes, not 60 GB.
+CONFIG_PATTERNS = [INDEX_FILE, KINEMA_FILE, DEFAULTS_FILE, "*/config.json", "*/scheduler_config.json"]
 DTYPE_VARIANTS = {"bf16": "bf16", "fp16": "fp16"}  # --dtype → the variant files that hold it
 
 
@@ -91,6 +94,20 @@ def resolve_model(name_or_path: str | Path, dtype: str | None = None) -> ModelSo
     return ModelSource(text, folder, hub, commit)
 
 
+def resolve_configs(name_or_path: str | Path, dtype: str | None = None) -> ModelSource:
+    """What a memory plan reads: a local folder as it is; a hub id's cached snapshot when it is whole, else
+    only its configs (`CONFIG_PATTERNS`) fetched into the cache - the weights come down when it runs."""
+    text = str(name_or_path)
+    hub = parse_hub_id(text)
+    if Path(text).expanduser().exists() or hub is None:
+        return resolve_model(text, dtype)
+    found = cached_snapshot(hub) if hub.revision and _COMMIT.fullmatch(hub.revision) else None
+    # (a cached commit needs no look-up; otherwise the look-up finds the commit, and a whole snapshot of it
+    # already holds the configs, so nothing comes down)
+    folder, commit = found or snapshot(hub, dtype, local=text, patterns=CONFIG_PATTERNS)
+    return ModelSource(text, folder, hub, commit)
+
+
 def resolve_lora(text: str) -> str:
     """A LoRA given as a file or folder (as it is) or a hub id (its snapshot's weights file: diffusers'
     `pytorch_lora_weights.safetensors`, or the repo's only `.safetensors`)."""
@@ -131,8 +148,24 @@ def cached_snapshot(hub: HubId) -> tuple[Path, str] | None:
         found = try_to_load_from_cache(hub.repo_id, marker, revision=hub.revision)
         if isinstance(found, str):
             folder = Path(found).parent
-            return folder, folder.name
+            return (folder, folder.name) if is_whole(folder) else None
     return None
+
+
+def is_whole(folder: Path) -> bool:
+    """Whether a cached pipeline snapshot holds weights for each component that has a model config - not
+    only the configs `kinema plan` fetched (`CONFIG_PATTERNS`). A Kinema model always comes down whole."""
+    import json
+
+    index = folder / INDEX_FILE
+    if not index.is_file():
+        return True
+    weights = WEIGHT_FORMATS + OTHER_WEIGHTS
+    for name in components(json.loads(index.read_text())):
+        sub = folder / name
+        if (sub / "config.json").is_file() and not any(f.suffix in weights for f in sub.iterdir()):
+            return False
+    return True
 
 
 def _cached_files(hub: HubId, patterns: list[str]) -> tuple[Path, str] | None:
@@ -222,7 +255,7 @@ def _offline(hub: HubId, local: str | None, why: str, patterns: list[str] | None
     where = f"there is no folder {local!r} here and " if local else ""
     revision = f" at revision {hub.revision}" if hub.revision else ""
     raise ModelNotFoundError(
-        f"{hub.repo_id}{revision}: {where}it is not in the Hugging Face cache at {cache_dir()}, and {why}; "
+        f"{hub.repo_id}{revision}: {where}it is not (whole) in the Hugging Face cache at {cache_dir()}, and {why}; "
         f"download it where there is a network with `{pull_command(hub, patterns is not None)}` (or `hf "
         f"download {hub.repo_id}"
         f"{' --revision ' + hub.revision if hub.revision else ''}`) into that cache (HF_HOME / HF_HUB_CACHE), "

@@ -707,11 +707,11 @@ def plan_for_folder(
 ) -> MemoryPlan:
     """The memory plan of a diffusers model folder for a request (the model's native size and length
     where not given) and a budget (`auto`: the device's free memory)."""
-    from kinema.backends.hub import resolve_model
+    from kinema.backends.hub import resolve_configs
     from kinema.backends.loader import read_facts
 
-    path = resolve_model(path, dtype).path  # a hub id: its cached (else downloaded) snapshot
-    facts = read_facts(path)
+    source = resolve_configs(path, dtype)  # a hub id: its whole cached snapshot, else its configs only
+    path, facts = source.path, read_facts(source.path, source.name)  # named as the user named it
     request = Request(width or facts.width, height or facts.height, num_frames or facts.num_frames)
     model = ModelMemory.read(path, dtype_name(dtype, device))
     return make_plan(model, request, budget_bytes(memory, device), device, facts.name, fixed)

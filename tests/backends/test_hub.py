@@ -86,7 +86,7 @@ def test_a_revision_pin_loads_that_snapshot(folders, hf_cache, frames_a, frames_
         assert backend.model_name == name
         np.testing.assert_array_equal(frames(backend), want, err_msg=name)
     with pytest.raises(
-        ModelNotFoundError, match="kinema-test/wan-tiny at revision v3: .* not in the Hugging"
+        ModelNotFoundError, match="kinema-test/wan-tiny at revision v3: .* not \\(whole\\) in the Hugging"
     ):
         read_facts("kinema-test/wan-tiny@v3")
 
@@ -105,7 +105,10 @@ def test_a_missing_id_offline_names_the_id_the_cache_and_the_command(hf_cache, t
     assert proc.returncode == 2, proc.stderr
     message = proc.stderr.strip().splitlines()[-1]
     assert message.startswith("kinema generate: error: nobody/nothing at revision v1: ")
-    assert f"not in the Hugging Face cache at {hf_cache}" in message and "HF_HUB_OFFLINE is set" in message
+    assert (
+        f"not (whole) in the Hugging Face cache at {hf_cache}" in message
+        and "HF_HUB_OFFLINE is set" in message
+    )
     assert (
         "`kinema pull nobody/nothing@v1`" in message and "hf download nobody/nothing --revision v1" in message
     )
@@ -266,7 +269,7 @@ def test_pull_offline_finds_the_cached_snapshot_or_says_what_is_missing(folders,
     assert main(["pull", "kinema-test/wan-tiny"]) == 0
     assert capsys.readouterr().out.strip() == f"kinema-test/wan-tiny is at {snapshot} (commit {COMMIT_A})"
     assert main(["pull", "kinema-test/absent"]) == 2
-    assert "kinema-test/absent: it is not in the Hugging Face cache" in capsys.readouterr().err
+    assert "kinema-test/absent: it is not (whole) in the Hugging Face cache" in capsys.readouterr().err
     assert main(["pull", "not-an-id"]) == 2
     assert "'not-an-id' is not a Hugging Face Hub id" in capsys.readouterr().err
 
@@ -396,3 +399,34 @@ def test_issue_27_done_when_a_cached_hub_id_with_a_memory_budget_prints_its_plan
 
     info = probe_video(out)
     assert info.num_frames >= 1 and info.width > 0
+
+
+def test_online_plan_fetches_only_configs_and_a_later_run_still_gets_the_weights(
+    fake_hub, hub_repo, folders, frames_a, capsys
+):
+    """`kinema plan` on a hub id reads configs, not weights (a 14B model planned in kilobytes); the
+    config-only snapshot it leaves is not taken for the model when it runs - online, by commit, offline."""
+    from huggingface_hub import constants
+
+    repo, _ = hub_repo
+    fake_hub.add("kinema-test/wan-tiny", repo, COMMIT_A)
+    argv = ["plan", "--memory", "8GB", "--device", "cpu", "--size", "48x48", "--frames", "9"]
+    assert main([*argv, "--model", "kinema-test/wan-tiny"]) == 0
+    from_hub = capsys.readouterr().out
+    got = downloaded(fake_hub)
+    assert got and all(name.endswith(".json") for name in got), got  # no weights came down
+    assert "transformer/config.json" in got and "model_index.json" in got
+    assert from_hub.startswith("memory plan: kinema-test/wan-tiny at 48x48x9")  # named as the user named it
+    assert main([*argv, "--model", str(folders[0])]) == 0
+    from_folder = capsys.readouterr().out.replace(
+        f"plan: {folders[0].name} at", "plan: kinema-test/wan-tiny at"
+    )
+    assert from_hub == from_folder  # the same plan as from the whole folder
+    fake_hub.downloaded.clear()
+    constants.HF_HUB_OFFLINE = True  # offline, the configs alone are not the model
+    with pytest.raises(ModelNotFoundError, match="not \\(whole\\) in the Hugging Face cache"):
+        load_backend(f"kinema-test/wan-tiny@{COMMIT_A}")
+    constants.HF_HUB_OFFLINE = False
+    backend = load_backend(f"kinema-test/wan-tiny@{COMMIT_A}")  # by commit: not fooled by the configs
+    assert "transformer/diffusion_pytorch_model.safetensors" in downloaded(fake_hub)
+    np.testing.assert_array_equal(frames(backend), frames_a)
