@@ -41,6 +41,10 @@ class ObjectStorage(Storage):
     AWS_ACCESS_KEY_ID, ...) or from `--s3-endpoint-url`; uploads above 8 MB go as multipart uploads."""
 
     kind = "s3"
+    # Objects one sweep lists per folder (inputs/, videos/); the next sweep goes on after the last key it
+    # saw and starts over when a listing reaches the end. A bucket of a million outputs then costs a few
+    # LIST requests a minute, not a thousand, and every object is still looked at every N/5000 minutes.
+    sweep_keys = 5000
 
     def __init__(
         self, root: Path, bucket: str, prefix: str, client: Any, presign_seconds: int | None = None
@@ -51,6 +55,7 @@ class ObjectStorage(Storage):
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client
         self._uploads_seen: dict[str, float] = {}  # multipart upload id -> when a sweep first saw it
+        self._sweep_after: dict[str, str] = {}  # folder -> the key the next sweep lists after
 
     def _key(self, top: str, job_id: str, name: str = "") -> str:
         return f"{self.prefix}{top}/{safe_id(job_id)}/{name}"
@@ -210,7 +215,8 @@ class ObjectStorage(Storage):
     def _sweep_objects(self, statuses: Statuses, cutoff: float) -> tuple[int, int]:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for top in ("inputs", "videos"):
-            for obj in self._objects(f"{self.prefix}{top}/"):
+            window, self._sweep_after[top] = self._window(f"{self.prefix}{top}/", self._sweep_after.get(top))
+            for obj in window:
                 job_id = obj["Key"][len(self.prefix) + len(top) + 1 :].split("/", 1)[0]
                 if is_job_id(job_id):
                     groups.setdefault((top, job_id), []).append(obj)
@@ -247,6 +253,26 @@ class ObjectStorage(Storage):
                     aborted += 1
         self._uploads_seen = seen
         return 0, aborted
+
+    def _window(self, prefix: str, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `sweep_keys` objects under `prefix` after the key `after`, in key order, and the key the
+        next window starts after (None: this one reached the end, so the next starts over). A job whose
+        objects straddle two windows is judged in each by the same rule, so nothing live is dropped."""
+        extra = {"StartAfter": after} if after else {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket,
+            Prefix=prefix,
+            PaginationConfig={"PageSize": min(1000, self.sweep_keys)},
+            **extra,
+        )
+        found: list[dict[str, Any]] = []
+        for page in pages:
+            found.extend(page.get("Contents", []))
+            if len(found) >= self.sweep_keys:
+                found = found[: self.sweep_keys]
+                return found, found[-1]["Key"]
+        return found, None
 
     def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")

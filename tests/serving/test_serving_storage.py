@@ -123,6 +123,27 @@ def test_sweep_removes_orphan_objects_failed_outputs_and_stale_multipart_uploads
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def test_a_sweep_lists_a_bounded_window_and_the_next_goes_on_from_there(server_factory, s3_server):
+    """A big bucket is swept a window of `sweep_keys` objects per folder at a time, round the bucket, so a
+    minute's sweep costs a few LIST requests however many outputs are stored; every orphan still goes."""
+    bucket = s3_server.make_bucket()
+    server = server_factory(start_webhooks=False, **s3_settings(s3_server, bucket, "p"))
+    s3 = s3_server.client()
+    with server.client() as c:
+        kept = c.post("/v1/videos", data={"prompt": "x"}, files={"input_reference": ("a.png", png())}).json()
+    orphans = [f"p/inputs/video_orphan{i:02d}/input_reference.png" for i in range(7)]
+    for key in orphans:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x" * 10)
+    storage = server.app.state.service.storage
+    storage.sweep_keys = 3
+    later = time.time() + 3600
+    counts = []
+    for _ in range(4):
+        counts.append(storage.sweep(server.store.jobs.statuses, older_than=600, now=later)[1])
+    assert max(counts) <= 3 and sum(counts) == 7, counts  # never more than a window, all in the end
+    assert s3_server.keys(bucket) == [f"p/inputs/{kept['id']}/image.png"]  # the live job's input stays
+
+
 def test_bad_storage_urls_and_unreachable_buckets_are_clear_errors(tmp_path, s3_server):
     from kinema.errors import InvalidInputError
     from kinema.serving.settings import ServeSettings
