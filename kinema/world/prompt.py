@@ -317,6 +317,7 @@ class _Reader:
         self.background: tuple[str, tuple[int, int, int], str] | None = None
         self.unknown: set[int] = set()
         self.notes: list[str] = []  # understood scene-level phrases
+        self.noun_end = -1  # the token after the last noun: where its verb stands
 
     def text(self, item: _Item) -> str:
         return " ".join(self.tokens[item.start : item.end])
@@ -329,6 +330,11 @@ class _Reader:
                 self.pending.append(item)  # "a fast red ball", "a spinning ring": they belong to the noun
             elif item.kind == "unknown":
                 self.unknown.add(item.start)
+                if item.start == self.noun_end and self.group and not self.group_done:
+                    # the word where the group's verb stands ("a green ball zigzags"), read as nothing: its
+                    # motion is not known, so none is drawn - not "at rest", nor a default heading
+                    for m in self.subjects():
+                        m.unclear.append(self.tokens[item.start])
             elif item.by_meaning and self.pending:  # "two wobbling red balls": a modifier, not a verb
                 self.unknown.update(range(item.start, item.end))
             elif item.kind in ("shape", "object"):
@@ -360,6 +366,7 @@ class _Reader:
         self.pending = []
 
     def noun(self, item: _Item) -> None:
+        self.noun_end = item.end
         mods = {m.kind: m for m in self.pending}
         self.pending = []
         if item.kind == "object" and "color" not in mods:  # "two objects on a white background: …"

@@ -225,6 +225,8 @@ def test_unlisted_direction_phrases_are_read_by_meaning(prompt, sector, missed):
         ("a blue ball wiggles", "wiggles"),  # a motion the simulator has no word for
         ("a blue ball sinks", "sinks"),  # MiniLM is not sure enough (see phrases.ACCEPT): asks, not guesses
         ("a red ball drifts", "drifts"),  # understood as moving, but which way is not said
+        ("a green ball zigzags", "zigzags"),  # read as nothing, where the verb stands: not "at rest"
+        ("a green ball zigzags quickly", "zigzags"),  # a speed is no heading: was "moving right quickly"
     ],
 )
 def test_a_motion_word_not_understood_invents_no_motion_and_physics_mode_refuses(prompt, word):
@@ -236,6 +238,12 @@ def test_a_motion_word_not_understood_invents_no_motion_and_physics_mode_refuses
     with pytest.raises(InvalidInputError, match=f"cannot tell how to move the .* from '{word}'") as info:
         plan_from_prompt(prompt, width=64, height=64, num_frames=17, fps=10.0)
     assert 'say it with a direction (left, right, up, down: "moves to the left")' in str(info.value)
+
+
+def test_a_word_read_as_nothing_elsewhere_than_the_verb_leaves_the_object_at_rest():
+    for prompt in ("a red ball in the garden", "a shiny red ball", "a red ball on a sunny day"):
+        parse = _parse(prompt)
+        assert parse.spec.objects[0].velocity == (0.0, 0.0) and parse.unclear_motion == {}, prompt
 
 
 def test_a_direction_word_later_settles_a_verb_read_by_meaning():
