@@ -101,10 +101,9 @@ def resolve_configs(name_or_path: str | Path, dtype: str | None = None) -> Model
     hub = parse_hub_id(text)
     if Path(text).expanduser().exists() or hub is None:
         return resolve_model(text, dtype)
-    found = cached_snapshot(hub) if hub.revision and _COMMIT.fullmatch(hub.revision) else None
-    # (a cached commit needs no look-up; otherwise the look-up finds the commit, and a whole snapshot of it
-    # already holds the configs, so nothing comes down)
-    folder, commit = found or snapshot(hub, dtype, local=text, patterns=CONFIG_PATTERNS)
+    # (otherwise the look-up finds the commit, and a whole snapshot of it already holds the configs, so
+    # nothing comes down)
+    folder, commit = cached_commit(hub) or snapshot(hub, dtype, local=text, patterns=CONFIG_PATTERNS)
     return ModelSource(text, folder, hub, commit)
 
 
@@ -152,6 +151,12 @@ def cached_snapshot(hub: HubId) -> tuple[Path, str] | None:
     return None
 
 
+def cached_commit(hub: HubId) -> tuple[Path, str] | None:
+    """The whole cached snapshot of a hub id pinned to a commit: a commit never changes, so a cached one
+    needs no look-up. None for a branch or tag, or when not cached whole."""
+    return cached_snapshot(hub) if hub.revision and _COMMIT.fullmatch(hub.revision) else None
+
+
 def is_whole(folder: Path) -> bool:
     """Whether a cached pipeline snapshot holds weights for each component that has a model config - not
     only the configs `kinema plan` fetched (`CONFIG_PATTERNS`). A Kinema model always comes down whole."""
@@ -194,10 +199,9 @@ def snapshot(
 
     if constants.is_offline_mode():
         return _offline(hub, local, "HF_HUB_OFFLINE is set", patterns)
-    if patterns is None and hub.revision and _COMMIT.fullmatch(hub.revision):
-        found = cached_snapshot(hub)  # a commit never changes: a cached one needs no look-up
-        if found is not None:
-            return found
+    found = cached_commit(hub) if patterns is None else None
+    if found is not None:
+        return found
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,

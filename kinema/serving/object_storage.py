@@ -4,6 +4,7 @@ interface, the file storage it extends, and why objects are never seen half-writ
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import shutil
 import time
@@ -258,26 +259,19 @@ class ObjectStorage(Storage):
         """Up to `sweep_keys` objects under `prefix` after the key `after`, in key order, and the key the
         next window starts after (None: this one reached the end, so the next starts over). A job whose
         objects straddle two windows is judged in each by the same rule, so nothing live is dropped."""
-        extra = {"StartAfter": after} if after else {}
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(
-            Bucket=self.bucket,
-            Prefix=prefix,
-            PaginationConfig={"PageSize": min(1000, self.sweep_keys)},
-            **extra,
-        )
-        found: list[dict[str, Any]] = []
-        for page in pages:
-            found.extend(page.get("Contents", []))
-            if len(found) >= self.sweep_keys:
-                found = found[: self.sweep_keys]
-                return found, found[-1]["Key"]
-        return found, None
+        found = list(itertools.islice(self._objects(prefix, after, self.sweep_keys), self.sweep_keys))
+        return found, found[-1]["Key"] if len(found) == self.sweep_keys else None
 
-    def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
+    def _objects(self, prefix: str, after: str | None = None, page: int = 1000) -> Iterator[dict[str, Any]]:
+        """The objects under `prefix` (after the key `after`), in key order, listed a page at a time as
+        they are consumed."""
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
+        extra = {"StartAfter": after} if after else {}
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": min(1000, page)}, **extra
+        )
+        for listed in pages:
+            yield from listed.get("Contents", [])
 
     def _delete_prefix(self, prefix: str) -> None:
         self._delete_keys([o["Key"] for o in self._objects(prefix)])
