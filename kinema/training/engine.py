@@ -189,7 +189,15 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str, min_ratio: floa
 
 
 class Trainer:
-    def __init__(self, cfg: TrainingConfig, task: TrainTask, dist_info: DistInfo | None = None):
+    def __init__(
+        self,
+        cfg: TrainingConfig,
+        task: TrainTask,
+        dist_info: DistInfo | None = None,
+        weights_from: Path | None = None,
+    ):
+        """`weights_from`: a checkpoint whose model and EMA weights are loaded for `export()` only — the run
+        is not resumed, and its config, metrics and checkpoints are left as they are."""
         self.cfg = cfg
         self.task = task
         self.info = dist_info or init_distributed(cfg.train.device)
@@ -233,6 +241,10 @@ class Trainer:
         )
         self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.enabled else None
         self.stream = task.make_stream(self)
+        if weights_from is not None:
+            self.load_weights(weights_from)
+            self.logger = MetricsLogger(self.run_dir, enabled=False)
+            return
         resumed_from = self._maybe_resume()
         self.logger = MetricsLogger(self.run_dir, enabled=self.info.is_main, resume_step=self.step)
         if resumed_from is not None:
@@ -486,6 +498,24 @@ class Trainer:
         self.load_checkpoint(path)
         return path
 
+    def load_weights(self, path: Path) -> dict[str, Any]:
+        """The checkpoint's model and EMA weights and its step (any number of processes may have written
+        it: the weights are stored whole); returns its trainer state."""
+        trainer_state = ckpt.load_object(path / "trainer.pt")
+        model_sd = ckpt.load_tensors(path / "model.safetensors")
+        if self.parallel == "fsdp":
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+            set_model_state_dict(self.model, model_sd, options=StateDictOptions(full_state_dict=True))
+        else:
+            self.model.load_state_dict(model_sd)
+        if self.ema is not None and (path / "ema.safetensors").exists():
+            self.ema.load_full_state_dict(
+                ckpt.load_tensors(path / "ema.safetensors"), trainer_state["ema_updates"]
+            )
+        self.step = int(trainer_state["step"])
+        return trainer_state
+
     def load_checkpoint(self, path: Path) -> None:
         trainer_state = ckpt.load_object(path / "trainer.pt")
         if trainer_state.get("world_size", 1) != self.info.world_size:
@@ -494,32 +524,24 @@ class Trainer:
                 f"checkpoint {path} was written by {trainer_state.get('world_size')} processes, this run has "
                 f"{self.info.world_size}; resume with the same number of processes or start a new run_dir"
             )
-        model_sd = ckpt.load_tensors(path / "model.safetensors")
+        self.load_weights(path)
         optim_sd = ckpt.load_object(path / "optimizer.pt")
         if self.parallel == "fsdp":
             from torch.distributed.checkpoint.state_dict import (
                 StateDictOptions,
-                set_model_state_dict,
                 set_optimizer_state_dict,
             )
 
             opts = StateDictOptions(full_state_dict=True)
-            set_model_state_dict(self.model, model_sd, options=opts)
             set_optimizer_state_dict(self.model, self.optimizer, optim_sd, options=opts)
         else:
-            self.model.load_state_dict(model_sd)
             self.optimizer.load_state_dict(optim_sd)
         self.scheduler.load_state_dict(trainer_state["scheduler"])
-        if self.ema is not None and (path / "ema.safetensors").exists():
-            self.ema.load_full_state_dict(
-                ckpt.load_tensors(path / "ema.safetensors"), trainer_state["ema_updates"]
-            )
         self.stream.load_state_dict(trainer_state["data"])
         self.task.load_extra_state(trainer_state.get("task", {}))
         rng_path = path / f"rng_rank{self.info.rank}.pt"
         if rng_path.exists():
             ckpt.set_rng_state(ckpt.load_object(rng_path))
-        self.step = int(trainer_state["step"])
 
     # ---- export --------------------------------------------------------------------------------------
     def export(self, out_dir: str | Path | None = None) -> Path:

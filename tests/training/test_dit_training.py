@@ -461,3 +461,65 @@ def test_the_caption_memo_stays_bounded_and_never_drops_a_batchs_known_captions(
     torch.testing.assert_close(emb, want.to(emb.device), rtol=1e-4, atol=1e-5)
     assert torch.equal(mask.cpu(), want_mask.bool().cpu()) and len(task._text_memo) <= 2 + 2
     trainer.close()
+
+
+def test_export_step_writes_a_checkpoints_ema_weights_and_leaves_the_run_alone(tmp_path, vae_dir, capsys):
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from kinema.cli import main
+    from kinema.training import checkpoint as ckpt
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny_dit.yaml"
+    run = tmp_path / "run"
+    common = ["train", "dit", "--run-dir", str(run)]
+    train = [
+        *common,
+        "--config",
+        str(recipe),
+        "--set",
+        f"vae.path={vae_dir}",
+        "data.width=16",
+        "data.height=16",
+        "data.num_frames=5",
+        "data.pool_size=8",
+        "train.batch_size=2",
+        "train.ckpt_every=2",
+        "train.keep_last=2",
+        "train.num_threads=1",
+        "train.steps=4",
+        "export.transformer_dtype=fp32",
+    ]
+    assert main(train) == 0
+    metrics = (run / "metrics.jsonl").read_text()
+    final = load_file(next((run / "export" / "transformer").glob("*.safetensors")))
+    capsys.readouterr()
+
+    # No --config: the checkpoint's own config; the folder holds that step's EMA weights, fp32 as trained.
+    assert main([*common, "--export-step", "2"]) == 0
+    assert "(step 2)" in capsys.readouterr().out
+    folder = run / "export_step2"
+    got = load_file(next((folder / "transformer").glob("*.safetensors")))
+    ema = load_file(str(ckpt.checkpoint_root(run) / "step_00000002" / "ema.safetensors"))
+    assert got.keys() == final.keys()
+    for name, value in got.items():
+        assert torch.equal(value, ema[name]), name
+    assert any(not torch.equal(got[n], final[n]) for n in got)  # step 2 is not step 4
+    assert "steps: 4" in (folder / "training_config.yaml").read_text()
+    # It loads as a model folder, and the run is untouched: its metrics, checkpoints and final export.
+    from kinema.pipelines.model_folder import load_model_folder
+
+    assert load_model_folder(folder)[3].width == 16
+    assert (run / "metrics.jsonl").read_text() == metrics
+    assert [s for s, _ in ckpt.list_checkpoints(run)] == [2, 4]
+    again = load_file(next((run / "export" / "transformer").glob("*.safetensors")))
+    assert all(torch.equal(again[n], final[n]) for n in final)
+
+    # "latest" and --out; a step the run does not keep is an error that names those it does.
+    assert main([*common, "--export-step", "latest", "--out", str(tmp_path / "latest")]) == 0
+    assert "(step 4)" in capsys.readouterr().out
+    assert main([*common, "--export-step", "3"]) == 2
+    assert "no checkpoint of step 3; it holds steps 2, 4" in capsys.readouterr().err
+    assert main([*common, "--export-step", "last"]) == 2
+    assert "step number or 'latest'" in capsys.readouterr().err
