@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         help="export the run dir's checkpoint of this step (or the latest) as a model folder, without "
         "training; the config defaults to the one the checkpoint was trained with",
     )
-    parser.add_argument("--out", help="with --export-step: where the model folder goes (default <run dir>/export_step<N>)")
+    parser.add_argument(
+        "--out", help="with --export-step: where the model folder goes (default <run dir>/export_step<N>)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -86,7 +88,9 @@ def _export_step(args: argparse.Namespace, overrides: list[str]) -> int:
     path = find_checkpoint(args.run_dir, step)
     cfg = load_config(args.config or str(path / "config.yaml"), overrides)
     if cfg.kind != args.kind:
-        raise InvalidInputError(f"{path} is a {cfg.kind!r} run; run `kinema train {cfg.kind} --export-step …`")
+        raise InvalidInputError(
+            f"{path} is a {cfg.kind!r} run; run `kinema train {cfg.kind} --export-step …`"
+        )
     number = int(path.name.removeprefix("step_"))
     out = export_checkpoint(cfg, path, args.out or Path(args.run_dir) / f"export_step{number}")
     print(f"model written to {out} (step {number})")
