@@ -15,8 +15,12 @@ latent cells, written where the object's blob is; zeros there mean "not given" (
 
 JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
     {"trajectories": [{"point": [x, y], "path": [[t, x, y], ...], "unit": "seconds"},
-                      {"mask": "mask.png", "path": [{"frame": 8, "x": 30, "y": 40}]}]}
-(a bare list of those objects works too).
+                      {"mask": "mask.png", "path": [{"frame": 8, "x": 30, "y": 40}]},
+                      {"point": [8, 32], "path": [[3, 56, 32]], "color": "purple", "radius": 7}]}
+(a bare list of those objects works too). `color` (a named world colour, "#rrggbb" or [r, g, b] 0-255) and
+`radius` (pixels) are the object's looks: a model with the trajectory adapter draws that object there (the
+looks physics mode hands it); a path without them leaves its looks "not given", and a model without the
+adapter reads the motion only.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ class TrajectoryPath:
     start: tuple[float, float] | None = None
     mask: np.ndarray | None = field(default=None, repr=False)  # bool (H, W) over the first frame
     unit: Literal["seconds", "frames"] = "seconds"
+    color: tuple[float, float, float] | None = None  # the object's colour, 0-1
+    radius: float | None = None  # the object's radius in output pixels
+
+    @property
+    def has_looks(self) -> bool:
+        return self.color is not None or self.radius is not None
 
 
 def _mask_centre(mask: np.ndarray, width: int, height: int) -> tuple[float, float]:
@@ -73,13 +83,25 @@ def _check_inside(x: float, y: float, width: int, height: int, what: str) -> Non
 def paths_to_tracks(
     paths: Sequence[TrajectoryPath], num_frames: int, fps: float, width: int, height: int
 ) -> torch.Tensor:
-    """User paths → tracks `(K, T, 3)` `[x_px, y_px, visible]`, linearly interpolated over frames.
+    """User paths → tracks `(K, T, 3)` `[x_px, y_px, visible]`, linearly interpolated over frames, or
+    `(K, T, 7)` with the looks `[r, g, b, radius_px]` when any path gives them (mid grey and radius 0, the
+    map's "not given", for a path that does not).
 
     Before its first point an object holds its start; after its last point it stays where it stopped.
     """
     frames = np.arange(num_frames, dtype=np.float64)
-    tracks = torch.zeros(len(paths), num_frames, 3)
+    looks = any(path.has_looks for path in paths)
+    tracks = torch.zeros(len(paths), num_frames, 7 if looks else 3)
     for k, path in enumerate(paths):
+        if looks:
+            tracks[k, :, 3:6] = torch.tensor(path.color if path.color is not None else (0.5, 0.5, 0.5))
+            if path.radius is not None:
+                if path.radius > max(width, height):
+                    raise InvalidInputError(
+                        f"Trajectory {k} radius {path.radius:g} px is larger than the {width}x{height} frame; "
+                        "give the object's radius in pixels of the output."
+                    )
+                tracks[k, :, 6] = float(path.radius)
         keys: list[tuple[float, float, float]] = []
         if path.mask is not None:
             keys.append((0.0, *_mask_centre(path.mask, width, height)))
@@ -106,7 +128,7 @@ def paths_to_tracks(
         tracks[k, :, 0] = torch.from_numpy(np.interp(frames, times, [key[1] for key in keys]))
         tracks[k, :, 1] = torch.from_numpy(np.interp(frames, times, [key[2] for key in keys]))
         tracks[k, :, 2] = 1.0
-    return tracks  # (K, T, 3)
+    return tracks  # (K, T, 3 or 7)
 
 
 def latent_frame_indices(num_frames: int, num_latent_frames: int, temporal_compression: int = 4) -> list[int]:
@@ -214,6 +236,40 @@ def _point(value: Any, what: str) -> tuple[float, float, float] | tuple[float, f
         ) from None
 
 
+_PATH_KEYS = frozenset({"point", "mask", "path", "unit", "color", "radius"})
+
+
+def _colour(value: Any, k: int) -> tuple[float, float, float]:
+    """A named world colour, "#rrggbb" or [r, g, b] in 0-255 → (r, g, b) in 0-1."""
+    from kinema.world.spec import COLORS  # noqa: PLC0415
+
+    rgb: Any = None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in COLORS:
+            rgb = COLORS[text]
+        elif len(text) == 7 and text.startswith("#"):
+            try:
+                rgb = tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+            except ValueError:
+                rgb = None
+    elif isinstance(value, Sequence) and len(value) == 3:
+        if all(isinstance(c, (int, float)) and not isinstance(c, bool) and 0 <= c <= 255 for c in value):
+            rgb = tuple(value)
+    if rgb is None:
+        raise InvalidInputError(
+            f"Trajectory {k} color {value!r} must be a colour name ({', '.join(COLORS)}), "
+            '"#rrggbb" or [r, g, b] with each 0-255.'
+        )
+    return tuple(float(c) / 255.0 for c in rgb)  # type: ignore[return-value]
+
+
+def _radius(value: Any, k: int) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
+        return float(value)
+    raise InvalidInputError(f"Trajectory {k} radius {value!r} must be a positive number of pixels.")
+
+
 def _load_mask(value: Any, base: Path | None) -> np.ndarray:
     if isinstance(value, (list, np.ndarray)):
         return np.asarray(value).astype(bool)
@@ -259,6 +315,12 @@ def load_trajectories(source: str | Path | Mapping[str, Any] | Sequence[Any]) ->
     for k, item in enumerate(data):
         if not isinstance(item, Mapping):
             raise InvalidInputError(f"Trajectory {k} must be an object with a point or mask and a path.")
+        unknown = sorted(set(item) - _PATH_KEYS)
+        if unknown:
+            raise InvalidInputError(
+                f"Trajectory {k} has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"a trajectory takes {', '.join(sorted(_PATH_KEYS))}."
+            )
         unit = item.get(
             "unit",
             "frames"
@@ -274,5 +336,9 @@ def load_trajectories(source: str | Path | Mapping[str, Any] | Sequence[Any]) ->
         if start is not None and len(start) != 2:
             raise InvalidInputError(f"Trajectory {k} point must be [x, y] in pixels of the first frame.")
         mask = _load_mask(item["mask"], base) if "mask" in item else None
-        paths.append(TrajectoryPath(points=points, start=start, mask=mask, unit=unit))  # type: ignore[arg-type]
+        color = _colour(item["color"], k) if item.get("color") is not None else None
+        radius = _radius(item["radius"], k) if item.get("radius") is not None else None
+        paths.append(
+            TrajectoryPath(points=points, start=start, mask=mask, unit=unit, color=color, radius=radius)  # type: ignore[arg-type]
+        )
     return paths

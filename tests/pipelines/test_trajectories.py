@@ -112,3 +112,53 @@ def test_tracks_with_looks_write_colour_and_radius_where_the_blob_is():
     assert torch.equal(plain[:, :3], out[:, :3]) and not plain[:, 3:].any()
     with pytest.raises(InvalidInputError, match="3 or 7 channels"):
         rasterize_trajectories(tracks, 9, 32, 64, channels=5)
+
+
+def test_a_paths_looks_in_json_become_the_tracks_looks_and_others_stay_not_given(tmp_path):
+    from kinema.world.spec import COLORS
+
+    spec = [
+        {"point": [4, 8], "path": [[1.0, 28, 8]], "color": "Purple", "radius": 6},
+        {"point": [4, 24], "path": [[1.0, 28, 24]], "color": "#00ff80"},
+        {"point": [20, 16], "path": [[1.0, 20, 4]], "color": [255, 128, 0], "radius": 3.5},
+        {"point": [8, 16], "path": [[1.0, 8, 30]]},  # no looks
+    ]
+    paths = load_trajectories(json.dumps(spec))
+    tracks = paths_to_tracks(paths, 9, 8, 32, 32)
+    assert tracks.shape == (4, 9, 7)
+    # The colour physics mode hands the adapter for a named colour (the world's RGB / 255), every frame.
+    assert tracks[0, :, 3:6] == pytest.approx(torch.tensor(COLORS["purple"]).float().div(255).expand(9, 3))
+    assert tracks[0, :, 6].tolist() == [6.0] * 9
+    assert tracks[1, 0, 3:7].tolist() == pytest.approx([0.0, 1.0, 128 / 255, 0.0])  # radius not given
+    assert tracks[2, 0, 3:7].tolist() == pytest.approx([1.0, 128 / 255, 0.0, 3.5])
+    assert tracks[3, 0, 3:7].tolist() == pytest.approx([0.5, 0.5, 0.5, 0.0])  # mid grey: "not given"
+    # Rasterised for the adapter: each object's looks where its blob wins; the unlooked one reads zeros.
+    out = rasterize_trajectories(tracks, 9, 32, 32, channels=7, spatial_compression=4)  # (1, 7, 3, 8, 8)
+    looks = [2 * 130 / 255 - 1, -1.0, 2 * 170 / 255 - 1, 1.5]
+    assert out[0, 3:, 0, 2, 0].tolist() == pytest.approx(looks, abs=1e-6)
+    assert not out[0, 3:, 0, 4, 2].any()
+    # Without looks anywhere the tracks stay (K, T, 3), exactly as before.
+    assert paths_to_tracks(load_trajectories(json.dumps(spec[3:])), 9, 8, 32, 32).shape == (1, 9, 3)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"colour": "red"}, r"unknown key\(s\) 'colour'; a trajectory takes color, mask, path, point"),
+        ({"color": "mauve"}, "color 'mauve' must be a colour name"),
+        ({"color": "#12345z"}, "must be a colour name"),
+        ({"color": [300, 0, 0]}, r"\[r, g, b\] with each 0-255"),
+        ({"color": [True, 0, 0]}, "must be a colour name"),
+        ({"radius": -2}, "radius -2 must be a positive number"),
+        ({"radius": "big"}, "radius 'big' must be a positive number"),
+    ],
+)
+def test_bad_looks_in_a_trajectory_are_user_errors(item, message):
+    with pytest.raises(InvalidInputError, match=message):
+        load_trajectories(json.dumps([{"point": [4, 4], "path": [[1.0, 8, 8]], **item}]))
+
+
+def test_a_radius_larger_than_the_frame_is_a_user_error():
+    paths = load_trajectories(json.dumps([{"point": [4, 4], "path": [[1.0, 8, 8]], "radius": 40}]))
+    with pytest.raises(InvalidInputError, match="radius 40 px is larger than the 32x32 frame"):
+        paths_to_tracks(paths, 9, 8, 32, 32)
