@@ -38,7 +38,12 @@ from kinema.models.transformer_kinema import KinemaTransformer3DModel
 from kinema.pipelines.camera import camera_vector
 from kinema.pipelines.model_folder import ModelFolderConfig, load_model_folder
 from kinema.pipelines.sizes import SizeRules, VideoSize
-from kinema.pipelines.trajectories import load_trajectories, rasterize_trajectories
+from kinema.pipelines.trajectories import (
+    MAP_CHANNELS_WITH_LOOKS,
+    load_trajectories,
+    looks_from_prompt,
+    rasterize_trajectories,
+)
 from kinema.runtime import media
 from kinema.runtime.progress import Progress, ProgressCallback
 from kinema.runtime.request import ModelDefaults, Request, resolve_request
@@ -292,6 +297,17 @@ class KinemaPipeline:
             trajectories = request.trajectories
             if isinstance(trajectories, (str, Path, Mapping)):
                 trajectories = load_trajectories(trajectories)
+            channels = self.transformer.trajectory_map_channels
+            if channels == MAP_CHANNELS_WITH_LOOKS and isinstance(trajectories, (list, tuple)):
+                if len(set(request.prompts)) == 1:  # a user's paths: their looks from the prompt
+                    trajectories = looks_from_prompt(
+                        trajectories,
+                        request.prompts[0],
+                        size.width,
+                        size.height,
+                        size.num_frames,
+                        request.fps,
+                    )
             traj = rasterize_trajectories(
                 trajectories,
                 size.num_frames,
@@ -301,7 +317,7 @@ class KinemaPipeline:
                 fps=request.fps,
                 temporal_compression=self.vae.config.temporal_compression,
                 spatial_compression=self.vae.config.spatial_compression,
-                channels=self.transformer.trajectory_map_channels,
+                channels=channels,
             )  # (1 or B, 3 or 7, t, h, w)
             cond.trajectory = traj.expand(batch, -1, -1, -1, -1).to(self.device)
         return cond

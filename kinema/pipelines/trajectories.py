@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,6 +129,36 @@ def paths_to_tracks(
         tracks[k, :, 1] = torch.from_numpy(np.interp(frames, times, [key[2] for key in keys]))
         tracks[k, :, 2] = 1.0
     return tracks  # (K, T, 3 or 7)
+
+
+def looks_from_prompt(
+    paths: Sequence[TrajectoryPath], prompt: str, width: int, height: int, num_frames: int, fps: float
+) -> list[TrajectoryPath]:
+    """Paths given without looks take them from the prompt, as physics mode hands them to the adapter: when
+    the prompt names as many objects as there are paths, path k gets the k-th object's colour and radius
+    (its size word, or the reader's medium), where the prompt says that object's colour. Paths that give
+    looks, a prompt naming another number of objects, or one the reader cannot read leave them as given."""
+    if not paths or any(path.has_looks for path in paths):
+        return list(paths)
+    from kinema.world.prompt import parse_world_prompt  # noqa: PLC0415
+    from kinema.world.spec import COLORS  # noqa: PLC0415
+
+    try:
+        parse = parse_world_prompt(
+            prompt, width=width, height=height, num_frames=num_frames, fps=fps, require_objects=False
+        )
+    except InvalidInputError:
+        return list(paths)
+    objects = parse.spec.objects
+    if len(objects) != len(paths):
+        return list(paths)
+    px_per_unit = height / parse.spec.world_size[1]
+    return [
+        replace(path, color=tuple(c / 255.0 for c in COLORS[obj.color]), radius=obj.size * px_per_unit)
+        if said
+        else path
+        for path, obj, said in zip(paths, objects, parse.colors_said)
+    ]
 
 
 def latent_frame_indices(num_frames: int, num_latent_frames: int, temporal_compression: int = 4) -> list[int]:

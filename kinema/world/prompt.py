@@ -106,6 +106,7 @@ class PromptParse:
     understood: list[str] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
     unclear_motion: dict[str, list[str]] = field(default_factory=dict)  # noun → its motion words not read
+    colors_said: list[bool] = field(default_factory=list)  # per spec.objects: its colour is the prompt's
 
     def report(self) -> str:
         """'understood: red ball moving right; not understood: 'wobbly'' ("nothing" for an empty side)."""
@@ -144,6 +145,7 @@ class _Mention:
     gravity: bool = False
     spin: bool = False
     unclear: list[str] = field(default_factory=list)  # motion words about it that were not understood
+    color_said: bool = True  # False when the reader picked an unused colour for "a ball"
 
     @property
     def undetermined(self) -> bool:
@@ -381,6 +383,7 @@ class _Reader:
             pick = color or next((c for c in COLORS if c not in used), "red")
             words = [self.text(mods["size"])] if "size" in mods else []
             mention = _Mention(pick, shape, " ".join([*words, pick, word]), size or "medium")
+            mention.color_said = color is not None
             if "speed" in mods:
                 mention.speed, mention.speed_word = mods["speed"].value, self.text(mods["speed"])
             mention.spin = "spin" in mods
@@ -954,7 +957,13 @@ def parse_world_prompt(
     understood = _understood(mentions, velocity, gravity, reader, camera_phrases)
     unclear = {m.noun: m.unclear for m in mentions if m.undetermined}
     parse = PromptParse(
-        prompt, spec, reader.events, understood, _unknown_runs(tokens, reader.unknown), unclear
+        prompt,
+        spec,
+        reader.events,
+        understood,
+        _unknown_runs(tokens, reader.unknown),
+        unclear,
+        [m.color_said for m in mentions],
     )
     if require_objects and not mentions:
         shapes = ", ".join(words[0] for words in SHAPE_WORDS.values())

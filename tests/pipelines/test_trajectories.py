@@ -162,3 +162,27 @@ def test_a_radius_larger_than_the_frame_is_a_user_error():
     paths = load_trajectories(json.dumps([{"point": [4, 4], "path": [[1.0, 8, 8]], "radius": 40}]))
     with pytest.raises(InvalidInputError, match="radius 40 px is larger than the 32x32 frame"):
         paths_to_tracks(paths, 9, 8, 32, 32)
+
+
+def test_paths_without_looks_take_them_from_the_prompts_objects_in_order():
+    from kinema.pipelines.trajectories import looks_from_prompt
+    from kinema.world.spec import COLORS
+
+    one, two = (TrajectoryPath(start=(8, 8 + 16 * k), points=[(1.0, 24, 8 + 16 * k)]) for k in range(2))
+    size = {"width": 32, "height": 32, "num_frames": 9, "fps": 8}
+    (got,) = looks_from_prompt([one], "a purple ball moves to the right", **size)
+    assert got.color == pytest.approx(tuple(c / 255 for c in COLORS["purple"]))
+    assert got.points == one.points and got.start == one.start
+    big, small = (
+        looks_from_prompt([two, one], f"a {s} green square and a small red ball move right", **size)
+        for s in ("big", "small")
+    )
+    assert big[0].color == pytest.approx(tuple(c / 255 for c in COLORS["green"]))
+    assert big[1].color == pytest.approx((1.0, 0.0, 0.0))
+    assert big[0].radius > small[0].radius > 0 and big[1].radius == small[1].radius
+    # No colour said ("a ball"): no looks invented; a count that does not match, or looks given: as given.
+    assert looks_from_prompt([one], "a ball moves to the right", **size) == [one]
+    assert looks_from_prompt([one, two], "a red ball moves to the right", **size) == [one, two]
+    given = TrajectoryPath(start=(8, 8), points=[(1.0, 24, 8)], color=(0.0, 0.0, 1.0))
+    assert looks_from_prompt([given], "a red ball moves to the right", **size) == [given]
+    assert looks_from_prompt([one], "a lovely sunset", **size) == [one]

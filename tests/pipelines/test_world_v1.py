@@ -46,19 +46,21 @@ def test_physics_mode_draws_a_purple_object_drifting_leftward(v1, seed):
     assert best.drift_px(0) < -0.5, f"seed {seed}: it moves {best.drift_px(0):+.2f} px/frame horizontally"
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_a_user_path_with_the_objects_looks_is_followed(v1, seed):
-    # The motion brush with "color" and "radius": the adapter gets the looks physics mode gives it, and
-    # the object goes where the path says (without them v1 leaves it near its start: the model card).
+@pytest.mark.parametrize(
+    ("seed", "looks"),
+    [(0, {}), (1, {}), (2, {}), (3, {}), (0, {"color": "purple", "radius": 6})],
+)
+def test_a_user_path_is_followed_with_its_objects_looks(v1, seed, looks):
+    # The adapter draws a path's object where it goes when it has the object's looks: from the JSON's
+    # "color" / "radius", or else from the prompt (a path with none of them: v1 leaves it near its start).
     from kinema.pipelines.trajectories import load_trajectories
 
-    path = load_trajectories([{"point": [12, 20], "path": [[3.2, 52, 44]], "color": "purple", "radius": 6}])
+    path = load_trajectories([{"point": [12, 20], "path": [[3.2, 52, 44]], **looks}])
     frames = v1.generate(
         GenerationSpec(prompt="a purple ball moves down and to the right", seed=seed, trajectories=path)
     ).frames
     best = track_objects(frames, colors=("purple",)).most_seen()
     assert best is not None and best.visible.mean() >= 0.9, f"seed {seed}: purple not drawn"
     # Asked: 40 px right and 24 px down over 32 frames = +1.25 / +0.75 px per frame.
-    assert best.drift_px(0) == pytest.approx(1.25, abs=0.25) and best.drift_px(1) == pytest.approx(
-        0.75, abs=0.25
-    )
+    assert best.drift_px(0) == pytest.approx(1.25, abs=0.25)
+    assert best.drift_px(1) == pytest.approx(0.75, abs=0.25)
