@@ -245,31 +245,24 @@ def test_analytic_flops_match_counted_forward():
     assert abs(analytic - (counted + attention)) / analytic < 0.02, (analytic, counted, attention)
 
 
-def test_kinema_train_dit_cli_trains_resumes_and_exports(tmp_path, vae_dir, capsys):
+def _tiny_cli_run(run_dir, vae_dir, *more: str) -> list[str]:
+    """`kinema train dit` arguments for the tiny recipe at 16x16x5, checkpoints every 2 steps."""
     from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny_dit.yaml"
+    return [
+        *("train", "dit", "--config", str(recipe), "--run-dir", str(run_dir), "--set", f"vae.path={vae_dir}"),
+        *("data.width=16", "data.height=16", "data.num_frames=5", "data.pool_size=8", "train.batch_size=2"),
+        *("train.ckpt_every=2", "train.num_threads=1", *more),
+    ]
+
+
+def test_kinema_train_dit_cli_trains_resumes_and_exports(tmp_path, vae_dir, capsys):
 
     from kinema.cli import main
     from kinema.training import checkpoint as ckpt
 
-    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny_dit.yaml"
-    args = [
-        "train",
-        "dit",
-        "--config",
-        str(recipe),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--set",
-        f"vae.path={vae_dir}",
-        "data.width=16",
-        "data.height=16",
-        "data.num_frames=5",
-        "data.pool_size=8",
-        "train.batch_size=2",
-        "train.ckpt_every=2",
-        "train.log_every=1",
-        "train.num_threads=1",
-    ]
+    args = _tiny_cli_run(tmp_path / "run", vae_dir, "train.log_every=1")
     assert main([*args, "train.steps=2"]) == 0
     assert "model written to" in capsys.readouterr().out
     # Asking for more steps continues from the step-2 checkpoint instead of starting over.
@@ -464,33 +457,15 @@ def test_the_caption_memo_stays_bounded_and_never_drops_a_batchs_known_captions(
 
 
 def test_export_step_writes_a_checkpoints_ema_weights_and_leaves_the_run_alone(tmp_path, vae_dir, capsys):
-    from pathlib import Path
 
     from safetensors.torch import load_file
 
     from kinema.cli import main
     from kinema.training import checkpoint as ckpt
 
-    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny_dit.yaml"
     run = tmp_path / "run"
     common = ["train", "dit", "--run-dir", str(run)]
-    train = [
-        *common,
-        "--config",
-        str(recipe),
-        "--set",
-        f"vae.path={vae_dir}",
-        "data.width=16",
-        "data.height=16",
-        "data.num_frames=5",
-        "data.pool_size=8",
-        "train.batch_size=2",
-        "train.ckpt_every=2",
-        "train.keep_last=2",
-        "train.num_threads=1",
-        "train.steps=4",
-        "export.transformer_dtype=fp32",
-    ]
+    train = _tiny_cli_run(run, vae_dir, "train.keep_last=2", "train.steps=4", "export.transformer_dtype=fp32")
     assert main(train) == 0
     metrics = (run / "metrics.jsonl").read_text()
     final = load_file(next((run / "export" / "transformer").glob("*.safetensors")))
