@@ -307,7 +307,10 @@ TRAJECTORY = Benchmark(
     summarize=_per_model(trajectory.summarize),
     settings_json=lambda s: s.to_json(),
     figures=_trajectory_figures,
-    tables=lambda summaries, records, models: [trajectory.summary_table(summaries)],
+    tables=lambda summaries, records, models: [
+        trajectory.summary_table(summaries),
+        trajectory.shape_table(records),
+    ],
     floor_ok=lambda floor: floor.get("all", {}).get("mean_distance_px", 0.0) <= 0.5,
 )
 

@@ -158,6 +158,8 @@ def evaluate_trajectory(
             {
                 "index": case.index,
                 "band": case.band,
+                "shape": case.spec.objects[0].shape,
+                "color": case.color,
                 "speed": case.spec.params["speed"],
                 "prompt": case.prompt,
                 "mean_distance_px": nanmean(dist),
@@ -179,6 +181,21 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
                 "n": len(rs),
             }
     return out
+
+
+def shape_table(records: dict[str, list[dict[str, Any]]]) -> Table:
+    """Per shape, all bands: what the codec loses (thin rings, small triangles) shows here apart from how
+    well the model follows the path with what it can draw."""
+    shapes = [s for s in SHAPES if any(r.get("shape") == s for rs in records.values() for r in rs)]
+    table = Table("By shape, all bands: mean distance, px (share of frames drawn; clips)", ["model", *shapes])
+    for model, rs in records.items():
+        cells = []
+        for shape in shapes:
+            mine = [r for r in rs if r.get("shape") == shape]
+            dist = nanmean(r["mean_distance_px"] for r in mine)
+            cells.append(f"{dist:.2f} ({nanmean(r['drawn'] for r in mine):.0%}; {len(mine)})")
+        table.rows.append([model, *cells])
+    return table
 
 
 def summary_table(summaries: dict[str, dict[str, dict[str, float]]]) -> Table:

@@ -88,3 +88,18 @@ def test_cli_writes_a_report_per_band(tmp_path):
     report = json.loads((out / "trajectory.json").read_text())
     assert set(report["summary"]["ground-truth"]) == {"slow", "trained", "fast", "all"}
     assert "| ground-truth |" in (out / "trajectory.md").read_text()
+
+
+def test_the_shape_table_groups_the_clips_by_their_objects_shape(trajectory_run):
+    settings, cases, oracle = trajectory_run
+    records, _ = trajectory.evaluate_trajectory(
+        load_model("wrong-colour", oracle), cases, settings, progress=False
+    )
+    assert [r["shape"] for r in records] == [c.spec.objects[0].shape for c in cases]
+    table = trajectory.shape_table({"wrong-colour": records})
+    shapes = table.columns[1:]
+    assert set(shapes) == {c.spec.objects[0].shape for c in cases}
+    for shape, cell in zip(shapes, table.rows[0][1:]):
+        mine = [r for r in records if r["shape"] == shape]
+        drawn = sum(r["drawn"] for r in mine) / len(mine)
+        assert cell.endswith(f"({drawn:.0%}; {len(mine)})"), (shape, cell)
