@@ -85,13 +85,12 @@ def _export_step(args: argparse.Namespace, overrides: list[str]) -> int:
     if not args.run_dir:
         raise InvalidInputError("--export-step needs the run's directory: --run-dir runs/<name>")
     step = None if args.export_step == "latest" else _step(args.export_step)
-    path = find_checkpoint(args.run_dir, step)
+    number, path = find_checkpoint(args.run_dir, step)
     cfg = load_config(args.config or str(path / "config.yaml"), overrides)
     if cfg.kind != args.kind:
         raise InvalidInputError(
             f"{path} is a {cfg.kind!r} run; run `kinema train {cfg.kind} --export-step …`"
         )
-    number = int(path.name.removeprefix("step_"))
     out = export_checkpoint(cfg, path, args.out or Path(args.run_dir) / f"export_step{number}")
     print(f"model written to {out} (step {number})")
     return 0

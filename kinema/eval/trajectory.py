@@ -30,7 +30,7 @@ from tqdm import tqdm
 from kinema.errors import InvalidInputError
 from kinema.eval.model_under_test import GroundTruthModel, VideoModel
 from kinema.eval.report import Table, nanmean
-from kinema.world.spec import COLORS, SHAPES, ObjectSpec, SceneSpec, WallsSpec
+from kinema.world.spec import SHAPES, ObjectSpec, SceneSpec, WallsSpec
 
 SPEED_BANDS: dict[str, tuple[float, float]] = {"slow": (0.3, 0.9), "trained": (1.0, 4.0), "fast": (4.5, 6.0)}
 TRAJECTORY_COLORS: tuple[str, ...] = ("red", "blue", "green", "yellow", "purple", "orange")
@@ -69,12 +69,7 @@ class TrajectoryCase:
         0-1, radius in px), as physics mode hands them to the model (a model without the trajectory
         adapter reads only the first three)."""
         t = len(self.path_px)
-        obj = self.spec.objects[0]
-        looks = [
-            *(np.asarray(COLORS[obj.color]) / 255.0),
-            obj.size * self.spec.height / self.spec.world_size[1],
-        ]
-        columns = [self.path_px, np.ones((t, 1)), np.tile(looks, (t, 1))]
+        columns = [self.path_px, np.ones((t, 1)), np.tile(self.spec.object_looks(0), (t, 1))]
         return np.concatenate(columns, axis=1)[None].astype(np.float32)
 
 

@@ -141,7 +141,6 @@ def looks_from_prompt(
     if not paths or any(path.has_looks for path in paths):
         return list(paths)
     from kinema.world.prompt import parse_world_prompt  # noqa: PLC0415
-    from kinema.world.spec import COLORS  # noqa: PLC0415
 
     try:
         parse = parse_world_prompt(
@@ -149,16 +148,16 @@ def looks_from_prompt(
         )
     except InvalidInputError:
         return list(paths)
-    objects = parse.spec.objects
-    if len(objects) != len(paths):
+    scene = parse.spec
+    if len(scene.objects) != len(paths):
         return list(paths)
-    px_per_unit = height / parse.spec.world_size[1]
-    return [
-        replace(path, color=tuple(c / 255.0 for c in COLORS[obj.color]), radius=obj.size * px_per_unit)
-        if said
-        else path
-        for path, obj, said in zip(paths, objects, parse.colors_said)
-    ]
+    out = []
+    for k, (path, said) in enumerate(zip(paths, parse.colors_said)):
+        if said:
+            *color, radius = scene.object_looks(k)
+            path = replace(path, color=tuple(color), radius=radius)
+        out.append(path)
+    return out
 
 
 def latent_frame_indices(num_frames: int, num_latent_frames: int, temporal_compression: int = 4) -> list[int]:

@@ -498,10 +498,11 @@ class Trainer:
         self.load_checkpoint(path)
         return path
 
-    def load_weights(self, path: Path) -> dict[str, Any]:
+    def load_weights(self, path: Path, trainer_state: dict[str, Any] | None = None) -> None:
         """The checkpoint's model and EMA weights and its step (any number of processes may have written
-        it: the weights are stored whole); returns its trainer state."""
-        trainer_state = ckpt.load_object(path / "trainer.pt")
+        it: the weights are stored whole); `trainer_state`: its trainer.pt when already read."""
+        if trainer_state is None:
+            trainer_state = ckpt.load_object(path / "trainer.pt")
         model_sd = ckpt.load_tensors(path / "model.safetensors")
         if self.parallel == "fsdp":
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
@@ -514,7 +515,6 @@ class Trainer:
                 ckpt.load_tensors(path / "ema.safetensors"), trainer_state["ema_updates"]
             )
         self.step = int(trainer_state["step"])
-        return trainer_state
 
     def load_checkpoint(self, path: Path) -> None:
         trainer_state = ckpt.load_object(path / "trainer.pt")
@@ -524,7 +524,7 @@ class Trainer:
                 f"checkpoint {path} was written by {trainer_state.get('world_size')} processes, this run has "
                 f"{self.info.world_size}; resume with the same number of processes or start a new run_dir"
             )
-        self.load_weights(path)
+        self.load_weights(path, trainer_state)
         optim_sd = ckpt.load_object(path / "optimizer.pt")
         if self.parallel == "fsdp":
             from torch.distributed.checkpoint.state_dict import (

@@ -33,19 +33,20 @@ def run_training(cfg: TrainingConfig, export: bool = True) -> tuple[dict[str, fl
         trainer.close()
 
 
-def find_checkpoint(run_dir: str | Path, step: int | None = None) -> Path:
-    """The run's checkpoint of `step` (its latest when None), or an error naming the steps it holds."""
+def find_checkpoint(run_dir: str | Path, step: int | None = None) -> tuple[int, Path]:
+    """(step, folder) of the run's checkpoint of `step` (its latest when None), or an error naming the
+    steps it holds."""
     found = dict(ckpt.list_checkpoints(run_dir))
     if not found:
         raise InvalidInputError(f"{run_dir} holds no complete checkpoint; train first (`kinema train`)")
     if step is None:
-        return found[max(found)]
+        step = max(found)
     if step not in found:
         raise InvalidInputError(
             f"{run_dir} holds no checkpoint of step {step}; it holds steps "
             f"{', '.join(str(s) for s in sorted(found))} (train.keep_last keeps the newest only)"
         )
-    return found[step]
+    return step, found[step]
 
 
 def export_checkpoint(cfg: TrainingConfig, path: Path, out_dir: str | Path | None = None) -> Path:

@@ -25,7 +25,7 @@ from kinema.world.camera import apply_homography, camera_homographies
 from kinema.world.parser import as_frames
 from kinema.world.prompt import PromptParse, parse_world_prompt
 from kinema.world.simulate import simulate
-from kinema.world.spec import COLORS, SceneSpec
+from kinema.world.spec import COLORS, SceneSpec, color_unit
 from kinema.world.state import estimate_state, scene_from_state
 
 
@@ -110,7 +110,7 @@ def tracks_from_states(
         rim = apply_homography(homs[:, None], states[:, :n, :2] + sizes)  # (T, n, 2)
         tracks[:n, :, :2] = px.transpose(1, 0, 2)
         tracks[:n, :, 2] = inside.T
-        tracks[:n, :, 3:6] = (np.array([COLORS[o.color] for o in spec.objects[:n]]) / 255.0)[:, None]
+        tracks[:n, :, 3:6] = np.array([color_unit(o.color) for o in spec.objects[:n]])[:, None]
         tracks[:n, :, 6] = np.linalg.norm(rim - px, axis=-1).T
     return tracks
 

@@ -42,6 +42,12 @@ COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
+def color_unit(name: str) -> tuple[float, float, float]:
+    """A named world colour as r, g, b in 0-1 (how the trajectory map and the dataset's tracks carry it)."""
+    r, g, b = COLORS[name]
+    return r / 255.0, g / 255.0, b / 255.0
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -156,6 +162,12 @@ class SceneSpec(_Model):
     @property
     def pixels_per_unit(self) -> float:
         return self.height / self.world_size[1]
+
+    def object_looks(self, k: int) -> tuple[float, float, float, float]:
+        """Object k's looks as the trajectory map carries them: r, g, b in 0-1 and its radius in pixels
+        (without the camera; `grounding.tracks_from_states` measures it through the camera per frame)."""
+        obj = self.objects[k]
+        return (*color_unit(obj.color), obj.size * self.pixels_per_unit)
 
     @classmethod
     def parse(cls, data: dict[str, Any] | SceneSpec) -> SceneSpec:
