@@ -258,6 +258,8 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         scaling_factor: float = 1.0,
         shift_factor: float = 0.0,
         patch_size: int = 1,
+        decoder_base_channels: int | None = None,
+        decoder_num_res_blocks: int | None = None,
     ) -> None:
         super().__init__()
         num_stages = len(channel_multipliers) - 1
@@ -279,7 +281,12 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         flags = _stage_flags(num_stages, conv_spatial, temporal_compression)
         folded = in_channels * patch_size * patch_size
         self.encoder = VideoEncoder(folded, 2 * latent_channels, channels, num_res_blocks, flags)
-        self.decoder = VideoDecoder(latent_channels, folded, channels, num_res_blocks, flags)
+        # An asymmetric codec (a decoder wider or deeper than its encoder, as in Zhu et al.'s asymmetric VQGAN,
+        # arXiv 2306.04632) spends capacity where the pixels are drawn; a frozen encoder keeps the latent space
+        # that a DiT already reads, so only the decoder retrains.
+        dec_channels = [(decoder_base_channels or base_channels) * m for m in channel_multipliers]
+        dec_blocks = decoder_num_res_blocks or num_res_blocks
+        self.decoder = VideoDecoder(latent_channels, folded, dec_channels, dec_blocks, flags)
 
     # ----- space-to-depth stem -------------------------------------------------------------------------
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
@@ -408,4 +415,49 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         w = mine[dec_w]
         state[dec_w] = torch.cat([w, torch.zeros(w.shape[0], new, *w.shape[2:])], dim=1)
         wide.load_state_dict(state)
+        return wide
+
+    def widen_decoder(
+        self, decoder_base_channels: int, generator: torch.Generator | None = None
+    ) -> AutoencoderKinema:
+        """A copy whose decoder is ``decoder_base_channels`` wide (>= today's) and decodes exactly as this one.
+
+        The encoder and latent normalisation are kept, so the latent space a DiT reads is unchanged: train the
+        copy with ``train.trainable: [decoder]``. Every decoder layer keeps its weights in the first channels;
+        a layer's new output channels start at zero and its weights reading new input channels start random,
+        so new channels carry nothing until training gives them a use and get a gradient from step one (the
+        idea of Net2Net's function-preserving widening, arXiv 1511.05641). A channel RMS norm sees zeros in the
+        new channels, so its old weights are scaled by sqrt(old / new) to keep the same output.
+        """
+        config = {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
+        old_base = config.get("decoder_base_channels") or config["base_channels"]
+        if decoder_base_channels < old_base:
+            raise InvalidInputError(
+                f"widen_decoder: {decoder_base_channels} base channels is fewer than today's {old_base}"
+            )
+        wide = AutoencoderKinema(**{**config, "decoder_base_channels": decoder_base_channels})
+        wide.encoder.load_state_dict(self.encoder.state_dict())
+        old_state, state = self.decoder.state_dict(), wide.decoder.state_dict()
+        for name, new in state.items():
+            old = old_state[name]
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm_out.weight":
+                new.fill_(1.0)
+                new[: old.shape[0]] = old * math.sqrt(old.shape[0] / new.shape[0])
+                continue
+            if "time_conv" in name:  # output rows are (2, C): row k*C + c → k*C' + c
+                o, o_new = old.shape[0] // 2, new.shape[0] // 2
+                rows = torch.cat([torch.arange(o), o_new + torch.arange(o)])
+            else:
+                rows = torch.arange(old.shape[0])
+            new.zero_()
+            if old.ndim == 1:  # bias
+                new[rows] = old
+                continue
+            new[rows, : old.shape[1]] = old
+            if new.shape[1] > old.shape[1]:  # weights reading new (zero) input channels
+                extra = torch.randn(
+                    (len(rows), new.shape[1] - old.shape[1], *old.shape[2:]), generator=generator
+                )
+                new[rows, old.shape[1] :] = extra * float(old.std())
+        wide.decoder.load_state_dict(state)
         return wide

@@ -200,3 +200,31 @@ def test_widen_latent_decodes_exactly_as_before_and_the_new_channels_carry_a_sig
         torch.testing.assert_close(wide.decode(zw.mode()), vae.decode(z.mode()), atol=1e-5, rtol=1e-5)
     with pytest.raises(InvalidInputError, match="fewer than"):
         vae.widen_latent(2)
+
+
+def test_widen_decoder_decodes_as_before_keeps_the_encoder_and_its_new_channels_learn(tmp_path):
+    torch.manual_seed(5)
+    vae = AutoencoderKinema(**vae_config("tiny", scaling_factor=0.5, shift_factor=0.25)).eval()
+    wide = vae.widen_decoder(12, torch.Generator().manual_seed(0)).eval()
+    assert wide.config.decoder_base_channels == 12 and wide.config.base_channels == 8
+    assert wide.decoder.conv_in.conv.weight.shape[0] == 24  # top stage: 12 * multiplier 2
+    x = _video()
+    with torch.no_grad():
+        z = vae.encode(x).mode()
+        torch.testing.assert_close(wide.encode(x).mode(), z)  # the latent space a DiT reads is unchanged
+        # equal up to the norms' eps, which now divides a mean over more channels
+        torch.testing.assert_close(wide.decode(z), vae.decode(z), atol=2e-4, rtol=0)
+    # One decoder-only step on a reconstruction loss moves the new channels' zero-started weights.
+    wide.train()
+    opt = torch.optim.SGD(wide.decoder.parameters(), lr=0.1)
+    (wide.decode(z) - x).pow(2).mean().backward()
+    opt.step()
+    grown = wide.decoder.conv_in.conv.weight[16:]  # output channels the widening added, zero at the start
+    assert float(grown.abs().max()) > 0
+    wide.save_pretrained(tmp_path / "wide")
+    again = AutoencoderKinema.from_pretrained(tmp_path / "wide")
+    assert again.config.decoder_base_channels == 12
+    with torch.no_grad():
+        torch.testing.assert_close(again.decode(z), wide.eval().decode(z))
+    with pytest.raises(InvalidInputError, match="fewer than"):
+        vae.widen_decoder(4)
