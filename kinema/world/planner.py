@@ -81,7 +81,9 @@ def timeline(tracks: np.ndarray, before: int) -> np.ndarray:
 def track_error(video: np.ndarray, physics: PhysicsPlan, fps: float) -> float:
     """Mean pixel distance between each simulated object's centre and the parsed one in `video`
     (T, H, W, 3), over frames where the simulation has it in view; a missing object costs the frame's
-    diagonal."""
+    diagonal, and so does every frame in which an object the plan does not have (a stray: a track no planned
+    object was matched to) is seen - a candidate that draws the plan plus a second, unasked object is worse
+    than one that draws the plan alone (adherence counts the objects)."""
     scene = physics.scene
     world_h = scene.world_size[1]
     tracks = track_objects(video, world_size=scene.world_size, fps=fps)
@@ -96,9 +98,12 @@ def track_error(video: np.ndarray, physics: PhysicsPlan, fps: float) -> float:
     in_view = want[..., 2] > 0
     if not in_view.any():
         return 0.0
+    diagonal = float(np.hypot(h, w))
     dist = np.hypot(*(px - want[..., :2]).transpose(2, 0, 1))  # (K, T)
-    dist = np.where(aligned.visible, dist, float(np.hypot(h, w)))
-    return float(dist[in_view].mean())
+    dist = np.where(aligned.visible, dist, diagonal)
+    matched = set(aligned.names)
+    stray_frames = sum(int(tr.visible.sum()) for name, tr in tracks.objects.items() if name not in matched)
+    return float((dist[in_view].sum() + diagonal * stray_frames) / in_view.sum())
 
 
 def best_candidate(videos: np.ndarray, physics: PhysicsPlan, fps: float) -> tuple[int, list[float]]:

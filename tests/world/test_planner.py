@@ -5,6 +5,7 @@ import numpy as np
 
 from kinema.world import planner
 from kinema.world.grounding import simulate_states, simulate_tracks
+from kinema.world.parser import track_objects
 from kinema.world.render import render_scene
 from kinema.world.spec import CAMERA_PRESETS, CameraSpec
 
@@ -60,3 +61,17 @@ def test_best_candidate_is_the_video_of_the_simulation():
     backwards = drawn[:, :, ::-1]  # the ball moving left
     best, errors = planner.best_candidate(np.stack([backwards, drawn]), plan, 10.0)
     assert best == 1 and errors[1] < 1.0 < errors[0]
+
+
+def test_a_candidate_with_an_unasked_object_loses_to_the_plan_alone():
+    plan = planner.plan(PROMPT, 64, 64, 9, 10.0)
+    drawn, _ = render_scene(plan.scene, simulate_states(plan.scene))
+    ball = plan.scene.objects[0]
+    stray = ball.model_copy(update={"color": "blue", "position": (5.0, 8.5), "velocity": (0.0, 0.0)})
+    two = plan.scene.model_copy(update={"objects": [ball, stray]})
+    with_stray, _ = render_scene(two, simulate_states(two))
+    tracks = track_objects(with_stray, world_size=two.world_size, fps=10.0)
+    assert sorted(tr.color for tr in tracks) == ["blue", "red"]
+    best, errors = planner.best_candidate(np.stack([with_stray, drawn]), plan, 10.0)
+    # the stray is seen in all 9 frames: 9 diagonals over the ball's 9 in-view frames
+    assert best == 1 and errors[1] < 1.0 and errors[0] > 90
