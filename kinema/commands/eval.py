@@ -67,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
             help="physics-grounded mode (the simulator decides the motion): 'both' (default) measures the model "
             "plain and in physics mode side by side, 'only' physics mode alone",
         )
+        p.add_argument(
+            "--physics-candidates",
+            type=int,
+            default=None,
+            help="physics mode: draw N candidates per clip and keep the one closest to the simulation",
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = bench.add_parser("physics", help="physical-law benchmark (phyworld protocol) with the parser floor")
@@ -126,7 +132,7 @@ QUICK: dict[str, dict[str, Any]] = {
 }
 
 
-PIPELINE_OPTIONS = ("num_inference_steps", "guidance_scale", "device")
+PIPELINE_OPTIONS = ("num_inference_steps", "guidance_scale", "device", "physics", "physics_candidates")
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
@@ -179,6 +185,7 @@ def _settings(args: argparse.Namespace) -> tuple[str, Any, dict[str, Any]]:
         ("guidance", "guidance_scale"),
         ("device", "device"),
         ("physics", "physics"),
+        ("physics_candidates", "physics_candidates"),
     ):
         if getattr(args, flag) is not None:
             options[name] = getattr(args, flag)

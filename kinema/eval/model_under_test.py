@@ -265,10 +265,15 @@ class BackendVideoModel:
         if physics:  # physics-grounded: the simulator decides the motion, the model draws it
             self.sampling["physics"] = True
 
-    def with_physics(self) -> BackendVideoModel:
-        """The same loaded model in physics mode (for plain and physics rows side by side)."""
+    def with_physics(self, candidates: int | None = None) -> BackendVideoModel:
+        """The same loaded model in physics mode (for plain and physics rows side by side), drawing
+        `candidates` videos per clip and keeping the one closest to the simulation (default 1)."""
         steps, guidance = self.sampling["num_inference_steps"], self.sampling["guidance_scale"]
-        return BackendVideoModel(self.path, steps, guidance, physics=True, backend=self.backend)
+        model = BackendVideoModel(self.path, steps, guidance, physics=True, backend=self.backend)
+        if candidates is not None:
+            model.sampling["physics_candidates"] = candidates
+            model.name += f" ×{candidates}"
+        return model
 
     def _frames(self, **fields: Any) -> np.ndarray:
         from kinema.backends import GenerationSpec

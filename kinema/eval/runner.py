@@ -39,9 +39,12 @@ def _models(
     """The model under test and the oracle (once, if the model *is* the oracle). `spec` is a model folder,
     a reference model's name, or a factory that builds a model over the oracle (for other backends).
     `physics` in the options: "both" = the model in plain and in physics mode side by side; "only" = physics
-    mode alone."""
+    mode alone; `physics_candidates` the candidates physics mode draws per clip."""
     options = dict(pipeline_options)
     physics = options.pop("physics", None)
+    candidates = options.pop("physics_candidates", None)
+    if candidates is not None and physics is None:
+        raise InvalidInputError("--physics-candidates picks among physics-mode candidates; add --physics.")
     model = spec(oracle) if callable(spec) else load_model(spec, oracle, **options)
     if model is oracle:
         return {model.name: model}
@@ -51,7 +54,7 @@ def _models(
             raise InvalidInputError(f"{model.name} is a reference model; physics mode needs a model folder.")
         if physics == "both":
             models[model.name] = model
-        model = model.with_physics()
+        model = model.with_physics(candidates)
     return {**models, model.name: model, FLOOR: oracle}
 
 

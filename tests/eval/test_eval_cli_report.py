@@ -184,3 +184,27 @@ def test_physics_mode_runs_beside_plain_mode(tiny_model, tmp_path):
     md = (out / "physics.md").read_text()
     assert "tiny (physics)" in md and md.count("| uniform | ood |") >= 2
     assert main(["eval", "physics", "--model", "frozen", "--n", "1", "--size", "32", "--physics"]) == 2
+
+
+def test_physics_candidates_are_measured_and_a_report_reruns_in_physics_mode(tiny_model, tmp_path):
+    out = tmp_path / "cands"
+    argv = ["eval", "adherence", "--model", str(tiny_model), "--n", "1", "--size", "32", "--frames", "5"]
+    argv += ["--steps", "1", "--no-progress", "--physics", "only", "--physics-candidates", "2"]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads((out / "adherence.json").read_text())
+    assert set(report["summary"]) == {"tiny (physics) ×2", "ground-truth"}
+    assert report["settings"]["physics_candidates"] == 2 and report["settings"]["physics"] == "only"
+    again = tmp_path / "again"
+    rerun = [
+        "eval",
+        "adherence",
+        "--from-json",
+        str(out / "adherence.json"),
+        "--no-progress",
+        "--out",
+        str(again),
+    ]
+    assert main(rerun) == 0  # the rerun keeps physics mode and the candidates, not just the seeds
+    assert set(json.loads((again / "adherence.json").read_text())["summary"]) == set(report["summary"])
+    plain = ["eval", "adherence", "--model", str(tiny_model), "--n", "1", "--physics-candidates", "2"]
+    assert main(plain) == 2  # candidates without physics mode: a clear error
