@@ -1,0 +1,66 @@
+"""Benchmark: does a codec's latent carry a clip? Overfit the decoder alone on a few fixed clips.
+
+Scenario (declared): the encoder of `--model` (a Kinema VAE folder) frozen, its latents (posterior mode) of
+`--clips` clips of the codec mix (`configs/kinema_world_vae_v1_decoder.yaml`'s data, a seed no training run
+draws), and the decoder - as it is, or widened to `--width` base channels (`AutoencoderKinema.widen_decoder`,
+same output at step 0) - trained on those clips alone with Adam, L1 + 2·L2, one thread. Printed: PSNR of the
+reconstruction against step. A decoder that keeps climbing says the latents carry more than the decoder draws
+(the limit is the decoder or its training, not the latent space); one that stalls low says the encoder or the
+compression is the wall.
+
+    python benchmarks/bench_codec_overfit.py --model models/kinema-world-v1/vae --width 48 --steps 400
+    python benchmarks/bench_codec_overfit.py --model models/kinema-world-v1/vae --steps 400   # its own decoder
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import yaml
+
+from kinema.models import AutoencoderKinema
+from kinema.training.config import TrainingConfig
+from kinema.training.streams import codec_dataset
+from kinema.training.train_vae import psnr
+
+CONFIG = "configs/kinema_world_vae_v1_decoder.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="models/kinema-world-v1/vae")
+    parser.add_argument(
+        "--width", type=int, default=None, help="widen the decoder to this many base channels"
+    )
+    parser.add_argument("--clips", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = TrainingConfig.model_validate(yaml.safe_load(open(CONFIG)))
+    clips = torch.stack(
+        [item["video"] for item in codec_dataset(cfg, seed=123).render(list(range(args.clips)))]
+    )
+    vae = AutoencoderKinema.from_pretrained(args.model)
+    if args.width:
+        vae = vae.widen_decoder(args.width, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        z = vae.encode(clips).mode()  # (N, C, t, h, w): fixed, the encoder does not train
+    opt = torch.optim.Adam(vae.decoder.parameters(), lr=args.lr)
+    start = time.time()
+    print("| step | PSNR dB | seconds |\n|---|---|---|")
+    for step in range(1, args.steps + 1):
+        recon = vae.decode(z)
+        loss = (recon - clips).abs().mean() + 2 * (recon - clips).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step == 1 or step % 50 == 0:
+            print(f"| {step} | {psnr(recon.detach(), clips):.2f} | {time.time() - start:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
