@@ -3,7 +3,7 @@
 Scenario (declared): the encoder of `--model` (a Kinema VAE folder) frozen, its latents (posterior mode) of
 `--clips` clips of the codec mix (`configs/kinema_world_vae_v1_decoder.yaml`'s data, a seed no training run
 draws), and the decoder - as it is, or widened to `--width` base channels (`AutoencoderKinema.widen_decoder`,
-same output at step 0) - trained on those clips alone with Adam, L1 + 2·L2, one thread. Printed: PSNR of the
+same output at step 0) - trained on those clips alone with Adam, the config's L1 + 2·L2 (no foreground weight), one thread. Printed: PSNR of the
 reconstruction against step. A decoder that keeps climbing says the latents carry more than the decoder draws
 (the limit is the decoder or its training, not the latent space); one that stalls low says the encoder or the
 compression is the wall.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 import yaml
@@ -46,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cfg = TrainingConfig.model_validate(yaml.safe_load(open(CONFIG)))
+    cfg = TrainingConfig.model_validate(yaml.safe_load(Path(CONFIG).read_text()))
     clips = torch.stack(
         [item["video"] for item in codec_dataset(cfg, seed=123).render(list(range(args.clips)))]
     )
@@ -60,7 +61,8 @@ def main() -> None:
     print("| step | PSNR dB | seconds |\n|---|---|---|")
     for step in range(1, args.steps + 1):
         recon = vae.decode(z)
-        loss = (recon - clips).abs().mean() + 2 * (recon - clips).pow(2).mean()
+        err = recon - clips
+        loss = cfg.vae_loss.l1_weight * err.abs().mean() + cfg.vae_loss.l2_weight * err.pow(2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -380,6 +380,11 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         z = posterior.sample(generator) if sample_posterior else posterior.mode()
         return self.decode(z), posterior
 
+    def init_kwargs(self) -> dict:
+        """This model's constructor arguments (its config without diffusers' private `_` keys): build a
+        copy with some of them changed."""
+        return {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
+
     def widen_latent(
         self, latent_channels: int, generator: torch.Generator | None = None
     ) -> AutoencoderKinema:
@@ -396,7 +401,7 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
             raise InvalidInputError(
                 f"widen_latent: {latent_channels} latent channels is fewer than today's {old}"
             )
-        config = {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
+        config = self.init_kwargs()
         wide = AutoencoderKinema(**{**config, "latent_channels": latent_channels})
         state, mine = wide.state_dict(), self.state_dict()
         for name, value in mine.items():
@@ -429,7 +434,7 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
         idea of Net2Net's function-preserving widening, arXiv 1511.05641). A channel RMS norm sees zeros in the
         new channels, so its old weights are scaled by sqrt(old / new) to keep the same output.
         """
-        config = {k: v for k, v in dict(self.config).items() if not k.startswith("_")}
+        config = self.init_kwargs()
         old_base = config.get("decoder_base_channels") or config["base_channels"]
         if decoder_base_channels < old_base:
             raise InvalidInputError(
@@ -437,14 +442,23 @@ class AutoencoderKinema(ModelMixin, ConfigMixin):
             )
         wide = AutoencoderKinema(**{**config, "decoder_base_channels": decoder_base_channels})
         wide.encoder.load_state_dict(self.encoder.state_dict())
+        modules = list(wide.decoder.named_modules())
+        norms = {f"{n}.weight" for n, m in modules if isinstance(m, ChannelRMSNorm)}
+        # A temporal up-sampler's conv emits (2, C) rows, frame-pair major: row k*C + c moves to k*C' + c.
+        paired = {
+            f"{n}.time_conv.conv.{p}"
+            for n, m in modules
+            if isinstance(m, Upsample3d) and m.temporal
+            for p in ("weight", "bias")
+        }
         old_state, state = self.decoder.state_dict(), wide.decoder.state_dict()
         for name, new in state.items():
             old = old_state[name]
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm_out.weight":
+            if name in norms:
                 new.fill_(1.0)
                 new[: old.shape[0]] = old * math.sqrt(old.shape[0] / new.shape[0])
                 continue
-            if "time_conv" in name:  # output rows are (2, C): row k*C + c → k*C' + c
+            if name in paired:
                 o, o_new = old.shape[0] // 2, new.shape[0] // 2
                 rows = torch.cat([torch.arange(o), o_new + torch.arange(o)])
             else:

@@ -196,8 +196,7 @@ class VAETask:
     def export(self, trainer, weights: dict[str, torch.Tensor], out_dir: Path) -> None:
         from kinema.models import AutoencoderKinema
 
-        config = {k: v for k, v in dict(self.model.config).items() if not k.startswith("_")}
-        vae = AutoencoderKinema(**config)
+        vae = AutoencoderKinema(**self.model.init_kwargs())
         vae.load_state_dict(weights)
         vae.eval()
         # Latent statistics over held-out clips set the normalisation the DiT trains in, unless the encoder
