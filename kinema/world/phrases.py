@@ -4,7 +4,8 @@
 ("left", "move", …), "unclear" when it reads like a motion or direction word but not clearly as one class
 ("sideways": left or right?), or None when it is about something else ("wobbly" is not a motion). The
 prompt reader (`kinema.world.prompt`) calls it once per prompt, with every span its tables did not cover,
-and invents no motion for an "unclear" one.
+and invents no motion for an "unclear" one (it reads an unclear one's dictionary definitions next,
+`kinema.world.lexicon`, and asks this matcher about the definitions it cannot read with its tables).
 
 How: each phrase's MiniLM sentence embedding (`kinema.models.text_encoder`, the packaged
 all-MiniLM-L6-v2: mean of the token embeddings, L2-normalised) is compared with a few prototype phrasings
@@ -81,13 +82,14 @@ LIKE = 0.20  # below ACCEPT but at least this close to a motion/direction class:
 class PhraseMatch:
     """`label`: a class of PROTOTYPES other than "none", "unclear", or None (about something else);
     `best` the nearest prototype's class, `score` its centred cosine, `margin` its lead over the nearest
-    competing class."""
+    competing class; `gloss` the definitions it was read through when the phrase itself was unclear."""
 
     phrase: str
     label: str | None
     best: str
     score: float
     margin: float
+    gloss: str = ""  # the dictionary definitions it was read through (`kinema.world.lexicon`), if any
 
     @property
     def direction(self) -> int | None:

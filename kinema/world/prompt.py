@@ -10,7 +10,9 @@ tables. Matching is longest phrase first, so "up and to the right" beats "up" an
 and pulls back" is the preset, not two axes. Words after "camera" are read with the camera table until a
 clause ends. Words the tables do not list are read by meaning (`kinema.world.phrases`: MiniLM against
 prototype phrasings, one encoder call per prompt, none when every word is listed): "travels leftward",
-"to the west", "toward the left edge". A motion word read as no one motion ("sideways", "wiggles"), or a
+"to the west", "toward the left edge". A span the encoder leaves unclear is read once more through its
+unlisted words' WordNet definitions (`kinema.world.lexicon`; `_read_glosses`): "climbs" → "go upward …" →
+moves up, "sinks" → "fall or descend …" → falls. A motion word read as no one motion ("sideways", "wiggles"), or a
 verb read as "moves" with no direction anywhere ("drifts"), leaves its object's motion undetermined: no
 default is drawn, the report says "motion not understood" and `PromptParse.check_motion` (physics
 grounding) refuses it (issue #25).
@@ -50,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from kinema.errors import InvalidInputError
+from kinema.world import lexicon
 from kinema.world.captions import SHAPE_WORDS, direction_index
 from kinema.world.paper import GRAVITY
 from kinema.world.phrases import ACCEPT, DIRECTIONS, PhraseMatch, match_phrases
@@ -250,6 +253,7 @@ def _read_phrases(tokens: list[str], items: list[_Item]) -> list[_Item]:
         if len(unknown) > 1 or any(it.kind == "direction" for it in items[a:b]):
             queries.update((tokens[it.start], None) for it in unknown)
     queries.update((m.phrase, m) for m in match_phrases(list(queries)))
+    queries.update(_read_glosses([p for p, m in queries.items() if m.label == "unclear"]))
 
     out: list[_Item] = []
     last = 0
@@ -296,6 +300,56 @@ def _read_phrases(tokens: list[str], items: list[_Item]) -> list[_Item]:
                 out.append(it)
     out.extend(items[last:])
     return out
+
+
+def _read_glosses(phrases: list[str]) -> dict[str, PhraseMatch]:
+    """Phrases the encoder left unclear, read through their unlisted words' dictionary glosses
+    (`kinema.world.lexicon`): each gloss with the tables first ("climbs" → "go upward with gradual or
+    continuous progress" → moves up; "sinks" → "fall or descend …" → falls), the encoder second ("skyward"
+    → "toward the sky"), one encoder call for all. A phrase is read when its words' readings agree on one
+    motion and at most one of the four directions and none of them is unclear; else it stays unclear."""
+    words = {
+        w: g
+        for p in phrases
+        for w in p.split()
+        if _longest(SCENE_TABLE, [w], 0) is None and (g := lexicon.gloss(w)) is not None
+    }
+    tables: dict[str, tuple[set[str], set[int]]] = {}  # word → the motions and directions its gloss says
+    for w, g in words.items():
+        items = _scan(_TOKEN.findall(g.lower()))
+        motions = {it.value for it in items if it.kind == "motion"}
+        directions = {it.value for it in items if it.kind == "direction"}
+        if motions:  # a gloss that names a motion the tables know: "travel up", "drop sharply"
+            tables[w] = motions, directions
+    rest = [w for w in words if w not in tables]
+    by_encoder = dict(zip(rest, match_phrases([words[w] for w in rest])))
+    for w in rest:
+        m = by_encoder[w]
+        if m.label is not None:  # None: the definition is about something else, so the word says nothing
+            tables[w] = ({m.label} if m.label == "unclear" else {m.motion} - {None}), {m.direction} - {None}
+    out = {}
+    for p in phrases:
+        read = [w for w in p.split() if w in tables]
+        motions = set().union(*(tables[w][0] for w in read))
+        label = _one_reading(motions, set().union(*(tables[w][1] for w in read))) if read else None
+        if label is not None:
+            out[p] = PhraseMatch(p, label, label, 1.0, 1.0, gloss="; ".join(f"{w}: {words[w]}" for w in read))
+    return out
+
+
+def _one_reading(motions: set[str], directions: set[int]) -> str | None:
+    """The one phrase class that motions and directions read together say ("move" + up → "up", "fall" +
+    down → "fall"), or None: an unclear part, two motions or directions, a diagonal, or a motion with a
+    direction the one class cannot carry ("is thrown" + up)."""
+    if "unclear" in motions or len(motions) > 1 or len(directions) > 1:
+        return None
+    motion = next(iter(motions), None)
+    if not directions:
+        return motion
+    direction = {d: name for name, d in DIRECTIONS.items()}.get(directions.pop())
+    if direction is not None and motion in (None, "move"):
+        return direction
+    return motion if motion == "fall" and direction == "down" else None
 
 
 class _Reader:

@@ -223,7 +223,6 @@ def test_unlisted_direction_phrases_are_read_by_meaning(prompt, sector, missed):
     [
         ("a red ball moves sideways", "sideways"),  # left or right: not one direction
         ("a blue ball wiggles", "wiggles"),  # a motion the simulator has no word for
-        ("a blue ball sinks", "sinks"),  # MiniLM is not sure enough (see phrases.ACCEPT): asks, not guesses
         ("a red ball drifts", "drifts"),  # understood as moving, but which way is not said
         ("a green ball zigzags", "zigzags"),  # read as nothing, where the verb stands: not "at rest"
         ("a green ball zigzags quickly", "zigzags"),  # a speed is no heading: was "moving right quickly"
@@ -238,6 +237,41 @@ def test_a_motion_word_not_understood_invents_no_motion_and_physics_mode_refuses
     with pytest.raises(InvalidInputError, match=f"cannot tell how to move the .* from '{word}'") as info:
         plan_from_prompt(prompt, width=64, height=64, num_frames=17, fps=10.0)
     assert 'say it with a direction (left, right, up, down: "moves to the left")' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "sector"),
+    [
+        ("a red ball climbs", 2),  # MiniLM: unclear; WordNet: "go upward with gradual or continuous progress"
+        ("a yellow square ascends", 2),  # MiniLM reads it nearer "descends"; WordNet: "travel up"
+        ("a red ball climbed quickly", 2),  # an inflection the dictionary does not list, and a speed
+        ("a red ball moves skyward", 2),  # the adverb's gloss "toward the sky", read by the encoder
+    ],
+)
+def test_verbs_the_encoder_cannot_place_are_read_through_their_dictionary_gloss(prompt, sector):
+    parse = _parse(prompt)
+    (obj,) = parse.spec.objects
+    assert direction_index(*obj.velocity) == sector, parse.report()
+    assert parse.not_understood == [] and parse.unclear_motion == {}
+    assert plan_from_prompt(prompt, width=64, height=64, num_frames=17, fps=10.0).parse.unclear_motion == {}
+
+
+def test_a_sinking_object_falls():
+    parse = _parse("a blue ball sinks")  # "fall or descend to a lower place or level"
+    (ball,) = parse.spec.objects
+    assert (
+        parse.spec.gravity[1] < 0
+        and ball.velocity == (0.0, 0.0)
+        and parse.understood[0] == "blue ball falling"
+    )
+
+
+def test_glosses_that_disagree_or_read_as_nothing_leave_the_phrase_unclear(monkeypatch):
+    glosses = {"climbs": "travel up", "sinks": "go down", "wobbles": "a kind of cheese"}
+    monkeypatch.setattr(prompt_module.lexicon, "gloss", glosses.get)
+    assert prompt_module._read_glosses(["climbs"])["climbs"].label == "up"
+    assert "climbs sinks" not in prompt_module._read_glosses(["climbs sinks"])  # up and down: no reading
+    assert prompt_module._read_glosses(["wobbles", "zorbs"]) == {}  # about something else / no entry
 
 
 def test_a_word_read_as_nothing_elsewhere_than_the_verb_leaves_the_object_at_rest():
