@@ -34,17 +34,24 @@ ModelSpec = str | Callable[[GroundTruthModel], VideoModel]
 
 
 def _models(
-    spec: ModelSpec, oracle: GroundTruthModel, pipeline_options: dict[str, Any]
+    spec: ModelSpec, oracle: GroundTruthModel, pipeline_options: dict[str, Any], extends: bool = False
 ) -> dict[str, VideoModel]:
     """The model under test and the oracle (once, if the model *is* the oracle). `spec` is a model folder,
     a reference model's name, or a factory that builds a model over the oracle (for other backends).
     `physics` in the options: "both" = the model in plain and in physics mode side by side; "only" = physics
-    mode alone; `physics_candidates` the candidates physics mode draws per clip."""
+    mode alone; `physics_candidates` the candidates physics mode draws per clip (one, where the benchmark
+    `extends` given frames: an extension is drawn chunk by chunk), checked before the model loads."""
     options = dict(pipeline_options)
     physics = options.pop("physics", None)
     candidates = options.pop("physics_candidates", None)
     if candidates is not None and physics is None:
         raise InvalidInputError("--physics-candidates picks among physics-mode candidates; add --physics.")
+    if candidates is not None and candidates > 1 and extends:
+        raise InvalidInputError(
+            f"--physics-candidates {candidates}: this benchmark continues given frames, and an extension is "
+            "drawn chunk by chunk with one candidate; drop --physics-candidates (text → video benchmarks such as "
+            "adherence take it)."
+        )
     model = spec(oracle) if callable(spec) else load_model(spec, oracle, **options)
     if model is oracle:
         return {model.name: model}
@@ -79,6 +86,7 @@ class Benchmark:
     tables: Callable[[dict[str, Any], dict[str, Any], list[str]], list]  # (summaries, records, models)
     floor_ok: Callable[[dict[str, Any]], bool] = lambda floor: True  # noqa: E731
     floor_size: str = "64"
+    extends: bool = False  # asks the model to continue given frames (the `extend` task)
 
 
 def run_benchmark(
@@ -95,7 +103,7 @@ def run_benchmark(
     options = pipeline_options or {}
     cases = cases if cases is not None else bench.build_cases(settings)
     oracle = bench.build_oracle(cases)
-    models = _models(model_spec, oracle, options)
+    models = _models(model_spec, oracle, options, bench.extends)
     records, extras = {}, {}
     for name, model in models.items():
         records[name], extras[name] = bench.evaluate(model, cases, settings, progress)
@@ -164,6 +172,7 @@ PHYSICS = Benchmark(
     settings_json=lambda s: s.to_json(),
     figures=_physics_figures,
     tables=_physics_tables,
+    extends=True,
 )
 
 
@@ -278,6 +287,7 @@ CONTINUITY = Benchmark(
     figures=_continuity_figures,
     tables=lambda summaries, records, models: [continuity.summary_table(summaries)],
     floor_ok=lambda floor: floor.get("all_present_at_end", 1.0) >= 1.0,
+    extends=True,
 )
 
 

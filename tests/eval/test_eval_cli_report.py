@@ -208,3 +208,15 @@ def test_physics_candidates_are_measured_and_a_report_reruns_in_physics_mode(tin
     assert set(json.loads((again / "adherence.json").read_text())["summary"]) == set(report["summary"])
     plain = ["eval", "adherence", "--model", str(tiny_model), "--n", "1", "--physics-candidates", "2"]
     assert main(plain) == 2  # candidates without physics mode: a clear error
+
+
+def test_candidates_on_an_extension_benchmark_are_refused_before_the_model_loads(tmp_path, capsys):
+    missing = tmp_path / "no-such-model"  # loading it would fail with another message
+    argv = ["eval", "physics", "--model", str(missing), "--n", "1", "--size", "32", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path), "--physics", "--physics-candidates", "2"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "continues given frames" in err and "drop --physics-candidates" in err and "no-such-model" not in err
+    )
+    assert main([*argv, "--out", str(tmp_path), "--physics"]) == 2  # the same run with one candidate loads it
+    assert "no-such-model" in capsys.readouterr().err
