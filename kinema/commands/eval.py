@@ -36,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     bench = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
 
     def common(p: argparse.ArgumentParser, size: int, n: int | None, what: str = "clips") -> None:
-        p.add_argument("--model", help="model folder, or ground-truth | frozen | reversed | wrong-colour")
+        p.add_argument(
+            "--model",
+            help="model folder, or ground-truth | frozen | reversed | wrong-colour, or codec:<model or VAE "
+            "folder> (the ground truth through that codec: the codec's own share of the error)",
+        )
         p.add_argument(
             "--size", type=int, default=None, help=f"frame width and height in pixels (default {size})"
         )

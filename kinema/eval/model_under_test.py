@@ -225,6 +225,24 @@ class WrongColourModel(_Distorted):
         return np.ascontiguousarray(video[..., [1, 2, 0]])
 
 
+class CodecModel(_Distorted):
+    """The true video through a codec: every frame encoded, the posterior's mode decoded
+    (`kinema.eval.codec`). No model drawing through that codec can do better, so `--model codec:M` measures
+    the codec's own share of a benchmark's error (`codec:models/kinema-world-v1`, or a VAE folder)."""
+
+    def __init__(self, base: VideoModel, codec: Any) -> None:
+        super().__init__(base)
+        self.codec = codec
+        self.name = f"codec:{codec.name}"
+
+    def _distort(self, video: np.ndarray, given: int) -> np.ndarray:
+        from kinema.pipelines.pipeline_kinema import frames_to_tensor, tensor_to_frames
+
+        t = len(video)  # a causal VAE takes 1 + 4k frames: the last one repeated up to that, then cut
+        padded = np.concatenate([video, np.repeat(video[-1:], valid_num_frames(t) - t, axis=0)])
+        return tensor_to_frames(self.codec.round_trip(frames_to_tensor(padded[None])))[0, :t]
+
+
 def valid_num_frames(num_frames: int) -> int:
     """The smallest pixel frame count `1 + 4k` that holds `num_frames` (what the causal VAE can make)."""
     return 1 + 4 * max(0, -(-(num_frames - 1) // 4))
@@ -325,10 +343,15 @@ def _with_prefix(prefix: np.ndarray, video: np.ndarray, num_frames: int) -> np.n
 
 
 def load_model(spec: str, oracle: GroundTruthModel, **pipeline_options: Any) -> VideoModel:
-    """A model by name: one of `REFERENCE_MODELS` (built over the oracle) or a model folder (its backend)."""
+    """A model by name: one of `REFERENCE_MODELS` (built over the oracle), `codec:<model or VAE folder>` (the
+    oracle through that codec) or a model folder (its backend)."""
     wrong = {"frozen": FrozenModel, "reversed": ReversedModel, "wrong-colour": WrongColourModel}
     if spec in ("ground-truth", "gt"):
         return oracle
     if spec in wrong:
         return wrong[spec](oracle)
+    if spec.startswith("codec:"):
+        from kinema.eval.codec import load_codec
+
+        return CodecModel(oracle, load_codec(spec.removeprefix("codec:")))
     return BackendVideoModel(spec, **pipeline_options)

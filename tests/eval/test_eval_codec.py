@@ -157,3 +157,37 @@ def test_cli_writes_the_report_and_reruns_it_from_json(tmp_path, capsys):
     assert rerun["settings"] == report["settings"]
     assert rerun["summary"]["cells"] == report["summary"]["cells"]
     assert math.isfinite(rerun["summary"]["psnr"]["plain"])
+
+
+def test_the_truth_through_a_codec_is_a_model_for_every_benchmark(tmp_path):
+    from kinema.eval.model_under_test import CodecModel, GroundTruthModel
+
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (7, 16, 16, 3), dtype=np.uint8)  # 7 frames: not 1 + 4k
+    oracle = GroundTruthModel()
+    oracle.add_clip(video, prompt="p")
+    same = CodecModel(oracle, codec.IdentityCodec()).text_to_video("p", 7, 16, 16)
+    np.testing.assert_array_equal(same, video)  # padded to 9 frames for the codec and cut back
+    blurred = CodecModel(oracle, codec.BlurCodec()).text_to_video("p", 7, 16, 16)
+    assert blurred.shape == video.shape and np.abs(blurred.astype(int) - video).mean() > 10
+
+    torch.manual_seed(0)
+    AutoencoderKinema(**vae_config("tiny")).save_pretrained(tmp_path / "m" / "vae")
+    out = tmp_path / "report"
+    argv = [
+        "eval",
+        "adherence",
+        "--model",
+        f"codec:{tmp_path / 'm'}",
+        "--n",
+        "1",
+        "--size",
+        "32",
+        "--frames",
+        "5",
+    ]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert set(json.loads((out / "adherence.json").read_text())["summary"]) == {
+        f"codec:{tmp_path / 'm'}",
+        "ground-truth",
+    }
