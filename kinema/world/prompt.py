@@ -346,7 +346,7 @@ def _one_reading(motions: set[str], directions: set[int]) -> str | None:
     motion = next(iter(motions), None)
     if not directions:
         return motion
-    direction = {d: name for name, d in DIRECTIONS.items()}.get(directions.pop())
+    direction = {d: name for name, d in DIRECTIONS.items()}.get(next(iter(directions)))
     if direction is not None and motion in (None, "move"):
         return direction
     return motion if motion == "fall" and direction == "down" else None
