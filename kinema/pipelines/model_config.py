@@ -40,6 +40,7 @@ class ModelFolderConfig:
     sampler: str = "unipc"
     negative_prompt: str = ""
     decode_chunk_frames: int = 2  # latent frames per VAE decode chunk (bounds decode memory)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": 1, **asdict(self)}, indent=2)

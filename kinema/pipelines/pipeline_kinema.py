@@ -84,6 +84,7 @@ class GenerationOptions:
     trajectories: Any = None  # TrajectoryPath list, tracks (K, T, 3), JSON text / file path
     decode_chunk_frames: int | None = None
     return_latents: bool = False
+    guidance_interval: tuple[float, float] | None = None  # noise levels [low, high] where guidance applies
 
 
 @dataclass
@@ -363,17 +364,21 @@ class KinemaPipeline:
     ) -> torch.Tensor:
         """The sampling loop: one DiT forward per step over [prompt; negative], guidance, scheduler step."""
         dtype = next(self.transformer.parameters()).dtype
-        kwargs = cond.model_kwargs(text.guided)
+        b = latents.shape[0]
+        lo, hi = request.guidance_interval
+        kwargs = {guided: cond.model_kwargs(guided) for guided in {False, text.guided}}
         for t in timesteps:
-            model_in = torch.cat([latents, latents]) if text.guided else latents  # (B or 2B, C, t, h, w)
+            sigma = float(t) / scheduler.config.num_train_timesteps
+            guided = text.guided and lo <= sigma <= hi  # outside the interval: the prompt half alone
+            model_in = torch.cat([latents, latents]) if guided else latents  # (B or 2B, C, t, h, w)
             velocity = self.transformer(
                 model_in.to(dtype),
                 t.expand(model_in.shape[0]).to(dtype),
-                text.embeds,
-                encoder_attention_mask=text.mask,
-                **kwargs,
+                text.embeds if guided else text.embeds[:b],
+                encoder_attention_mask=text.mask if guided else text.mask[:b],
+                **kwargs[guided],
             ).float()  # (B or 2B, C, t, h, w)
-            if text.guided:
+            if guided:
                 v_prompt, v_negative = velocity.chunk(2)
                 velocity = apply_guidance(v_prompt, v_negative, request.guidance_scale)
             latents = scheduler.step(velocity, t, latents, return_dict=False)[0]

@@ -43,6 +43,9 @@ class ModelDefaults:
     sampler: str | None = None  # Kinema's schedulers: "euler" | "unipc"
     shift: float | None = None  # flow-matching timestep shift
     decode_chunk_frames: int = 0  # latent frames per VAE decode chunk (Kinema's causal VAE)
+    # noise levels (sigma, 1 = pure noise) where classifier-free guidance applies; outside it the model runs
+    # on the prompt alone (Kynkäänniemi et al., arXiv 2404.07724: guidance at the noisiest steps drops modes)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Request:
     trajectories: Any = None
     decode_chunk_frames: int = 0
     return_latents: bool = False
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
 
     @property
     def batch_size(self) -> int:
@@ -101,6 +105,7 @@ def resolve_request(
     sampler: str | None = None,
     shift: float | None = None,
     decode_chunk_frames: int | None = None,
+    guidance_interval: Sequence[float] | None = None,
     **rest: Any,
 ) -> Request:
     """Check the values and fill in the model's defaults. `like` = (width, height) of a given image or
@@ -130,6 +135,7 @@ def resolve_request(
     if steps < 1:
         raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
     shift = defaults.shift if shift is None else shift
+    interval = _guidance_interval(defaults.guidance_interval if guidance_interval is None else guidance_interval)
     if generator is None and seed is not None:
         import torch
 
@@ -146,5 +152,20 @@ def resolve_request(
         sampler=sampler or defaults.sampler,
         shift=None if shift is None else float(shift),
         decode_chunk_frames=decode_chunk_frames or defaults.decode_chunk_frames,
+        guidance_interval=interval,
         **rest,
     )
+
+
+def _guidance_interval(value: Sequence[float]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"guidance_interval={value!r} must be two noise levels [low, high] between 0 and 1."
+        ) from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise InvalidInputError(
+            f"guidance_interval=[{lo}, {hi}] must satisfy 0 <= low < high <= 1 (1 = pure noise)."
+        )
+    return lo, hi

@@ -225,6 +225,7 @@ class ExportSection(_Section):
     # Pipeline defaults written into kinema.json
     num_inference_steps: Int = 30
     guidance_scale: Float = 5.0
+    guidance_interval: tuple[Float, Float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
     sampler: str = "euler"
 
 

@@ -291,6 +291,7 @@ class DiTTask:
             max_text_length=cfg.text_encoder.max_length,
             num_inference_steps=e.num_inference_steps,
             guidance_scale=e.guidance_scale,
+            guidance_interval=tuple(e.guidance_interval),
             shift=float(self.shift),
             sampler=e.sampler,
         )

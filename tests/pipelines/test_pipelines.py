@@ -79,6 +79,44 @@ def test_guidance_uses_the_negative_prompt_in_one_batched_forward(pipes):
     assert not torch.allclose(a.latents, b.latents)
 
 
+def test_guidance_interval_guides_only_the_steps_whose_noise_level_is_inside_it(pipes):
+    pipe = pipes("t2v")
+    request = pipe.make_request("a ball", dict(num_inference_steps=6))
+    scheduler, timesteps, _ = pipe.prepare_timesteps(request)
+    sigmas = [float(t) / scheduler.config.num_train_timesteps for t in timesteps]
+    hi = (sigmas[1] + sigmas[2]) / 2  # the two noisiest steps fall outside
+    with DiTCalls(pipe) as dit:
+        pipe("a ball", num_inference_steps=6, guidance_scale=4.0, guidance_interval=[0.0, hi], seed=0)
+    assert [c["hidden_states"].shape[0] for c in dit.calls] == [1, 1, 2, 2, 2, 2]
+    # With no step inside the interval the result is the unguided one.
+    none = pipe("a ball", guidance_scale=4.0, guidance_interval=(0.0, 1e-6), return_latents=True, **_seed0)
+    plain = pipe("a ball", guidance_scale=1.0, return_latents=True, **_seed0)
+    torch.testing.assert_close(none.latents, plain.latents, atol=1e-5, rtol=1e-5)
+    everywhere = pipe("a ball", guidance_scale=4.0, return_latents=True, **_seed0)
+    assert not torch.allclose(everywhere.latents, plain.latents)
+
+
+def test_guidance_interval_keeps_the_given_frames_on_unguided_steps(pipes):
+    pipe = pipes("i2v")
+    image = random_frames(1)[0]
+    with DiTCalls(pipe) as dit:
+        out = pipe(image, "it rolls", guidance_scale=4.0, guidance_interval=(0.0, 0.5), **_seed0)
+    assert np.array_equal(out.frames[0, 0], image)
+    sizes = [c["hidden_states"].shape[0] for c in dit.calls]
+    assert 1 in sizes and 2 in sizes
+    for call in dit.calls:  # the conditions match the batch on guided and unguided steps alike
+        assert call["cond_latents"].shape[0] == call["hidden_states"].shape[0]
+
+
+@pytest.mark.parametrize("interval", [(0.9, 0.2), (0.0, 1.5), (-0.1, 0.5), (0.5,), "high"])
+def test_impossible_guidance_interval_is_refused(pipes, interval):
+    with pytest.raises(InvalidInputError, match="guidance_interval"):
+        pipes("t2v")("a ball", guidance_interval=interval, **FAST)
+
+
+_seed0 = dict(num_inference_steps=4, seed=0)
+
+
 def test_aspect_ratio_and_duration(pipes):
     out = pipes("t2v")("a ball", aspect_ratio="16:9", seconds=2.0, **FAST)
     assert out.frames.shape == (1, 17, 24, 40, 3)  # 16:9 on the 8-px grid at ~32x32; 2 s at 8 fps → 17
