@@ -41,6 +41,8 @@ class ModelFolderConfig:
     negative_prompt: str = ""
     decode_chunk_frames: int = 2  # latent frames per VAE decode chunk (bounds decode memory)
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
+    # with a trajectory map (physics mode, motion brush), which sets the motion itself; None = the one above
+    trajectory_guidance_interval: tuple[float, float] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": 1, **asdict(self)}, indent=2)

@@ -46,6 +46,8 @@ class ModelDefaults:
     # noise levels (sigma, 1 = pure noise) where classifier-free guidance applies; outside it the model runs
     # on the prompt alone (Kynkäänniemi et al., arXiv 2404.07724: guidance at the noisiest steps drops modes)
     guidance_interval: tuple[float, float] = (0.0, 1.0)
+    # the interval when a trajectory map sets the motion (physics mode, motion brush); None = the one above
+    trajectory_guidance_interval: tuple[float, float] | None = None
 
 
 @dataclass
@@ -135,7 +137,11 @@ def resolve_request(
     if steps < 1:
         raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
     shift = defaults.shift if shift is None else shift
-    interval = _guidance_interval(defaults.guidance_interval if guidance_interval is None else guidance_interval)
+    if guidance_interval is None:
+        guidance_interval = defaults.guidance_interval
+        if rest.get("trajectories") is not None and defaults.trajectory_guidance_interval is not None:
+            guidance_interval = defaults.trajectory_guidance_interval
+    interval = _guidance_interval(guidance_interval)
     if generator is None and seed is not None:
         import torch
 

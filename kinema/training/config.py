@@ -226,6 +226,7 @@ class ExportSection(_Section):
     num_inference_steps: Int = 30
     guidance_scale: Float = 5.0
     guidance_interval: tuple[Float, Float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
+    trajectory_guidance_interval: tuple[Float, Float] | None = None  # with a trajectory map; None = the above
     sampler: str = "euler"
 
 

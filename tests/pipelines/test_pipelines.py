@@ -108,6 +108,23 @@ def test_guidance_interval_keeps_the_given_frames_on_unguided_steps(pipes):
         assert call["cond_latents"].shape[0] == call["hidden_states"].shape[0]
 
 
+def test_a_trajectory_map_takes_the_models_trajectory_guidance_interval(pipes):
+    from dataclasses import replace
+
+    from kinema.runtime.request import resolve_request
+
+    pipe = pipes("t2v")
+    defaults = replace(pipe.defaults, guidance_interval=(0.0, 0.9), trajectory_guidance_interval=(0.0, 0.75))
+    tracks = np.zeros((1, 9, 3), dtype=np.float32)
+    rules = pipe.size_rules
+    assert resolve_request(rules, defaults, ["a ball"]).guidance_interval == (0.0, 0.9)
+    assert resolve_request(rules, defaults, ["a ball"], trajectories=tracks).guidance_interval == (0.0, 0.75)
+    asked = resolve_request(rules, defaults, ["a ball"], trajectories=tracks, guidance_interval=(0.2, 1.0))
+    assert asked.guidance_interval == (0.2, 1.0)
+    unset = replace(defaults, trajectory_guidance_interval=None)
+    assert resolve_request(rules, unset, ["a ball"], trajectories=tracks).guidance_interval == (0.0, 0.9)
+
+
 @pytest.mark.parametrize("interval", [(0.9, 0.2), (0.0, 1.5), (-0.1, 0.5), (0.5,), "high"])
 def test_impossible_guidance_interval_is_refused(pipes, interval):
     with pytest.raises(InvalidInputError, match="guidance_interval"):
