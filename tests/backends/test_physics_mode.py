@@ -146,3 +146,38 @@ def test_a_model_with_the_trajectory_adapter_gets_the_objects_looks_in_its_map(t
     at_objects = got[3:, 0][:, got[0, 0] > 0.5].T  # (cells, 4)
     assert {tuple(c) for c in at_objects[:, :3].tolist()} == {(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0)}
     assert (at_objects[:, 3] > 0).all()
+
+
+def test_physics_mode_guides_within_the_models_trajectory_guidance_interval(tmp_path):
+    import json
+
+    folder = create_random_model_folder(tmp_path / "tiny", preset="tiny", seed=0)
+    config = json.loads((folder / "kinema.json").read_text())
+    (folder / "kinema.json").write_text(json.dumps({**config, "trajectory_guidance_interval": [0.0, 0.99]}))
+    backend = load_backend(folder)
+    f = backend.facts
+    source = clip(f.num_frames, f.height, f.width)
+    source[:, 12:20, 2:10] = (0, 0, 255)
+    write_video(tmp_path / "src.mp4", source, fps=f.fps)
+    specs = {
+        "physics": GenerationSpec(prompt="a red ball moves to the right", physics=True, num_inference_steps=3),
+        "plain": GenerationSpec(prompt="a red ball moves to the right", num_inference_steps=3),
+        "extend": GenerationSpec(
+            task="extend", video=str(tmp_path / "src.mp4"), prompt="the blue square moves to the right",
+            num_frames=2 * f.num_frames, physics=True, num_inference_steps=3,
+        ),
+    }  # fmt: skip
+    batches = {}
+    for name, spec in specs.items():
+        seen: list[int] = []
+        hook = backend.pipeline(spec.task).transformer.register_forward_pre_hook(
+            lambda module, args: seen.append(args[0].shape[0])
+        )
+        try:
+            backend.generate(spec)
+        finally:
+            hook.remove()
+        batches[name] = seen
+    assert batches["physics"] == [1, 2, 2]  # the pure-noise step runs the prompt alone
+    assert batches["plain"] == [2, 2, 2]  # no trajectory map: the model's guidance_interval, every step
+    assert len(batches["extend"]) >= 6 and batches["extend"] == [1, 2, 2] * (len(batches["extend"]) // 3)
