@@ -58,6 +58,8 @@ class GenerationSpec(BaseModel):
     # sampling
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
+    # noise levels (sigma, 1 = pure noise) where guidance applies; None = the model's (kinema.json)
+    guidance_interval: tuple[float, float] | None = None
     sampler: str | None = None
     seed: int = 0
     # given pictures: a path, bytes, PIL image or uint8 (H, W, 3); keyframes as (seconds, image)
@@ -100,6 +102,13 @@ class GenerationSpec(BaseModel):
     @classmethod
     def _no_none_prompt(cls, value: Any) -> Any:
         return "" if value is None else value
+
+    @field_validator("guidance_interval")
+    @classmethod
+    def _an_interval_of_noise_levels(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0.0 <= value[0] < value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1 (1 = pure noise)")
+        return value
 
     @field_validator("upscale", mode="before")
     @classmethod
@@ -177,6 +186,7 @@ OPTIONAL_INPUTS: tuple[str, ...] = (
     "negative_prompt",
     "aspect_ratio",
     "sampler",
+    "guidance_interval",
     "keyframes",
     "reference_images",
     "strength",

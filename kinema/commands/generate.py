@@ -139,6 +139,13 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     sampling.add_argument(
         "--guidance", type=float, help="classifier-free guidance scale (default: the model's)"
     )
+    sampling.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="guide only at noise levels LOW..HIGH (0-1, 1 = pure noise; default: the model's)",
+    )
     sampling.add_argument("--negative-prompt", help="what not to show")
     sampling.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sampling.add_argument("--sampler", choices=("euler", "unipc"), help="scheduler (default: the model's)")
@@ -334,6 +341,7 @@ def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = No
         fps=args.fps,
         num_inference_steps=args.steps,
         guidance_scale=args.guidance,
+        guidance_interval=args.guidance_interval,
         sampler=args.sampler,
         seed=args.seed,
         image=args.image,

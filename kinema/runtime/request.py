@@ -24,6 +24,7 @@ SPEC_OPTIONS: tuple[str, ...] = (
     "seconds",
     "num_inference_steps",
     "guidance_scale",
+    "guidance_interval",
     "sampler",
     "seed",
     "callback",

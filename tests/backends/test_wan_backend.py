@@ -456,3 +456,9 @@ def test_extension_by_twenty_clips_keeps_memory_flat(folders, tmp_path):
     added_frames_bytes = (20 * 9 - 9) * 48 * 48 * 3
     assert twenty - one < 0.05 * added_frames_bytes, (one, twenty, added_frames_bytes)
     assert len(read_video(tmp_path / "x.mp4")[0]) == 9 + 20 * 9
+
+
+def test_a_guidance_interval_is_refused_where_the_pipeline_cannot_take_one(folders):
+    spec = GenerationSpec(prompt="a", guidance_interval=(0.0, 0.5), num_inference_steps=1)
+    with pytest.raises(InvalidInputError, match="does not support guidance_interval"):
+        load_backend(folders["t2v"]).generate(spec)

@@ -105,6 +105,7 @@ def test_image_keyframes_remix_and_extend(run_cli, tmp_path, make_frames):
         (["a", "--camera", "zoom=50", "--out", "x.mp4"], "outside"),
         (["a", "--frames", "10", "--out", "x.mp4"], r"1 \+ 4k"),
         (["a", "--width", "30", "--height", "32", "--out", "x.mp4"], "multiples of 8"),
+        (["a", "--guidance-interval", "0.9", "0.2", "--out", "x.mp4"], "guidance_interval.*low < high"),
     ],
 )
 def test_bad_flags_exit_2_with_a_clear_message(run_cli, tmp_path, monkeypatch, args, message):
@@ -143,3 +144,25 @@ def test_every_output_is_signed_by_default_and_no_sign_opts_out(run_cli, tmp_pat
     assert not read_provenance(plain).has_manifest and read_aigc_label(plain) is not None
     code, text = run_cli("a red ball", "--out", str(plain), "--no-sign", "--sign")
     assert code == 2 and "--no-sign" in text
+
+
+def test_guidance_interval_flag_leaves_the_noisiest_steps_unguided(run_cli, tmp_path):
+    import torch
+
+    from kinema.models import KinemaTransformer3DModel
+
+    def record(module, args):
+        if isinstance(module, KinemaTransformer3DModel):
+            seen.append(args[0].shape[0])
+
+    for interval, want in ((("0", "0.5"), 1), (("0", "1"), 2)):
+        seen: list[int] = []
+        hook = torch.nn.modules.module.register_module_forward_pre_hook(record)
+        try:
+            code, text = run_cli(
+                "a ball", "--out", str(tmp_path / "x.mp4"), "--guidance", "4", "--guidance-interval", *interval
+            )
+        finally:
+            hook.remove()
+        assert code == 0, text
+        assert seen == [want]  # one step (run_cli's --steps 1) at sigma = 1: outside [0, 0.5], inside [0, 1]
