@@ -41,6 +41,7 @@ MOTION_VERBS: dict[str, tuple[str, ...]] = {
     "move": (
         "moves", "move", "moving", "travels", "travel", "travelling", "traveling", "slides", "slide",
         "sliding", "rolls", "roll", "rolling", "goes", "go", "going", "heads", "heading", "glides", "gliding",
+        "in motion",  # also WordNet's gloss of "drift" / "float": "be in motion due to some air or water current"
     ),
     "throw": (
         "is thrown", "thrown", "throw", "is launched", "launched", "flies", "fly", "flying", "is tossed",
