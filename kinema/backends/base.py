@@ -25,6 +25,7 @@ from kinema.errors import InvalidInputError
 from kinema.pipelines.sizes import SizeRules
 from kinema.runtime.output import FrameOutput, GenerationResult, Signature
 from kinema.runtime.progress import ProgressCallback
+from kinema.runtime.request import check_guidance_interval
 from kinema.runtime.tasks import IMAGE_SUFFIXES, TASK_NAMES, VIDEO_SUFFIXES
 from kinema.runtime.tasks import TASKS as TASK_ROWS
 
@@ -106,9 +107,7 @@ class GenerationSpec(BaseModel):
     @field_validator("guidance_interval")
     @classmethod
     def _an_interval_of_noise_levels(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not 0.0 <= value[0] < value[1] <= 1.0:
-            raise ValueError("must be [low, high] with 0 <= low < high <= 1 (1 = pure noise)")
-        return value
+        return None if value is None else check_guidance_interval(value)  # an InvalidInputError is a ValueError
 
     @field_validator("upscale", mode="before")
     @classmethod

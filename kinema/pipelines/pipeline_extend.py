@@ -56,9 +56,8 @@ class ExtendPipeline(KinemaPipeline):
         source, fps, source_size = self.read_video_frames(video)
         add = self.frames_to_add(options, options.get("fps") or fps)
         chunk = {"num_frames": chunk_frames or self.config.num_frames}
-        tracked = self.defaults.trajectory_guidance_interval
-        if timeline_tracks is not None and options.get("guidance_interval") is None and tracked is not None:
-            chunk["guidance_interval"] = tracked  # every chunk has its window of the tracks
+        if timeline_tracks is not None:  # each chunk's request gets its window of them (`chunk_request`)
+            chunk["trajectories"] = timeline_tracks
         request = self.make_request(prompt, {**options, **chunk}, like=source_size, fps=fps)
         if request.batch_size != 1:
             raise InvalidInputError("Extension continues one video; give one prompt.")

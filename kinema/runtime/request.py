@@ -142,7 +142,7 @@ def resolve_request(
         guidance_interval = defaults.guidance_interval
         if rest.get("trajectories") is not None and defaults.trajectory_guidance_interval is not None:
             guidance_interval = defaults.trajectory_guidance_interval
-    interval = _guidance_interval(guidance_interval)
+    interval = check_guidance_interval(guidance_interval)
     if generator is None and seed is not None:
         import torch
 
@@ -164,7 +164,8 @@ def resolve_request(
     )
 
 
-def _guidance_interval(value: Sequence[float]) -> tuple[float, float]:
+def check_guidance_interval(value: Sequence[float]) -> tuple[float, float]:
+    """`[low, high]` noise levels as a checked `(low, high)`; `InvalidInputError` says what to fix."""
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):

@@ -291,10 +291,8 @@ class DiTTask:
             max_text_length=cfg.text_encoder.max_length,
             num_inference_steps=e.num_inference_steps,
             guidance_scale=e.guidance_scale,
-            guidance_interval=tuple(e.guidance_interval),
-            trajectory_guidance_interval=(
-                None if e.trajectory_guidance_interval is None else tuple(e.trajectory_guidance_interval)
-            ),
+            guidance_interval=e.guidance_interval,
+            trajectory_guidance_interval=e.trajectory_guidance_interval,
             shift=float(self.shift),
             sampler=e.sampler,
         )

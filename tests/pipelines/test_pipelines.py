@@ -13,6 +13,7 @@ from kinema.pipelines.model_folder import build_random_components
 from kinema.pipelines.pipeline_kinema import KinemaPipeline, frames_to_tensor, tensor_to_frames
 
 FAST = dict(num_inference_steps=1, guidance_scale=1.0, seed=0)
+_seed0 = dict(num_inference_steps=4, seed=0)
 random_frames = None  # set from the session fixture below
 
 
@@ -129,9 +130,6 @@ def test_a_trajectory_map_takes_the_models_trajectory_guidance_interval(pipes):
 def test_impossible_guidance_interval_is_refused(pipes, interval):
     with pytest.raises(InvalidInputError, match="guidance_interval"):
         pipes("t2v")("a ball", guidance_interval=interval, **FAST)
-
-
-_seed0 = dict(num_inference_steps=4, seed=0)
 
 
 def test_aspect_ratio_and_duration(pipes):
