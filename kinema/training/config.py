@@ -183,6 +183,10 @@ class ConditioningSection(_Section):
     p_text_drop: Probability = 0.1  # caption replaced by the empty prompt (classifier-free guidance)
     p_camera: Probability = 0.5  # camera vector kept (else zeros)
     p_trajectory: Probability = 0.3  # trajectory map kept (else zeros)
+    # World data only: the scenarios whose captions may be dropped (None: every clip). The unconditional
+    # model learns the clips it sees without a caption; ["general"] keeps it off the paper's red-ball
+    # scenes, which classifier-free guidance would otherwise push away from every prompt.
+    text_drop_scenarios: list[str] | None = None
 
     @model_validator(mode="after")
     def _tasks_sum_to_one(self) -> ConditioningSection:
@@ -193,6 +197,17 @@ class ConditioningSection(_Section):
                 f"conditioning task probabilities ({', '.join(tasks)}) must sum to 1, got {total:g}"
             )
         return self
+
+    @field_validator("text_drop_scenarios")
+    @classmethod
+    def _known_scenarios(cls, names: list[str] | None) -> list[str] | None:
+        from kinema.world.dataset import ALL_SCENARIOS
+
+        if names is not None and (not names or set(names) - set(ALL_SCENARIOS)):
+            raise ValueError(
+                f"conditioning.text_drop_scenarios {names} must be a non-empty subset of {list(ALL_SCENARIOS)}"
+            )
+        return names
 
 
 class FlowSection(_Section):
@@ -323,6 +338,21 @@ def config_from_dict(raw: dict[str, Any]) -> TrainingConfig:
         raise InvalidInputError(
             "data.source 'codec' (the codec mix) trains a VAE only; a DiT trains on 'world' or 'folder' data"
         )
+    drop_from = cfg.conditioning.text_drop_scenarios
+    if drop_from is not None:
+        if cfg.data.source != "world":
+            raise InvalidInputError(
+                "conditioning.text_drop_scenarios names world scenarios; data.source "
+                f"{cfg.data.source!r} has none: remove it (every caption may then be dropped)"
+            )
+        used = cfg.data.world.get("scenarios")
+        used = [used] if isinstance(used, str) else used
+        if used is not None and not set(drop_from) & set(used):
+            raise InvalidInputError(
+                f"conditioning.text_drop_scenarios {drop_from} names none of data.world.scenarios {list(used)}, "
+                "so no caption would ever be dropped and classifier-free guidance would have nothing to "
+                "guide from: name at least one scenario the data draws"
+            )
     if cfg.kind == "dit" and not cfg.vae.path:
         raise InvalidInputError(
             "DiT training needs a trained VAE: set vae.path to the folder written by `kinema train vae`"

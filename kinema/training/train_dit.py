@@ -117,10 +117,15 @@ class DiTTask:
                         "data.cache=none (clips are drawn and encoded on the fly)"
                     )
                 pool = world_dataset(cfg, num_clips=d.pool_size)
+
+                def fetch_pool(idx: list[int]) -> dict[str, torch.Tensor]:
+                    batch = self._cached_batch(idx, lambda i: pool.render(i))
+                    return self._with_droppable(batch, [pool.scenario(i) for i in idx])
+
                 return IndexStream(
                     d.pool_size,
                     bs,
-                    lambda idx: self._cached_batch(idx, lambda i: pool.render(i)),
+                    fetch_pool,
                     rank,
                     world,
                     cfg.train.seed,
@@ -184,13 +189,24 @@ class DiTTask:
             ).to(self.device)
         else:
             trajectory = torch.zeros(b, self.map_channels, t, h, w, device=self.device)
-        return {
+        encoded = {
             "latents": latents,
             "text": text,
             "text_mask": text_mask,
             "camera": camera,
             "trajectory": trajectory,
         }
+        if batch.get("spec") is not None:
+            encoded = self._with_droppable(encoded, [spec["scenario"] for spec in batch["spec"]])
+        return encoded
+
+    def _with_droppable(self, batch: dict[str, torch.Tensor], scenarios: list[str]) -> dict[str, torch.Tensor]:
+        """Mark which samples may lose their caption (`conditioning.text_drop_scenarios`; all when unset)."""
+        drop_from = self.cfg.conditioning.text_drop_scenarios
+        if drop_from is not None:
+            flags = [scenario in drop_from for scenario in scenarios]
+            batch["text_droppable"] = torch.tensor(flags, dtype=torch.bool, device=self.device)
+        return batch
 
     def _cached_batch(self, indices: list[int], load_items) -> dict[str, torch.Tensor]:
         assert self.cache is not None
@@ -229,9 +245,11 @@ class DiTTask:
         latents = batch["latents"]
         b = latents.shape[0]
         draw = sample_conditions(latents, self.cfg.conditioning, generator)
-        keep_text = draw.keep_text[:, None, None]
-        text = torch.where(keep_text, batch["text"], self.empty_text.expand_as(batch["text"]))  # (B, L, D)
-        text_mask = torch.where(draw.keep_text[:, None], batch["text_mask"], self.empty_mask.expand(b, -1))
+        keep = draw.keep_text  # (B,)
+        if "text_droppable" in batch:
+            keep = keep | ~batch["text_droppable"]
+        text = torch.where(keep[:, None, None], batch["text"], self.empty_text.expand_as(batch["text"]))  # (B, L, D)
+        text_mask = torch.where(keep[:, None], batch["text_mask"], self.empty_mask.expand(b, -1))
         camera = batch["camera"] * draw.keep_camera[:, None, None].to(latents.dtype)  # (B, t, 6)
         trajectory = batch["trajectory"] * draw.keep_trajectory[:, None, None, None, None].to(latents.dtype)
         f = self.cfg.flow

@@ -182,10 +182,19 @@ def _general_objects(rng: np.random.Generator, cfg: WorldDataConfig, world: tupl
     return objects
 
 
+def _draw_scenario(rng: np.random.Generator, cfg: WorldDataConfig) -> str:
+    return cfg.scenarios[int(rng.integers(len(cfg.scenarios)))]
+
+
+def clip_scenario(index: int, cfg: WorldDataConfig) -> str:
+    """The scenario of clip `index`, without drawing the rest of it (the first draw of `plan_clip`)."""
+    return _draw_scenario(np.random.default_rng([cfg.seed, index]), cfg)
+
+
 def plan_clip(index: int, cfg: WorldDataConfig) -> ClipPlan:
     """Draw and simulate clip `index` (deterministic in `(cfg.seed, index)`)."""
     rng = np.random.default_rng([cfg.seed, index])
-    scenario = cfg.scenarios[int(rng.integers(len(cfg.scenarios)))]
+    scenario = _draw_scenario(rng, cfg)
     camera = _camera(rng, cfg)
     events: list[dict] = []
     if scenario in paper.SCENARIOS:
@@ -338,6 +347,10 @@ class WorldClipDataset(IterableDataset):
         """Items for explicit global indices (map-style access, same bytes as iteration)."""
         plans = [plan_clip(i, self.config) for i in indices]
         return render_plans(plans, self.config.max_objects)
+
+    def scenario(self, index: int) -> str:
+        """The scenario of clip `index` (cheap: nothing is simulated or rendered)."""
+        return clip_scenario(index, self.config)
 
     def __len__(self) -> int:
         if self.config.num_clips is None:

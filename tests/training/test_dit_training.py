@@ -15,7 +15,7 @@ from kinema.training.conditioning import camera_per_latent_frame, sample_conditi
 from kinema.training.config import ConditioningSection, config_from_dict
 from kinema.training.engine import Trainer
 from kinema.training.logging import dit_forward_flops, read_metrics
-from kinema.training.streams import IterStream, LoaderStream, WorldItem
+from kinema.training.streams import IterStream, LoaderStream, WorldItem, world_dataset
 from kinema.training.train_dit import DiTTask
 
 
@@ -498,3 +498,40 @@ def test_export_step_writes_a_checkpoints_ema_weights_and_leaves_the_run_alone(t
     assert "no checkpoint of step 3; it holds steps 2, 4" in capsys.readouterr().err
     assert main([*common, "--export-step", "last"]) == 2
     assert "step number or 'latest'" in capsys.readouterr().err
+
+
+def test_text_drop_scenarios_keep_the_captions_of_the_other_scenarios(tmp_path, vae_dir):
+    # The unconditional model learns the clips that lose their caption: with ["general"], the paper's
+    # uniform-motion scenes always keep theirs, general scenes lose theirs at p_text_drop (here always).
+    cfg = _cfg(
+        tmp_path / "run",
+        vae_dir,
+        data={"pool_size": 8, "world": {"scenarios": ["uniform", "general"]}},
+        conditioning={"p_text_drop": 1.0, "text_drop_scenarios": ["general"]},
+        train={"batch_size": 8},
+    )
+    trainer = Trainer(cfg, DiTTask(cfg))
+    task = trainer.task
+    batch = trainer.stream.next_batch()  # the whole pool, in a seeded order
+    seen = []
+    handle = trainer.model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(args[2].clone()), with_kwargs=True
+    )
+    task.loss(trainer.model, batch, torch.Generator().manual_seed(0), 0)
+    handle.remove()
+    text = seen[0]  # (B, L, D)
+    empty = task.empty_text.expand_as(text)
+    flags = batch["text_droppable"].tolist()
+    assert 0 < sum(flags) < len(flags)  # both kinds in the batch
+    for row, droppable, caption_text in zip(text, flags, batch["text"]):
+        assert torch.equal(row, empty[0] if droppable else caption_text)
+    pool = world_dataset(cfg, num_clips=8)
+    scenarios = sorted(pool.scenario(i) for i in range(8))
+    assert sorted("general" if f else "uniform" for f in flags) == scenarios
+    assert [item["spec"]["scenario"] for item in pool.render(range(8))] == [pool.scenario(i) for i in range(8)]
+    trainer.close()
+
+    with pytest.raises(InvalidInputError, match="none of data.world.scenarios"):
+        _cfg(tmp_path / "r2", vae_dir, conditioning={"text_drop_scenarios": ["general"]})
+    with pytest.raises(InvalidInputError, match="non-empty subset"):
+        _cfg(tmp_path / "r3", vae_dir, conditioning={"text_drop_scenarios": ["sky"]})
