@@ -26,7 +26,7 @@ from starlette.requests import Request
 from kinema.serving.errors import ApiError, storage_error
 
 # Fields that arrive as nested objects; in a multipart form they may also come as a JSON string.
-JSON_FIELDS = {"camera_control", "trajectories", "input_reference", "image_tail", "video"}
+JSON_FIELDS = {"camera_control", "trajectories", "input_reference", "image_tail", "video", "guidance_interval"}
 MAX_FORM_FIELD_BYTES = 1_000_000  # one text part of a form (a JSON camera path or trajectory list)
 MAX_FORM_PARTS = 64
 MAX_INT_DIGITS = 100

@@ -39,6 +39,16 @@ Float = Annotated[float, BeforeValidator(_not_bool)]
 Seconds = Annotated[str | float | int, BeforeValidator(_not_bool), Field(examples=["4"])]
 Seed = Annotated[Int, Field(ge=0, le=2**63 - 1)]
 CfgScale = Annotated[Float, Field(ge=0, le=30)]
+# Kinema: guidance only while the noise level is in [low, high] (1 = pure noise), on models that list
+# `guidance_interval` in their options; checked (0 <= low < high <= 1) by the spec's own rule.
+GuidanceInterval = Annotated[
+    list[Float],
+    Field(
+        min_length=2,
+        max_length=2,
+        description="[low, high]: guide only while the noise level is in it (1 = pure noise), e.g. [0, 0.9]",
+    ),
+]
 Steps = Annotated[Int, Field(ge=1, le=200)]
 Strength = Annotated[Float, Field(gt=0, le=1)]
 # One limit per text field, the same on every route (issue 15, item 9). Prompts are limited by
@@ -140,6 +150,7 @@ class VideoCreateRequest(Strict):
     # Kinema / Kling extras
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
+    guidance_interval: GuidanceInterval | None = None
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     aspect_ratio: ShortText | None = Field(None, examples=["16:9"])
@@ -176,6 +187,7 @@ class VideoRemixRequest(Strict):
     prompt: Prompt
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
+    guidance_interval: GuidanceInterval | None = None
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     strength: Strength | None = None
@@ -192,6 +204,7 @@ class VideoExtendRequest(Strict):
     seconds: Seconds | None = None
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
+    guidance_interval: GuidanceInterval | None = None
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     callback_url: CallbackUrl | None = None
@@ -208,6 +221,7 @@ class VideoEditRequest(Strict):
     model: ShortText | None = Field(None, description="An uploaded video's model; an id's is its own")
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
+    guidance_interval: GuidanceInterval | None = None
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     strength: Strength | None = None

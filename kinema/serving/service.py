@@ -175,7 +175,7 @@ class VideoService:
         was = stored.generation
         geo = Geometry(was.width, was.height, stored.length, int(was.fps))
         audio = True if model.audio else None  # a remix by a model that makes sound has its own
-        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength, audio=audio)
+        spec = generation_spec(REMIX, prompt, req, geo, model, strength=req.strength, audio=audio)
         plan = Plan(REMIX, model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         job = JobSpec(spec, source_video_id=source.id)
@@ -228,7 +228,7 @@ class VideoService:
                 "missing_required_parameter",
             )
         geo = Geometry(width, height, frames, fps)
-        spec = generation_spec(REMIX, prompt, req, geo, strength=req.strength)
+        spec = generation_spec(REMIX, prompt, req, geo, model, strength=req.strength)
         plan = Plan(REMIX, model, geo, callback_url)
         cost = charged_seconds(model, geo.video_seconds, geo.fps)
         return self._submit(tenant, plan, JobSpec(spec, **job), cost, remixed_from=source_id, job_id=job_id)
@@ -314,7 +314,7 @@ class VideoService:
             )
         geo = Geometry(width, height, new_frames, fps)
         # the source's sound is kept (and continued by a model that makes sound): the video says so
-        spec = generation_spec(EXTEND, prompt, req, geo, audio=True if sounding or model.audio else None)
+        spec = generation_spec(EXTEND, prompt, req, geo, model, audio=True if sounding or model.audio else None)
         origin = {"source_video_id": source_id} if source_id else {"source_video": "source.mp4"}
         job = JobSpec(spec, total_frames=total_frames, **origin)
         plan = Plan(EXTEND, model, geo, callback_url)

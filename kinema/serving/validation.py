@@ -24,6 +24,7 @@ from typing import Any
 from kinema.backends.base import GenerationSpec
 from kinema.errors import InvalidInputError
 from kinema.pipelines import sizes
+from kinema.runtime.request import check_guidance_interval
 from kinema.runtime.tasks import Task, api_task_given
 from kinema.serving.body import FileKind, Upload
 from kinema.serving.callback_urls import CallbackPolicy, CallbackRefused
@@ -673,6 +674,7 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
         req.prompt,
         req,
         geo,
+        model,
         num_inference_steps=steps,
         camera_control=check_camera(req.camera_control),
         trajectories=check_trajectories(req.trajectories, geo),
@@ -684,11 +686,28 @@ def create_spec(plan: Plan, req: VideoCreateRequest) -> GenerationSpec:
     )
 
 
-def generation_spec(task: Task, prompt: str, req: Any, geo: Geometry, **fields: Any) -> GenerationSpec:
+def generation_spec(
+    task: Task, prompt: str, req: Any, geo: Geometry, model: ModelInfo, **fields: Any
+) -> GenerationSpec:
     """A job's spec from a checked request: the API's names mapped onto the spec's once (Kling's
     `cfg_scale` is `guidance_scale` from here on), then checked by the spec's own validators; None = the
     model's default."""
+    interval = req.guidance_interval
+    if interval is not None and "guidance_interval" not in model.options:
+        raise ApiError(
+            400,
+            f"Model {model.name} guides at every step; leave out `guidance_interval` or choose a model that "
+            "lists it in its options (GET /v1/models).",
+            "guidance_interval",
+            "unsupported_option",
+        )
+    if interval is not None:
+        try:
+            interval = check_guidance_interval(interval)
+        except InvalidInputError as exc:
+            raise ApiError(400, str(exc), "guidance_interval") from None
     shared = {
+        "guidance_interval": interval,
         "width": geo.width,
         "height": geo.height,
         "num_frames": geo.num_frames,

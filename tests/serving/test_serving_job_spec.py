@@ -84,3 +84,42 @@ def test_a_delivery_queued_by_the_previous_version_is_sent_as_it_was_stored():
     payload = json.dumps({"type": "video.queued", "created_at": 5, "data": {"id": "video_1"}})
     row = {"payload": payload, "event": "video.queued", "created_at": 5.0}
     assert _body(row) == payload.encode()
+
+
+def test_a_guidance_interval_reaches_the_spec_or_is_refused_with_what_to_fix(server_factory, tmp_path):
+    import dataclasses
+
+    from serving_helpers import fake_and_plain_registry
+
+    from kinema.serving.registry import ModelRegistry
+
+    both = fake_and_plain_registry(tmp_path)
+    fake = both.models["fake-tiny"]
+    always = dataclasses.replace(
+        fake, name="always-guided", options=tuple(o for o in fake.options if o != "guidance_interval")
+    )
+    server = server_factory(start_webhooks=False, registry=ModelRegistry([fake, always], default="fake-tiny"))
+    with server.client() as c:
+        r = c.post("/v1/videos", json={"prompt": "a red ball", "guidance_interval": [0, 0.9]})
+        assert r.status_code == 200, r.text
+        # a multipart form sends it as JSON text, as it sends trajectories
+        form = c.post("/v1/videos", data={"prompt": "a red ball", "guidance_interval": "[0.1, 1]"})
+        assert form.status_code == 200, form.text
+        refused = {
+            "reversed": c.post("/v1/videos", json={"prompt": "x", "guidance_interval": [0.9, 0.1]}),
+            "one level": c.post("/v1/videos", json={"prompt": "x", "guidance_interval": [0.5]}),
+            "model": c.post(
+                "/v1/videos", json={"prompt": "x", "model": "always-guided", "guidance_interval": [0, 0.9]}
+            ),
+        }
+    worker = server.start_worker()
+    for response, want in ((r, (0.0, 0.9)), (form, (0.1, 1.0))):
+        spec, _ = worker.build_spec(server.store.get(response.json()["id"]), lambda *a: True)
+        assert spec.guidance_interval == want
+    for why, response in refused.items():
+        assert response.status_code == 400, why
+        error = response.json()["error"]
+        assert error["param"] == "guidance_interval", (why, error)
+    assert "low < high" in refused["reversed"].json()["error"]["message"]
+    assert refused["model"].json()["error"]["code"] == "unsupported_option"
+    assert "always-guided" in refused["model"].json()["error"]["message"]
