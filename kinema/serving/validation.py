@@ -523,26 +523,31 @@ def check_physics(model: ModelInfo, physics: str | None, candidates: int | None)
                 "physics_candidates",
             )
         return False, 1
-    if "physics" not in model.options:
+    require_option(model, "physics", "cannot generate with physics simulation")
+    return True, candidates or 1
+
+
+def require_option(model: ModelInfo, option: str, lacks: str, which: str = "") -> None:
+    """A 400 `unsupported_option` naming the request field, unless the model lists `option` in its options
+    (`lacks`: what the model does instead; `which`: the models that have it, where that helps)."""
+    if option not in model.options:
         raise ApiError(
             400,
-            f"Model {model.name} cannot generate with physics simulation; leave out `physics` or choose a "
-            "model that lists it in its options (GET /v1/models).",
-            "physics",
+            f"Model {model.name} {lacks}; leave out `{option}` or choose a model that lists it in its options "
+            f"(GET /v1/models{which}).",
+            option,
             "unsupported_option",
         )
-    return True, candidates or 1
 
 
 def check_upscale(model: ModelInfo, upscale: int | None) -> int | None:
     """`upscale: 2` on a model with a latent upsampler, or a 400 naming the option."""
-    if upscale is not None and "upscale" not in model.options:
-        raise ApiError(
-            400,
-            f"Model {model.name} has no latent upsampler; leave out `upscale` or choose a model that lists it "
-            "in its options (GET /v1/models: an LTX-Video or LTX-2 folder with a latent_upsampler/).",
+    if upscale is not None:
+        require_option(
+            model,
             "upscale",
-            "unsupported_option",
+            "has no latent upsampler",
+            ": an LTX-Video or LTX-2 folder with a latent_upsampler/",
         )
     return upscale
 
@@ -693,15 +698,8 @@ def generation_spec(
     `cfg_scale` is `guidance_scale` from here on), then checked by the spec's own validators; None = the
     model's default."""
     interval = req.guidance_interval
-    if interval is not None and "guidance_interval" not in model.options:
-        raise ApiError(
-            400,
-            f"Model {model.name} guides at every step; leave out `guidance_interval` or choose a model that "
-            "lists it in its options (GET /v1/models).",
-            "guidance_interval",
-            "unsupported_option",
-        )
     if interval is not None:
+        require_option(model, "guidance_interval", "guides at every step")
         try:
             interval = check_guidance_interval(interval)
         except InvalidInputError as exc:
