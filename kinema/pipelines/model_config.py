@@ -43,6 +43,9 @@ class ModelFolderConfig:
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
     # with a trajectory map (physics mode, motion brush), which sets the motion itself; None = the one above
     trajectory_guidance_interval: tuple[float, float] | None = None
+    # with a trajectory map, guide towards the map too: the unguided branch gets neither the prompt nor the
+    # map (else it keeps the map and guidance pushes towards the prompt alone)
+    guide_trajectory: bool = False
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": 1, **asdict(self)}, indent=2)

@@ -85,6 +85,7 @@ class GenerationOptions:
     decode_chunk_frames: int | None = None
     return_latents: bool = False
     guidance_interval: tuple[float, float] | None = None  # noise levels [low, high] where guidance applies
+    guide_trajectory: bool | None = None  # with a trajectory map: guide towards the map too (model's default)
 
 
 @dataclass
@@ -110,6 +111,7 @@ class Conditions:
     camera: torch.Tensor | None = None  # (B, t, 6)
     trajectory: torch.Tensor | None = None  # (B, 3 or 7, t, h, w): the transformer's map channels
     clean_latent_frames: int = 0  # leading latent frames to overwrite with cond_latents before decoding
+    guide_trajectory: bool = False  # the negative half gets a zeroed map ("no map", as in training)
 
     def model_kwargs(self, guided: bool) -> dict[str, torch.Tensor | None]:
         """Keyword arguments for the DiT, repeated for the negative half of a guided batch."""
@@ -117,6 +119,8 @@ class Conditions:
         values = {n: getattr(self, n) for n in names}
         if guided:
             values = {n: None if v is None else torch.cat([v, v]) for n, v in values.items()}
+            if self.guide_trajectory and self.trajectory is not None:
+                values["trajectory"] = torch.cat([self.trajectory, torch.zeros_like(self.trajectory)])
         return values
 
 
@@ -321,6 +325,7 @@ class KinemaPipeline:
                 channels=channels,
             )  # (1 or B, 3 or 7, t, h, w)
             cond.trajectory = traj.expand(batch, -1, -1, -1, -1).to(self.device)
+            cond.guide_trajectory = request.guide_trajectory
         return cond
 
     # ----- 4. timesteps and initial latents ------------------------------------------------------------

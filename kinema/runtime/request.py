@@ -49,6 +49,9 @@ class ModelDefaults:
     guidance_interval: tuple[float, float] = (0.0, 1.0)
     # the interval when a trajectory map sets the motion (physics mode, motion brush); None = the one above
     trajectory_guidance_interval: tuple[float, float] | None = None
+    # with a trajectory map, the unguided branch also loses the map, so guidance pushes towards the map's
+    # motion and looks as well as the prompt (a model trained with the map dropped, as Kinema's are)
+    guide_trajectory: bool = False
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Request:
     decode_chunk_frames: int = 0
     return_latents: bool = False
     guidance_interval: tuple[float, float] = (0.0, 1.0)
+    guide_trajectory: bool = False  # the unguided branch drops the trajectory map too
 
     @property
     def batch_size(self) -> int:
@@ -109,6 +113,7 @@ def resolve_request(
     shift: float | None = None,
     decode_chunk_frames: int | None = None,
     guidance_interval: Sequence[float] | None = None,
+    guide_trajectory: bool | None = None,
     **rest: Any,
 ) -> Request:
     """Check the values and fill in the model's defaults. `like` = (width, height) of a given image or
@@ -160,6 +165,7 @@ def resolve_request(
         shift=None if shift is None else float(shift),
         decode_chunk_frames=decode_chunk_frames or defaults.decode_chunk_frames,
         guidance_interval=interval,
+        guide_trajectory=bool(defaults.guide_trajectory if guide_trajectory is None else guide_trajectory),
         **rest,
     )
 

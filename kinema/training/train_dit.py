@@ -311,6 +311,7 @@ class DiTTask:
             guidance_scale=e.guidance_scale,
             guidance_interval=e.guidance_interval,
             trajectory_guidance_interval=e.trajectory_guidance_interval,
+            guide_trajectory=e.guide_trajectory,
             shift=float(self.shift),
             sampler=e.sampler,
         )

@@ -181,3 +181,19 @@ def test_physics_mode_guides_within_the_models_trajectory_guidance_interval(tmp_
     assert batches["physics"] == [1, 2, 2]  # the pure-noise step runs the prompt alone
     assert batches["plain"] == [2, 2, 2]  # no trajectory map: the model's guidance_interval, every step
     assert len(batches["extend"]) >= 6 and batches["extend"] == [1, 2, 2] * (len(batches["extend"]) // 3)
+
+
+def test_a_model_that_guides_on_the_map_drops_it_from_the_unguided_half(tmp_path):
+    import json
+
+    folder = create_random_model_folder(tmp_path / "tiny", preset="tiny", seed=0)
+    config = json.loads((folder / "kinema.json").read_text())
+    (folder / "kinema.json").write_text(json.dumps({**config, "guide_trajectory": True}))
+    backend = load_backend(folder)
+    spec = GenerationSpec(prompt="a red ball moves to the right", physics=True, guidance_scale=4.0, **FAST)
+    with DiTInputs(backend, "t2v") as seen:
+        backend.generate(spec)
+    guided = [m for m in seen.trajectories if m.shape[0] == 2]
+    assert guided  # [prompt; negative] halves: the simulator's map, then no map
+    for m in guided:
+        assert m[0].abs().sum() > 0 and not m[1].any()

@@ -126,6 +126,30 @@ def test_a_trajectory_map_takes_the_models_trajectory_guidance_interval(pipes):
     assert resolve_request(rules, unset, ["a ball"], trajectories=tracks).guidance_interval == (0.0, 0.9)
 
 
+def test_guide_trajectory_takes_the_map_from_the_unguided_half_only(pipes):
+    pipe = pipes("t2v")
+    paths = {"trajectories": [{"point": [8, 8], "path": [[1.0, 24, 20]]}]}
+    guided = dict(trajectories=paths, num_inference_steps=2, guidance_scale=4.0, seed=0, return_latents=True)
+    runs = {}
+    for setting in (False, True):
+        with DiTCalls(pipe) as dit:
+            runs[setting] = pipe("a ball", guide_trajectory=setting, **guided).latents
+        for call in dit.calls:
+            prompt_map, unguided_map = call["trajectory"].chunk(2)  # [prompt; negative] halves
+            assert prompt_map.abs().sum() > 0
+            assert torch.equal(unguided_map, torch.zeros_like(prompt_map) if setting else prompt_map)
+    assert not torch.allclose(runs[False], runs[True])
+    # the model's kinema.json decides when the request leaves it unset; without a map it changes nothing
+    plain = {**guided, "trajectories": None}
+    pipe.config.guide_trajectory = True
+    try:
+        assert torch.equal(pipe("a ball", **guided).latents, runs[True])
+        with_default = pipe("a ball", **plain).latents
+    finally:
+        pipe.config.guide_trajectory = False
+    assert torch.equal(with_default, pipe("a ball", **plain).latents)
+
+
 @pytest.mark.parametrize("interval", [(0.9, 0.2), (0.0, 1.5), (-0.1, 0.5), (0.5,), "high"])
 def test_impossible_guidance_interval_is_refused(pipes, interval):
     with pytest.raises(InvalidInputError, match="guidance_interval"):
