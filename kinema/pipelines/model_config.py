@@ -46,6 +46,7 @@ class ModelFolderConfig:
     # with a trajectory map, guide towards the map too: the unguided branch gets neither the prompt nor the
     # map (else it keeps the map and guidance pushes towards the prompt alone)
     guide_trajectory: bool = False
+    trajectory_guidance_scale: float | None = None  # with a trajectory map; None = guidance_scale
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": 1, **asdict(self)}, indent=2)

@@ -52,6 +52,7 @@ class ModelDefaults:
     # with a trajectory map, the unguided branch also loses the map, so guidance pushes towards the map's
     # motion and looks as well as the prompt (a model trained with the map dropped, as Kinema's are)
     guide_trajectory: bool = False
+    trajectory_guidance_scale: float | None = None  # with a trajectory map; None = guidance_scale
 
 
 @dataclass
@@ -143,10 +144,15 @@ def resolve_request(
     if steps < 1:
         raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
     shift = defaults.shift if shift is None else shift
+    mapped = rest.get("trajectories") is not None  # a trajectory map sets the motion: its own defaults
     if guidance_interval is None:
         guidance_interval = defaults.guidance_interval
-        if rest.get("trajectories") is not None and defaults.trajectory_guidance_interval is not None:
+        if mapped and defaults.trajectory_guidance_interval is not None:
             guidance_interval = defaults.trajectory_guidance_interval
+    if guidance_scale is None:
+        guidance_scale = defaults.guidance_scale
+        if mapped and defaults.trajectory_guidance_scale is not None:
+            guidance_scale = defaults.trajectory_guidance_scale
     interval = check_guidance_interval(guidance_interval)
     if generator is None and seed is not None:
         import torch
@@ -158,7 +164,7 @@ def resolve_request(
         size=size,
         fps=fps,
         num_inference_steps=int(steps),
-        guidance_scale=float(defaults.guidance_scale if guidance_scale is None else guidance_scale),
+        guidance_scale=float(guidance_scale),
         generator=generator,
         seed=seed,
         sampler=sampler or defaults.sampler,

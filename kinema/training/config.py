@@ -243,6 +243,7 @@ class ExportSection(_Section):
     guidance_interval: tuple[Float, Float] = (0.0, 1.0)  # noise levels where guidance applies (1 = noise)
     trajectory_guidance_interval: tuple[Float, Float] | None = None  # with a trajectory map; None = the above
     guide_trajectory: StrictBool = False  # with a trajectory map, the unguided branch drops the map too
+    trajectory_guidance_scale: Float | None = None  # with a trajectory map; None = guidance_scale
     sampler: str = "euler"
 
 

@@ -312,6 +312,7 @@ class DiTTask:
             guidance_interval=e.guidance_interval,
             trajectory_guidance_interval=e.trajectory_guidance_interval,
             guide_trajectory=e.guide_trajectory,
+            trajectory_guidance_scale=e.trajectory_guidance_scale,
             shift=float(self.shift),
             sampler=e.sampler,
         )

@@ -126,6 +126,23 @@ def test_a_trajectory_map_takes_the_models_trajectory_guidance_interval(pipes):
     assert resolve_request(rules, unset, ["a ball"], trajectories=tracks).guidance_interval == (0.0, 0.9)
 
 
+def test_a_trajectory_map_takes_the_models_trajectory_guidance_scale(pipes):
+    from dataclasses import replace
+
+    from kinema.runtime.request import resolve_request
+
+    pipe = pipes("t2v")
+    defaults = replace(pipe.defaults, guidance_scale=4.0, trajectory_guidance_scale=3.0)
+    tracks = np.zeros((1, 9, 3), dtype=np.float32)
+    rules = pipe.size_rules
+    assert resolve_request(rules, defaults, ["a ball"]).guidance_scale == 4.0
+    assert resolve_request(rules, defaults, ["a ball"], trajectories=tracks).guidance_scale == 3.0
+    asked = resolve_request(rules, defaults, ["a ball"], trajectories=tracks, guidance_scale=6.0)
+    assert asked.guidance_scale == 6.0
+    unset = replace(defaults, trajectory_guidance_scale=None)
+    assert resolve_request(rules, unset, ["a ball"], trajectories=tracks).guidance_scale == 4.0
+
+
 def test_guide_trajectory_takes_the_map_from_the_unguided_half_only(pipes):
     pipe = pipes("t2v")
     paths = {"trajectories": [{"point": [8, 8], "path": [[1.0, 24, 20]]}]}

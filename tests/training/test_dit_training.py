@@ -71,7 +71,8 @@ def _eval_loss(trainer: Trainer) -> float:
 
 def test_tiny_dit_loss_falls_on_world_clips_and_exports_a_model_folder(tmp_path, vae_dir):
     # The device box returns files < 16 MiB: small shards show that sharded exports work.
-    cfg = _cfg(tmp_path / "run", vae_dir, export={"max_shard_size": "200KB"})
+    export = {"max_shard_size": "200KB", "guide_trajectory": True, "trajectory_guidance_scale": 3.0}
+    cfg = _cfg(tmp_path / "run", vae_dir, export=export)
     trainer = Trainer(cfg, DiTTask(cfg))
     trainer.stream.next_batch()  # fills the disk cache for the pool
     trainer.stream.load_state_dict({"epoch": 0, "cursor": 0})
@@ -90,6 +91,7 @@ def test_tiny_dit_loss_falls_on_world_clips_and_exports_a_model_folder(tmp_path,
     assert len(shards) > 1 and shards[-1] < 400_000
     meta = json.loads((out / "kinema.json").read_text())
     assert (meta["width"], meta["height"], meta["num_frames"], meta["text_encoder"]) == (16, 16, 5, "minilm")
+    assert (meta["guide_trajectory"], meta["trajectory_guidance_scale"]) == (True, 3.0)  # the recipe's sampling
     loaded = KinemaTransformer3DModel.from_pretrained(out / "transformer")
     ema = trainer.ema.full_state_dict()
     for name, param in loaded.state_dict().items():
