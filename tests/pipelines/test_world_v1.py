@@ -38,9 +38,12 @@ def test_the_v1_codec_keeps_every_named_colour_from_r_1_2():
 
 def _purple_tracks(frames):
     """The purple objects seen in at least 90 % of frames (step 22000 draws a second, static purple square
-    beside the asked one on seed 0: the model card's count adherence, not what these tests check)."""
-    found = track_objects(frames, colors=("purple",)).objects.values()
-    return [t for t in found if t.visible.mean() >= 0.9]
+    beside the asked one on seed 0: the model card's count adherence, not what these tests check). Every
+    colour is tracked: a tracker told to look for purple alone merges a stray purple blob into the asked
+    object when they touch and loses it there (seed 3 with guidance towards the map: 88 % of frames, and
+    100 % tracking every colour)."""
+    found = track_objects(frames).objects.values()
+    return [t for t in found if t.color == "purple" and t.visible.mean() >= 0.9]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
