@@ -78,6 +78,9 @@ class GenerationSpec(BaseModel):
     # motion
     camera_control: Mapping[str, Any] | None = None  # Kling's {"type": ..., "config": {axis: value}}
     trajectories: Any = None  # motion-brush paths: TrajectoryPath list, tracks (K, T, 3), JSON text / file
+    # with a trajectory map (physics mode, motion brush): guide towards the map as well as the prompt (the
+    # unguided half gets no map); None = the model's (kinema.json)
+    guide_trajectory: bool | None = None
     # physics-grounded generation: the world simulator decides the motion (from the prompt, and the given
     # frames' objects), the model draws it; N candidates, the one that follows the simulation best is kept
     physics: bool = False
@@ -192,6 +195,7 @@ OPTIONAL_INPUTS: tuple[str, ...] = (
     "crossfade_frames",
     "camera_control",
     "trajectories",
+    "guide_trajectory",
     "physics",
     "physics_candidates",
     "upscale",

@@ -146,6 +146,12 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
         metavar=("LOW", "HIGH"),
         help="guide only at noise levels LOW..HIGH (0-1, 1 = pure noise; default: the model's)",
     )
+    sampling.add_argument(
+        "--guide-trajectory",
+        action=argparse.BooleanOptionalAction,
+        help="with a trajectory map (--physics, --trajectory): guide towards the map as well as the prompt "
+        "(default: the model's)",
+    )
     sampling.add_argument("--negative-prompt", help="what not to show")
     sampling.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sampling.add_argument("--sampler", choices=("euler", "unipc"), help="scheduler (default: the model's)")
@@ -342,6 +348,7 @@ def build_spec(args: argparse.Namespace, callback: Any = None, signing: Any = No
         num_inference_steps=args.steps,
         guidance_scale=args.guidance,
         guidance_interval=args.guidance_interval,
+        guide_trajectory=args.guide_trajectory,
         sampler=args.sampler,
         seed=args.seed,
         image=args.image,

@@ -30,6 +30,7 @@ SPEC_OPTIONS: tuple[str, ...] = (
     "callback",
     "camera_control",
     "trajectories",
+    "guide_trajectory",
 )
 
 

@@ -151,6 +151,7 @@ class VideoCreateRequest(Strict):
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     guidance_interval: GuidanceInterval | None = None
+    guide_trajectory: bool | None = None  # with a trajectory map: guide towards it too (None: the model's)
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     aspect_ratio: ShortText | None = Field(None, examples=["16:9"])
@@ -188,6 +189,7 @@ class VideoRemixRequest(Strict):
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     guidance_interval: GuidanceInterval | None = None
+    guide_trajectory: bool | None = None  # with a trajectory map: guide towards it too (None: the model's)
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     strength: Strength | None = None
@@ -205,6 +207,7 @@ class VideoExtendRequest(Strict):
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     guidance_interval: GuidanceInterval | None = None
+    guide_trajectory: bool | None = None  # with a trajectory map: guide towards it too (None: the model's)
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     callback_url: CallbackUrl | None = None
@@ -222,6 +225,7 @@ class VideoEditRequest(Strict):
     negative_prompt: str | None = None
     cfg_scale: CfgScale | None = None
     guidance_interval: GuidanceInterval | None = None
+    guide_trajectory: bool | None = None  # with a trajectory map: guide towards it too (None: the model's)
     num_inference_steps: Steps | None = None
     seed: Seed | None = None
     strength: Strength | None = None

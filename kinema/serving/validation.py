@@ -704,8 +704,11 @@ def generation_spec(
             interval = check_guidance_interval(interval)
         except InvalidInputError as exc:
             raise ApiError(400, str(exc), "guidance_interval") from None
+    if req.guide_trajectory is not None:
+        require_option(model, "guide_trajectory", "has no trajectory-map guidance")
     shared = {
         "guidance_interval": interval,
+        "guide_trajectory": req.guide_trajectory,
         "width": geo.width,
         "height": geo.height,
         "num_frames": geo.num_frames,

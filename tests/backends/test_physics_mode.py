@@ -199,3 +199,7 @@ def test_a_model_that_guides_on_the_map_drops_it_from_the_unguided_half(tmp_path
     assert len(seen.trajectories) == FAST["num_inference_steps"]
     for m in seen.trajectories:
         assert m.shape[0] == 2 and m[0].abs().sum() > 0 and not m[1].any()
+    # a request can turn it off: both halves keep the map (guided on the prompt alone)
+    with DiTInputs(backend, "t2v") as seen:
+        backend.generate(spec.model_copy(update={"guide_trajectory": False}))
+    assert seen.trajectories and all(torch.equal(m[0], m[1]) for m in seen.trajectories)

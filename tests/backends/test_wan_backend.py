@@ -462,3 +462,6 @@ def test_a_guidance_interval_is_refused_where_the_pipeline_cannot_take_one(folde
     spec = GenerationSpec(prompt="a", guidance_interval=(0.0, 0.5), num_inference_steps=1)
     with pytest.raises(InvalidInputError, match="does not support guidance_interval"):
         load_backend(folders["t2v"]).generate(spec)
+    spec = GenerationSpec(prompt="a", guide_trajectory=True, num_inference_steps=1)
+    with pytest.raises(InvalidInputError, match="does not support guide_trajectory"):
+        load_backend(folders["t2v"]).generate(spec)

@@ -166,3 +166,25 @@ def test_guidance_interval_flag_leaves_the_noisiest_steps_unguided(run_cli, tmp_
             hook.remove()
         assert code == 0, text
         assert seen == [want]  # one step (run_cli's --steps 1) at sigma = 1: outside [0, 0.5], inside [0, 1]
+
+
+def test_guide_trajectory_flag_takes_the_map_from_the_unguided_half(run_cli, tmp_path, monkeypatch):
+    import torch
+
+    from kinema.models import KinemaTransformer3DModel
+
+    forward = KinemaTransformer3DModel.forward
+
+    def recording(self, *args, **kwargs):
+        seen.append(kwargs["trajectory"].clone())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(KinemaTransformer3DModel, "forward", recording)
+    prompt = "a red ball moves to the right"
+    for flag, dropped in (("--guide-trajectory", True), ("--no-guide-trajectory", False)):
+        seen: list[torch.Tensor] = []
+        code, text = run_cli(prompt, "--physics", "--out", str(tmp_path / "x.mp4"), "--guidance", "4", flag)
+        assert code == 0, text
+        (maps,) = seen  # one step: [prompt; negative] halves
+        assert maps[0].abs().sum() > 0
+        assert torch.equal(maps[1], torch.zeros_like(maps[0]) if dropped else maps[0])

@@ -123,3 +123,39 @@ def test_a_guidance_interval_reaches_the_spec_or_is_refused_with_what_to_fix(ser
     assert "low < high" in refused["reversed"].json()["error"]["message"]
     assert refused["model"].json()["error"]["code"] == "unsupported_option"
     assert "always-guided" in refused["model"].json()["error"]["message"]
+
+
+def test_guide_trajectory_reaches_the_spec_or_is_refused_with_what_to_fix(server_factory, tmp_path):
+    import dataclasses
+
+    from serving_helpers import fake_and_plain_registry
+
+    from kinema.serving.registry import ModelRegistry
+
+    fake = fake_and_plain_registry(tmp_path).models["fake-tiny"]
+    assert "guide_trajectory" in fake.options  # a Kinema model takes it
+    without = dataclasses.replace(
+        fake, name="no-map-guidance", options=tuple(o for o in fake.options if o != "guide_trajectory")
+    )
+    server = server_factory(start_webhooks=False, registry=ModelRegistry([fake, without], default="fake-tiny"))
+    with server.client() as c:
+        asked = {
+            True: c.post("/v1/videos", json={"prompt": "a red ball", "guide_trajectory": True}),
+            False: c.post("/v1/videos", data={"prompt": "a red ball", "guide_trajectory": "false"}),  # a form
+            None: c.post("/v1/videos", json={"prompt": "a red ball"}),
+        }
+        refused = c.post(
+            "/v1/videos", json={"prompt": "x", "model": "no-map-guidance", "guide_trajectory": False}
+        )
+        # the model without it still serves a request that leaves it out
+        plain = c.post("/v1/videos", json={"prompt": "x", "model": "no-map-guidance"})
+    assert plain.status_code == 200, plain.text
+    worker = server.start_worker()
+    for want, response in asked.items():
+        assert response.status_code == 200, response.text
+        spec, _ = worker.build_spec(server.store.get(response.json()["id"]), lambda *a: True)
+        assert spec.guide_trajectory is want
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["param"], error["code"]) == ("guide_trajectory", "unsupported_option")
+    assert "no-map-guidance" in error["message"]
