@@ -137,7 +137,8 @@ def test_guide_trajectory_reaches_the_spec_or_is_refused_with_what_to_fix(server
     without = dataclasses.replace(
         fake, name="no-map-guidance", options=tuple(o for o in fake.options if o != "guide_trajectory")
     )
-    server = server_factory(start_webhooks=False, registry=ModelRegistry([fake, without], default="fake-tiny"))
+    registry = ModelRegistry([fake, without], default="fake-tiny")
+    server = server_factory(start_webhooks=False, registry=registry)
     with server.client() as c:
         asked = {
             True: c.post("/v1/videos", json={"prompt": "a red ball", "guide_trajectory": True}),
