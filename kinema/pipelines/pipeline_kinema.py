@@ -118,10 +118,14 @@ class Conditions:
         names = ("cond_latents", "cond_mask", "camera", "trajectory")
         values = {n: getattr(self, n) for n in names}
         if guided:
-            values = {n: None if v is None else torch.cat([v, v]) for n, v in values.items()}
-            if self.guide_trajectory and self.trajectory is not None:
-                values["trajectory"] = torch.cat([self.trajectory, torch.zeros_like(self.trajectory)])
+            values = {
+                n: None if v is None else torch.cat([v, self._unguided(n, v)]) for n, v in values.items()
+            }
         return values
+
+    def _unguided(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """The negative half's copy of a condition: the same, but no map where guidance aims at the map."""
+        return torch.zeros_like(value) if name == "trajectory" and self.guide_trajectory else value
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -146,14 +146,17 @@ def resolve_request(
         raise InvalidInputError(f"num_inference_steps={steps} must be at least 1.")
     shift = defaults.shift if shift is None else shift
     mapped = rest.get("trajectories") is not None  # a trajectory map sets the motion: its own defaults
-    if guidance_interval is None:
-        guidance_interval = defaults.guidance_interval
-        if mapped and defaults.trajectory_guidance_interval is not None:
-            guidance_interval = defaults.trajectory_guidance_interval
-    if guidance_scale is None:
-        guidance_scale = defaults.guidance_scale
-        if mapped and defaults.trajectory_guidance_scale is not None:
-            guidance_scale = defaults.trajectory_guidance_scale
+
+    def default(asked: Any, plain: Any, with_map: Any) -> Any:
+        """The asked value, else the model's: its with-a-map one when there is a map and it sets one."""
+        if asked is not None:
+            return asked
+        return with_map if mapped and with_map is not None else plain
+
+    guidance_interval = default(
+        guidance_interval, defaults.guidance_interval, defaults.trajectory_guidance_interval
+    )
+    guidance_scale = default(guidance_scale, defaults.guidance_scale, defaults.trajectory_guidance_scale)
     interval = check_guidance_interval(guidance_interval)
     if generator is None and seed is not None:
         import torch
