@@ -65,9 +65,9 @@ class TrajectoryCase:
         return self.spec.objects[0].color
 
     def tracks(self) -> np.ndarray:
-        """The asked path as tracks `(1, T, 7)`: x_px, y_px, visible, then the object's looks (colour in
-        0-1, radius in px), as physics mode hands them to the model (a model without the trajectory
-        adapter reads only the first three)."""
+        """The asked path as tracks `(1, T, 8)`: x_px, y_px, visible, then the object's looks (colour in
+        0-1, radius in px, shape code), as physics mode hands them to the model (a model without the
+        trajectory adapter reads only the first three; one whose map has no shape channels, the first seven)."""
         t = len(self.path_px)
         columns = [self.path_px, np.ones((t, 1)), np.tile(self.spec.object_looks(0), (t, 1))]
         return np.concatenate(columns, axis=1)[None].astype(np.float32)

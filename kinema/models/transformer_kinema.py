@@ -15,8 +15,8 @@ Choices and where they come from:
   embeddings, so adding them to a trained model changes nothing until they are fine-tuned (ControlNet's
   zero-convolution argument, arXiv 2302.05543).
 - Optional trajectory adapter (``trajectory_adapter_channels > 0``, T2I-Adapter's recipe, arXiv 2302.08453):
-  the full map (motion + the objects' colour and size, 7 channels) through a small MLP, injected before
-  every block by a zero-initialised projection per block. It is trained on a frozen base model, so the
+  the full map (motion + the objects' colour and size, 7 channels; + their shape, 11) through a small MLP,
+  injected before every block by a zero-initialised projection per block. It is trained on a frozen base model, so the
   base's behaviour without a trajectory map, or with a map that gives no looks, is exactly what it was
   (issue 14: keep the other modes).
 Efficiency choices (measured with benchmarks/bench_dit_step.py and micro-timings on the 2-core CPU):
@@ -302,7 +302,8 @@ class KinemaTransformer3DModel(ModelMixin, ConfigMixin):
 
     @property
     def trajectory_map_channels(self) -> int:
-        """Channels of the trajectory map this model reads: 3 (motion) or the adapter's 7 (+ colour, size)."""
+        """Channels of the trajectory map this model reads: 3 (motion), or the adapter's 7 (+ colour, size)
+        or 11 (+ shape)."""
         return max(self.config.trajectory_channels, self.config.trajectory_adapter_channels)
 
     def num_tokens(self, t: int, h: int, w: int) -> int:

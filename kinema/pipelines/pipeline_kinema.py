@@ -307,7 +307,7 @@ class KinemaPipeline:
             if isinstance(trajectories, (str, Path, Mapping)):
                 trajectories = load_trajectories(trajectories)
             channels = self.transformer.trajectory_map_channels
-            if channels == MAP_CHANNELS_WITH_LOOKS and isinstance(trajectories, (list, tuple)):
+            if channels >= MAP_CHANNELS_WITH_LOOKS and isinstance(trajectories, (list, tuple)):
                 if len(set(request.prompts)) == 1:  # a user's paths: their looks from the prompt
                     trajectories = looks_from_prompt(
                         trajectories,
@@ -327,7 +327,7 @@ class KinemaPipeline:
                 temporal_compression=self.vae.config.temporal_compression,
                 spatial_compression=self.vae.config.spatial_compression,
                 channels=channels,
-            )  # (1 or B, 3 or 7, t, h, w)
+            )  # (1 or B, 3, 7 or 11, t, h, w)
             cond.trajectory = traj.expand(batch, -1, -1, -1, -1).to(self.device)
             cond.guide_trajectory = request.guide_trajectory
         return cond

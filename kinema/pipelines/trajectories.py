@@ -8,17 +8,21 @@ channel 0 = presence (a Gaussian blob, peak 1, centred on the object in each lat
 the object's displacement to the next latent frame in frame widths / heights, written where its blob is
 (the motion-brush encoding of DragNUWA / MotionCtrl, arXiv 2308.08089 / 2312.03641, at latent resolution).
 
-Tracks may carry four more columns, the object's looks: `(K, T, 7)` `[x_px, y_px, visible, r, g, b,
-radius_px]` with r, g, b in [0, 1] (the physics world knows them; a user's path does not). A model with the
+Tracks may carry five more columns, the object's looks: `(K, T, 8)` `[x_px, y_px, visible, r, g, b,
+radius_px, shape]` with r, g, b in [0, 1] and shape 1-4 = circle, square, triangle, ring (0 = not given;
+the physics world knows them all; a user's path may not; tracks of 7 columns have no shape). A model with the
 trajectory adapter reads a 7-channel map: channels 3-5 = the colour as 2c - 1 and channel 6 = the radius in
 latent cells, written where the object's blob is; zeros there mean "not given" (mid grey is no world colour).
+An adapter that reads shapes (kinema-world v1.1) reads an 11-channel map: channels 7-10 one-hot the shape in
+that order where the blob is (all zero = not given).
 
 JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
     {"trajectories": [{"point": [x, y], "path": [[t, x, y], ...], "unit": "seconds"},
                       {"mask": "mask.png", "path": [{"frame": 8, "x": 30, "y": 40}]},
-                      {"point": [8, 32], "path": [[3, 56, 32]], "color": "purple", "radius": 7}]}
-(a bare list of those objects works too). `color` (a named world colour, "#rrggbb" or [r, g, b] 0-255) and
-`radius` (pixels) are the object's looks: a model with the trajectory adapter draws that object there (the
+                      {"point": [8, 32], "path": [[3, 56, 32]], "color": "purple", "radius": 7,
+                       "shape": "square"}]}
+(a bare list of those objects works too). `color` (a named world colour, "#rrggbb" or [r, g, b] 0-255),
+`radius` (pixels) and `shape` (circle, square, triangle or ring) are the object's looks: a model with the trajectory adapter draws that object there (the
 looks physics mode hands it); a path without them leaves its looks "not given", and a model without the
 adapter reads the motion only.
 """
@@ -33,6 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from kinema.errors import InvalidInputError
 
@@ -40,6 +45,9 @@ BLOB_SIGMA = 1.0  # latent cells; a blob about 2 × 8 px wide at the default 8×
 BLOB_FLOOR = 0.1  # displacement is written where the blob is at least this strong
 MOTION_CHANNELS = 3  # presence, dx, dy
 MAP_CHANNELS_WITH_LOOKS = 7  # + colour (3) and radius (1): the trajectory adapter's map
+MAP_CHANNELS_WITH_SHAPE = 11  # + the shape one-hot (4): an adapter that reads shapes
+MAP_CHANNELS = (MOTION_CHANNELS, MAP_CHANNELS_WITH_LOOKS, MAP_CHANNELS_WITH_SHAPE)
+TRACK_COLUMNS = (3, 7, 8)  # motion; + colour and radius; + shape code
 
 
 @dataclass
@@ -52,10 +60,11 @@ class TrajectoryPath:
     unit: Literal["seconds", "frames"] = "seconds"
     color: tuple[float, float, float] | None = None  # the object's colour, 0-1
     radius: float | None = None  # the object's radius in output pixels
+    shape: str | None = None  # circle, square, triangle or ring
 
     @property
     def has_looks(self) -> bool:
-        return self.color is not None or self.radius is not None
+        return self.color is not None or self.radius is not None or self.shape is not None
 
 
 def _mask_centre(mask: np.ndarray, width: int, height: int) -> tuple[float, float]:
@@ -84,17 +93,19 @@ def paths_to_tracks(
     paths: Sequence[TrajectoryPath], num_frames: int, fps: float, width: int, height: int
 ) -> torch.Tensor:
     """User paths → tracks `(K, T, 3)` `[x_px, y_px, visible]`, linearly interpolated over frames, or
-    `(K, T, 7)` with the looks `[r, g, b, radius_px]` when any path gives them (mid grey and radius 0, the
-    map's "not given", for a path that does not).
+    `(K, T, 8)` with the looks `[r, g, b, radius_px, shape]` when any path gives them (mid grey, radius 0
+    and shape 0, the map's "not given", for a path that does not).
 
     Before its first point an object holds its start; after its last point it stays where it stopped.
     """
     frames = np.arange(num_frames, dtype=np.float64)
     looks = any(path.has_looks for path in paths)
-    tracks = torch.zeros(len(paths), num_frames, 7 if looks else 3)
+    tracks = torch.zeros(len(paths), num_frames, 8 if looks else 3)
     for k, path in enumerate(paths):
         if looks:
             tracks[k, :, 3:6] = torch.tensor(path.color if path.color is not None else (0.5, 0.5, 0.5))
+            if path.shape is not None:
+                tracks[k, :, 7] = float(_shape_code(path.shape, k))
             if path.radius is not None:
                 if path.radius > max(width, height):
                     raise InvalidInputError(
@@ -128,15 +139,16 @@ def paths_to_tracks(
         tracks[k, :, 0] = torch.from_numpy(np.interp(frames, times, [key[1] for key in keys]))
         tracks[k, :, 1] = torch.from_numpy(np.interp(frames, times, [key[2] for key in keys]))
         tracks[k, :, 2] = 1.0
-    return tracks  # (K, T, 3 or 7)
+    return tracks  # (K, T, 3 or 8)
 
 
 def looks_from_prompt(
     paths: Sequence[TrajectoryPath], prompt: str, width: int, height: int, num_frames: int, fps: float
 ) -> list[TrajectoryPath]:
     """Paths given without looks take them from the prompt, as physics mode hands them to the adapter: when
-    the prompt names as many objects as there are paths, path k gets the k-th object's colour and radius
-    (its size word, or the reader's medium), where the prompt says that object's colour. Paths that give
+    the prompt names as many objects as there are paths, path k gets the k-th object's colour, radius (its
+    size word, or the reader's medium) and shape (a ball is a circle), where the prompt says that object's
+    colour. Paths that give
     looks, a prompt naming another number of objects, or one the reader cannot read leave them as given."""
     if not paths or any(path.has_looks for path in paths):
         return list(paths)
@@ -154,8 +166,8 @@ def looks_from_prompt(
     out = []
     for k, (path, said) in enumerate(zip(paths, parse.colors_said)):
         if said:
-            *color, radius = scene.object_looks(k)
-            path = replace(path, color=tuple(color), radius=radius)
+            *color, radius, _ = scene.object_looks(k)
+            path = replace(path, color=tuple(color), radius=radius, shape=scene.objects[k].shape)
         out.append(path)
     return out
 
@@ -177,13 +189,13 @@ def rasterize_trajectories(
     sigma: float = BLOB_SIGMA,
     channels: int = MOTION_CHANNELS,
 ) -> torch.Tensor:
-    """Tracks `(K, T, 3 | 7)` or `(B, K, T, 3 | 7)` `[x_px, y_px, visible(, r, g, b, radius_px)]`, or
-    user paths (give `fps`), → the trajectory map `(B, channels, t, h, w)` float32, `channels` 3 (motion)
-    or 7 (+ looks; zeros where the tracks do not have them). `latent_size = (t, h, w)` defaults to the VAE's
+    """Tracks `(K, T, 3 | 7 | 8)` or `(B, K, T, 3 | 7 | 8)` `[x_px, y_px, visible(, r, g, b, radius_px(,
+    shape))]`, or user paths (give `fps`), → the trajectory map `(B, channels, t, h, w)` float32, `channels`
+    3 (motion), 7 (+ colour and radius) or 11 (+ shape; zeros where the tracks do not have them). `latent_size = (t, h, w)` defaults to the VAE's
     geometry `(1 + (T − 1) // 4, H // 8, W // 8)`. Tracks may leave the frame (the blob is clipped)."""
-    if channels not in (MOTION_CHANNELS, MAP_CHANNELS_WITH_LOOKS):
+    if channels not in MAP_CHANNELS:
         raise InvalidInputError(
-            f"A trajectory map has {MOTION_CHANNELS} or {MAP_CHANNELS_WITH_LOOKS} channels, not {channels}."
+            f"A trajectory map has 3, 7 or 11 channels (motion; + colour and radius; + shape), not {channels}."
         )
     if latent_size is None:
         latent_size = (
@@ -200,12 +212,13 @@ def rasterize_trajectories(
         tracks = paths_to_tracks(list(paths), num_frames, fps, width, height)
     if tracks.dim() == 3:
         tracks = tracks[None]
-    if tracks.dim() != 4 or tracks.shape[-1] not in (3, 7) or tracks.shape[2] != num_frames:
+    if tracks.dim() != 4 or tracks.shape[-1] not in TRACK_COLUMNS or tracks.shape[2] != num_frames:
         raise InvalidInputError(
-            f"Trajectory tracks must be (K, {num_frames}, 3 or 7) or (B, K, {num_frames}, 3 or 7); "
+            f"Trajectory tracks must be (K, {num_frames}, 3, 7 or 8) or (B, K, {num_frames}, 3, 7 or 8); "
             f"got {tuple(tracks.shape)}."
         )
-    looks = channels > MOTION_CHANNELS and tracks.shape[-1] == 7
+    looks = channels > MOTION_CHANNELS and tracks.shape[-1] > MOTION_CHANNELS
+    shapes = channels == MAP_CHANNELS_WITH_SHAPE and tracks.shape[-1] == 8
     B, K = tracks.shape[:2]
     picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3 or 7)
     # Pixel → latent cell coordinates: cell i covers pixels [i·s, (i+1)·s), its centre is pixel (i + ½)·s.
@@ -232,7 +245,11 @@ def rasterize_trajectories(
         # Colour as 2c - 1 (0 = not given) and radius in latent cells, per object and latent frame.
         colour = picked[..., 3:6] * 2 - 1  # (B, K, t, 3)
         radius = picked[..., 6:7] * (w / width)  # (B, K, t, 1)
-        attributes = torch.cat([colour, radius], dim=-1).permute(0, 1, 3, 2)  # (B, K, 4, t)
+        parts = [colour, radius]
+        if channels == MAP_CHANNELS_WITH_SHAPE:  # one-hot of codes 1-4; code 0 (not given) is all zeros
+            code = picked[..., 7].round().long() if shapes else torch.zeros_like(picked[..., 0]).long()
+            parts.append(F.one_hot(code.clamp(0, 4), 5)[..., 1:].float())  # (B, K, t, 4)
+        attributes = torch.cat(parts, dim=-1).permute(0, 1, 3, 2)  # (B, K, channels - 3, t)
 
     out = torch.zeros(B, channels, t, h, w)
     for k in range(K):  # objects in order; where blobs overlap the stronger one writes its motion
@@ -265,7 +282,7 @@ def _point(value: Any, what: str) -> tuple[float, float, float] | tuple[float, f
         ) from None
 
 
-_PATH_KEYS = frozenset({"point", "mask", "path", "unit", "color", "radius"})
+_PATH_KEYS = frozenset({"point", "mask", "path", "unit", "color", "radius", "shape"})
 
 
 def _colour(value: Any, k: int) -> tuple[float, float, float]:
@@ -297,6 +314,14 @@ def _radius(value: Any, k: int) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
         return float(value)
     raise InvalidInputError(f"Trajectory {k} radius {value!r} must be a positive number of pixels.")
+
+
+def _shape_code(value: Any, k: int) -> int:
+    from kinema.world.spec import SHAPES, shape_code  # noqa: PLC0415
+
+    if isinstance(value, str) and value.strip().lower() in SHAPES:
+        return shape_code(value.strip().lower())
+    raise InvalidInputError(f"Trajectory {k} shape {value!r} must be one of {', '.join(SHAPES)}.")
 
 
 def _load_mask(value: Any, base: Path | None) -> np.ndarray:
@@ -367,7 +392,13 @@ def load_trajectories(source: str | Path | Mapping[str, Any] | Sequence[Any]) ->
         mask = _load_mask(item["mask"], base) if "mask" in item else None
         color = _colour(item["color"], k) if item.get("color") is not None else None
         radius = _radius(item["radius"], k) if item.get("radius") is not None else None
+        shape = item.get("shape")
+        if shape is not None:
+            _shape_code(shape, k)  # refuse an unknown shape here, where the JSON is read
+            shape = shape.strip().lower()
         paths.append(
-            TrajectoryPath(points=points, start=start, mask=mask, unit=unit, color=color, radius=radius)  # type: ignore[arg-type]
+            TrajectoryPath(
+                points=points, start=start, mask=mask, unit=unit, color=color, radius=radius, shape=shape  # type: ignore[arg-type]
+            )
         )
     return paths

@@ -29,6 +29,7 @@ class ConditionDraw:
     keep_text: torch.Tensor  # (B,) bool
     keep_camera: torch.Tensor  # (B,) bool
     keep_trajectory: torch.Tensor  # (B,) bool
+    keep_shape: torch.Tensor | None = None  # (B,) bool: the kept map keeps its shape channels (None: all)
 
 
 def _uniform(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
@@ -61,7 +62,9 @@ def sample_conditions(
     keep_text = _uniform(b, generator, device) >= cfg.p_text_drop
     keep_camera = _uniform(b, generator, device) < cfg.p_camera
     keep_trajectory = _uniform(b, generator, device) < cfg.p_trajectory
-    return ConditionDraw(task, cond_latents, cond_mask, keep_text, keep_camera, keep_trajectory)
+    # Drawn only when asked for, so a recipe without it draws exactly the numbers it always drew.
+    keep_shape = _uniform(b, generator, device) >= cfg.p_shape_drop if cfg.p_shape_drop else None
+    return ConditionDraw(task, cond_latents, cond_mask, keep_text, keep_camera, keep_trajectory, keep_shape)
 
 
 def camera_per_latent_frame(

@@ -87,6 +87,10 @@ class TrainSection(_Section):
     # init_from, the weights may then lack exactly these (modules new to the trained model, e.g. the
     # trajectory adapter: `trainable: [trajectory_adapter, trajectory_inject]`). Empty = train everything.
     trainable: list[str] = Field(default_factory=list)
+    # With init_from: linear weights (full names) that read more inputs than the weights there, e.g. the
+    # adapter's first layer when the trajectory map gains channels (`trajectory_adapter.0.weight`). The old
+    # columns are loaded, the new ones start at zero: the model starts as the one it was initialised from.
+    widen: list[str] = Field(default_factory=list)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # CPU threads per process; 0 = torch's default. On a shared CPU, 1 can be many times faster than
     # oversubscribed OpenMP threads (measured: tiny DiT step 0.05 s with 1 thread vs 2.4 s with 2).
@@ -183,6 +187,9 @@ class ConditioningSection(_Section):
     p_text_drop: Probability = 0.1  # caption replaced by the empty prompt (classifier-free guidance)
     p_camera: Probability = 0.5  # camera vector kept (else zeros)
     p_trajectory: Probability = 0.3  # trajectory map kept (else zeros)
+    # A kept map with shape channels (an 11-channel adapter) loses them (zeros: "not given"), so a path with
+    # a colour but no shape (a user's motion brush) stays a map the model has seen.
+    p_shape_drop: Probability = 0.0
     # World data only: the scenarios whose captions may be dropped (None: every clip). The unconditional
     # model learns the clips it sees without a caption: ["general"] keeps the paper's red-ball scenes out
     # of it (kinema-world-v1's run 5; its control run without the rule did as well: the model card).

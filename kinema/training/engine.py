@@ -116,7 +116,11 @@ class TrainTask(Protocol):
 
 
 def load_initial_weights(
-    model: nn.Module, source: str | Path, subfolder: str = "", new: Sequence[str] = ()
+    model: nn.Module,
+    source: str | Path,
+    subfolder: str = "",
+    new: Sequence[str] = (),
+    widen: Sequence[str] = (),
 ) -> None:
     """Load trained weights into `model` for `train.init_from`.
 
@@ -125,6 +129,9 @@ def load_initial_weights(
     diffusers safetensors shards). Every key must match: a weight file for another architecture is an
     error that names the differing keys, not a silent partial load. Only keys under the `new` name
     prefixes (modules added to the trained model, which keep their fresh initialisation) may be missing.
+    A linear weight named in `widen` may have more input columns here than in the file (a layer that now
+    reads more channels, appended last): the file's columns are loaded and the new ones start at zero, so
+    the widened model computes exactly what the trained one did until training moves them.
     """
     from safetensors.torch import load_file
 
@@ -145,6 +152,10 @@ def load_initial_weights(
     own = model.state_dict()
     missing = sorted(k for k in set(own) - set(state) if not k.startswith(tuple(new)))
     unexpected = sorted(set(state) - set(own))
+    for k in set(own) & set(state) & set(widen):
+        old, grown = state[k], own[k]
+        if old.ndim == 2 and grown.ndim == 2 and old.shape[0] == grown.shape[0] and old.shape[1] < grown.shape[1]:
+            state[k] = torch.cat([old, old.new_zeros(old.shape[0], grown.shape[1] - old.shape[1])], dim=1)
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         raise InvalidInputError(
@@ -220,7 +231,11 @@ class Trainer:
         task.setup(self)
         if cfg.train.init_from and ckpt.latest_checkpoint(self.run_dir) is None:
             load_initial_weights(
-                task.model, cfg.train.init_from, getattr(task, "weights_subfolder", ""), cfg.train.trainable
+                task.model,
+                cfg.train.init_from,
+                getattr(task, "weights_subfolder", ""),
+                cfg.train.trainable,
+                cfg.train.widen,
             )
         if cfg.train.trainable:
             freeze_except(task.model, cfg.train.trainable)

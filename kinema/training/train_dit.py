@@ -24,6 +24,7 @@ from kinema.training.conditioning import camera_per_latent_frame, sample_conditi
 from kinema.training.config import TrainingConfig
 from kinema.training.latent_cache import LatentCache
 from kinema.training.logging import dit_forward_flops
+from kinema.pipelines.trajectories import MAP_CHANNELS_WITH_LOOKS, MAP_CHANNELS_WITH_SHAPE
 from kinema.training.streams import (
     BucketStream,
     IndexStream,
@@ -101,6 +102,9 @@ class DiTTask:
                     "vae_mtime": _weights_mtime(Path(cfg.vae.path)),
                     "text_encoder": cfg.text_encoder.name,
                     "max_length": cfg.text_encoder.max_length,
+                    # The cache holds the rasterized map: a map with shape channels is another cache
+                    # (the key of a 3- or 7-channel model's cache is what it always was).
+                    **({"map_channels": self.map_channels} if self.map_channels == MAP_CHANNELS_WITH_SHAPE else {}),
                 },
             )
 
@@ -252,6 +256,10 @@ class DiTTask:
         text_mask = torch.where(keep[:, None], batch["text_mask"], self.empty_mask.expand(b, -1))
         camera = batch["camera"] * draw.keep_camera[:, None, None].to(latents.dtype)  # (B, t, 6)
         trajectory = batch["trajectory"] * draw.keep_trajectory[:, None, None, None, None].to(latents.dtype)
+        if draw.keep_shape is not None and trajectory.shape[1] == MAP_CHANNELS_WITH_SHAPE:
+            keep = torch.ones(b, MAP_CHANNELS_WITH_SHAPE, 1, 1, 1, device=trajectory.device, dtype=trajectory.dtype)
+            keep[:, MAP_CHANNELS_WITH_LOOKS:] = draw.keep_shape[:, None, None, None, None].to(trajectory.dtype)
+            trajectory = trajectory * keep  # the shape channels zeroed: "not given"
         f = self.cfg.flow
         loss = flow_matching_loss(
             model,
@@ -374,7 +382,7 @@ def _rasterize(
     latent_size: tuple[int, int, int],
     channels: int,
 ) -> torch.Tensor:
-    """Ground-truth tracks (B, K, T, 7) -> trajectory map (B, channels, t, h, w), the same function the
+    """Ground-truth tracks (B, K, T, 8) -> trajectory map (B, channels, t, h, w), the same function the
     pipelines use for user paths (docs/CONTRACTS.md)."""
     from kinema.pipelines.trajectories import rasterize_trajectories
 

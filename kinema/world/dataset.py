@@ -10,8 +10,9 @@ id/ood) and `general` (pymunk, `kinema.world.simulate`: 1..max_objects mixed sha
 not, walls, bounces, spin). Clips of one iteration chunk are rendered together in one batched call.
 
 Item (CONTRACTS.md): `{"video": float32 (3, T, H, W) in [-1, 1], "caption": str, "camera": float32 (T, 6)
-(Kling axes / 10, zeros when static), "tracks": float32 (K, T, 7) [x_px, y_px, visible, r, g, b, radius_px]
-(K = max_objects, padded with zeros; visible = the object's centre is inside the frame; colour in 0-1;
+(Kling axes / 10, zeros when static), "tracks": float32 (K, T, 8) [x_px, y_px, visible, r, g, b, radius_px,
+shape] (K = max_objects, padded with zeros; visible = the object's centre is inside the frame; colour in 0-1;
+shape 1-4 = circle, square, triangle, ring;
 `grounding.tracks_from_states`), "spec": dict (SceneSpec JSON with the simulator's events under
 params["events"])}`. Use `collate_clips` to batch items (specs stay a list).
 """

@@ -1,9 +1,10 @@
 """Physics grounding: simulate a scene and hand its object tracks to the generator.
 
 `simulate_tracks(spec)` gives the tracks the training data carries (`dataset.render_plans`, CONTRACTS
-"tracks"): float32 `(K, T, 7)` `[x_px, y_px, visible, r, g, b, radius_px]`, each object's centre seen
-through the spec's camera, visible = the centre is inside the frame, then its colour (0-1) and its radius
-in pixels as the camera sees it (the looks the trajectory adapter reads). Paper scenes (`spec.scenario` in
+"tracks"): float32 `(K, T, 8)` `[x_px, y_px, visible, r, g, b, radius_px, shape]`, each object's centre
+seen through the spec's camera, visible = the centre is inside the frame, then its colour (0-1), its radius
+in pixels as the camera sees it and its shape's code (`spec.shape_code`; the looks the trajectory adapter
+reads). Paper scenes (`spec.scenario` in
 `paper.SCENARIOS`, with the parameters `paper.paper_spec` records) use the closed form, exactly as the
 dataset draws them; everything else runs pymunk (`simulate.simulate`). The pipelines turn tracks into the
 DiT's trajectory map with `kinema.pipelines.trajectories.rasterize_trajectories`.
@@ -25,7 +26,7 @@ from kinema.world.camera import apply_homography, camera_homographies
 from kinema.world.parser import as_frames
 from kinema.world.prompt import PromptParse, parse_world_prompt
 from kinema.world.simulate import simulate
-from kinema.world.spec import COLORS, SceneSpec, color_unit
+from kinema.world.spec import COLORS, SceneSpec, color_unit, shape_code
 from kinema.world.state import estimate_state, scene_from_state
 
 
@@ -92,12 +93,12 @@ def tracks_from_states(
     max_objects: int | None = None,
     homographies: np.ndarray | None = None,
 ) -> np.ndarray:
-    """States `(T, K, 6)` → tracks `(max_objects or K, T, 7)` float32 `[x_px, y_px, visible, r, g, b,
-    radius_px]` through the spec's camera (`homographies (T, 3, 3)` if already computed; rows past the
+    """States `(T, K, 6)` → tracks `(max_objects or K, T, 8)` float32 `[x_px, y_px, visible, r, g, b,
+    radius_px, shape]` through the spec's camera (`homographies (T, 3, 3)` if already computed; rows past the
     spec's objects are zeros, as the dataset pads them)."""
     t, n = spec.num_frames, len(spec.objects)
     k = n if max_objects is None else max_objects
-    tracks = np.zeros((k, t, 7), dtype=np.float32)
+    tracks = np.zeros((k, t, 8), dtype=np.float32)
     n = min(n, k)
     if n:
         homs = homographies
@@ -112,11 +113,12 @@ def tracks_from_states(
         tracks[:n, :, 2] = inside.T
         tracks[:n, :, 3:6] = np.array([color_unit(o.color) for o in spec.objects[:n]])[:, None]
         tracks[:n, :, 6] = np.linalg.norm(rim - px, axis=-1).T
+        tracks[:n, :, 7] = np.array([shape_code(o.shape) for o in spec.objects[:n]])[:, None]
     return tracks
 
 
 def simulate_tracks(spec: SceneSpec, max_objects: int | None = None) -> np.ndarray:
-    """Simulate `spec` → tracks `(K, T, 7)` float32 (see `tracks_from_states`), the dataset's format."""
+    """Simulate `spec` → tracks `(K, T, 8)` float32 (see `tracks_from_states`), the dataset's format."""
     return tracks_from_states(spec, simulate_states(spec), max_objects)
 
 

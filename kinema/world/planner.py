@@ -25,8 +25,8 @@ from kinema.world.spec import CAMERA_AXES, CameraSpec, SceneSpec
 
 @dataclass
 class PhysicsPlan:
-    """The simulated motion of one request: float32 tracks (K, T, 7) `[x_px, y_px, visible, r, g, b,
-    radius_px]` (`grounding.simulate_tracks`) over the frames it covers, the scene, and what the prompt
+    """The simulated motion of one request: float32 tracks (K, T, 8) `[x_px, y_px, visible, r, g, b,
+    radius_px, shape]` (`grounding.simulate_tracks`) over the frames it covers, the scene, and what the prompt
     parser understood."""
 
     tracks: np.ndarray

@@ -28,6 +28,11 @@ Coordinate = Annotated[float, Field(ge=-1e4, le=1e4)]  # world units
 Speed = Annotated[float, Field(ge=-1e3, le=1e3)]  # world units per second
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "ring")
 
+
+def shape_code(shape: str) -> int:
+    """A shape's code in the tracks' eighth column: 1-4 in `SHAPES` order (0 there = not given)."""
+    return SHAPES.index(shape) + 1
+
 # Named colours (RGB). Red and blue are the paper's pure (255,0,0) / (0,0,255). The others are chosen far
 # apart in RGB so the parser can tell them apart with a nearest-colour rule.
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -163,11 +168,12 @@ class SceneSpec(_Model):
     def pixels_per_unit(self) -> float:
         return self.height / self.world_size[1]
 
-    def object_looks(self, k: int) -> tuple[float, float, float, float]:
-        """Object k's looks as the trajectory map carries them: r, g, b in 0-1 and its radius in pixels
-        (without the camera; `grounding.tracks_from_states` measures it through the camera per frame)."""
+    def object_looks(self, k: int) -> tuple[float, float, float, float, float]:
+        """Object k's looks as the trajectory map carries them: r, g, b in 0-1, its radius in pixels
+        (without the camera; `grounding.tracks_from_states` measures it through the camera per frame) and
+        its shape's code (`shape_code`)."""
         obj = self.objects[k]
-        return (*color_unit(obj.color), obj.size * self.pixels_per_unit)
+        return (*color_unit(obj.color), obj.size * self.pixels_per_unit, float(shape_code(obj.shape)))
 
     @classmethod
     def parse(cls, data: dict[str, Any] | SceneSpec) -> SceneSpec:

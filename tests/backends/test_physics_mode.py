@@ -126,9 +126,10 @@ def test_unusable_prompts_and_modes_are_clear_errors(backend, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_a_model_with_the_trajectory_adapter_gets_the_objects_looks_in_its_map(tmp_path):
+@pytest.mark.parametrize("channels", [7, 11])
+def test_a_model_with_the_trajectory_adapter_gets_the_objects_looks_in_its_map(tmp_path, channels):
     folder = create_random_model_folder(
-        tmp_path / "adapter", preset="tiny", seed=0, trajectory_adapter_channels=7
+        tmp_path / "adapter", preset="tiny", seed=0, trajectory_adapter_channels=channels
     )
     adapted = load_backend(folder)
     prompt = "a red ball moves to the right and a blue square falls"
@@ -138,14 +139,19 @@ def test_a_model_with_the_trajectory_adapter_gets_the_objects_looks_in_its_map(t
     plan = plan_from_prompt(prompt, width=f.width, height=f.height, num_frames=f.num_frames, fps=f.fps)
     want = rasterize_trajectories(
         plan.tracks, f.num_frames, f.height, f.width, latent_size=_latent_size(adapted, f.num_frames),
-        spatial_compression=4, channels=7,
+        spatial_compression=4, channels=channels,
     )  # fmt: skip
-    got = seen.trajectories[0][0]  # (7, t, h, w)
+    got = seen.trajectories[0][0]  # (channels, t, h, w)
+    assert got.shape[0] == channels
     torch.testing.assert_close(got, want[0], rtol=0, atol=1e-6)
-    # Where the objects are in the first latent frame, the map carries their colours (2c - 1) and a radius.
-    at_objects = got[3:, 0][:, got[0, 0] > 0.5].T  # (cells, 4)
-    assert {tuple(c) for c in at_objects[:, :3].tolist()} == {(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0)}
+    # Where the objects are in the first latent frame, the map carries their colours (2c - 1) and a radius,
+    # and with 11 channels their shapes: the red ball a circle, the blue square a square.
+    at_objects = got[3:, 0][:, got[0, 0] > 0.5].T  # (cells, 4 or 8)
+    looks = {tuple(c[:3]): tuple(c[4:]) for c in at_objects.tolist()}
+    assert set(looks) == {(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0)}
     assert (at_objects[:, 3] > 0).all()
+    if channels == 11:
+        assert looks == {(1.0, -1.0, -1.0): (1.0, 0.0, 0.0, 0.0), (-1.0, -1.0, 1.0): (0.0, 1.0, 0.0, 0.0)}
 
 
 def test_physics_mode_guides_within_the_models_trajectory_guidance_interval(tmp_path):

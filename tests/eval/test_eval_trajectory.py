@@ -12,6 +12,7 @@ import torch
 from kinema.cli import main
 from kinema.eval import trajectory
 from kinema.eval.model_under_test import BackendVideoModel, load_model
+from kinema.world.spec import SHAPES
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,8 @@ def test_cases_cover_every_band_at_its_speed_and_stay_in_the_frame(trajectory_ru
         assert low * unit_px * 0.9 <= np.median(px_per_frame) <= high * unit_px * 1.1
         assert (case.path_px >= 0).all() and (case.path_px <= settings.size - 1).all()
         assert case.color in case.prompt
-        assert case.tracks().shape == (1, settings.num_frames, 7)
+        assert case.tracks().shape == (1, settings.num_frames, 8)
+        assert set(case.tracks()[0, :, 7]) == {SHAPES.index(case.spec.objects[0].shape) + 1}
 
 
 def test_ground_truth_follows_and_wrong_models_do_not(trajectory_run):

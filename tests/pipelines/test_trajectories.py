@@ -110,7 +110,7 @@ def test_tracks_with_looks_write_colour_and_radius_where_the_blob_is():
     # Tracks without looks (a user's path) leave the looks channels at zero: "not given".
     plain = rasterize_trajectories(tracks[..., :3], 9, 32, 64, channels=7)
     assert torch.equal(plain[:, :3], out[:, :3]) and not plain[:, 3:].any()
-    with pytest.raises(InvalidInputError, match="3 or 7 channels"):
+    with pytest.raises(InvalidInputError, match="3, 7 or 11 channels"):
         rasterize_trajectories(tracks, 9, 32, 64, channels=5)
 
 
@@ -119,24 +119,32 @@ def test_a_paths_looks_in_json_become_the_tracks_looks_and_others_stay_not_given
 
     spec = [
         {"point": [4, 8], "path": [[1.0, 28, 8]], "color": "Purple", "radius": 6},
-        {"point": [4, 24], "path": [[1.0, 28, 24]], "color": "#00ff80"},
+        {"point": [4, 24], "path": [[1.0, 28, 24]], "color": "#00ff80", "shape": "Triangle"},
         {"point": [20, 16], "path": [[1.0, 20, 4]], "color": [255, 128, 0], "radius": 3.5},
         {"point": [8, 16], "path": [[1.0, 8, 30]]},  # no looks
     ]
     paths = load_trajectories(json.dumps(spec))
     tracks = paths_to_tracks(paths, 9, 8, 32, 32)
-    assert tracks.shape == (4, 9, 7)
+    assert tracks.shape == (4, 9, 8)
     # The colour physics mode hands the adapter for a named colour (the world's RGB / 255), every frame.
     assert tracks[0, :, 3:6] == pytest.approx(torch.tensor(COLORS["purple"]).float().div(255).expand(9, 3))
     assert tracks[0, :, 6].tolist() == [6.0] * 9
     assert tracks[1, 0, 3:7].tolist() == pytest.approx([0.0, 1.0, 128 / 255, 0.0])  # radius not given
     assert tracks[2, 0, 3:7].tolist() == pytest.approx([1.0, 128 / 255, 0.0, 3.5])
     assert tracks[3, 0, 3:7].tolist() == pytest.approx([0.5, 0.5, 0.5, 0.0])  # mid grey: "not given"
+    assert tracks[:, :, 7].tolist() == [[0.0] * 9, [3.0] * 9, [0.0] * 9, [0.0] * 9]  # a triangle; 0: not given
     # Rasterised for the adapter: each object's looks where its blob wins; the unlooked one reads zeros.
     out = rasterize_trajectories(tracks, 9, 32, 32, channels=7, spatial_compression=4)  # (1, 7, 3, 8, 8)
     looks = [2 * 130 / 255 - 1, -1.0, 2 * 170 / 255 - 1, 1.5]
     assert out[0, 3:, 0, 2, 0].tolist() == pytest.approx(looks, abs=1e-6)
     assert not out[0, 3:, 0, 4, 2].any()
+    # An adapter that reads shapes gets the same seven channels and the shape one-hot after them.
+    wide = rasterize_trajectories(tracks, 9, 32, 32, channels=11, spatial_compression=4)  # (1, 11, 3, 8, 8)
+    assert torch.equal(wide[:, :7], out)
+    assert wide[0, 7:, 0, 6, 0].tolist() == [0.0, 0.0, 1.0, 0.0]  # the triangle, where its blob wins
+    assert not wide[0, 7:, 0, 2, 0].any()  # a colour without a shape: the shape is "not given"
+    assert wide[0, 7:].sum(0).max() == 1.0  # at most one shape anywhere
+    assert not rasterize_trajectories(tracks[..., :7], 9, 32, 32, channels=11, spatial_compression=4)[:, 7:].any()
     # Without looks anywhere the tracks stay (K, T, 3), exactly as before.
     assert paths_to_tracks(load_trajectories(json.dumps(spec[3:])), 9, 8, 32, 32).shape == (1, 9, 3)
 
@@ -151,6 +159,8 @@ def test_a_paths_looks_in_json_become_the_tracks_looks_and_others_stay_not_given
         ({"color": [True, 0, 0]}, "must be a colour name"),
         ({"radius": -2}, "radius -2 must be a positive number"),
         ({"radius": "big"}, "radius 'big' must be a positive number"),
+        ({"shape": "star"}, "shape 'star' must be one of circle, square, triangle, ring"),
+        ({"shape": 2}, "shape 2 must be one of"),
     ],
 )
 def test_bad_looks_in_a_trajectory_are_user_errors(item, message):
@@ -180,6 +190,7 @@ def test_paths_without_looks_take_them_from_the_prompts_objects_in_order():
     assert big[0].color == pytest.approx(tuple(c / 255 for c in COLORS["green"]))
     assert big[1].color == pytest.approx((1.0, 0.0, 0.0))
     assert big[0].radius > small[0].radius > 0 and big[1].radius == small[1].radius
+    assert (got.shape, big[0].shape, big[1].shape) == ("circle", "square", "circle")  # a ball is a circle
     # No colour said ("a ball"): no looks invented; a count that does not match, or looks given: as given.
     assert looks_from_prompt([one], "a ball moves to the right", **size) == [one]
     assert looks_from_prompt([one, two], "a red ball moves to the right", **size) == [one, two]

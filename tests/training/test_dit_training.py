@@ -537,3 +537,60 @@ def test_text_drop_scenarios_keep_the_captions_of_the_other_scenarios(tmp_path, 
         _cfg(tmp_path / "r2", vae_dir, conditioning={"text_drop_scenarios": ["general"]})
     with pytest.raises(InvalidInputError, match="non-empty subset"):
         _cfg(tmp_path / "r3", vae_dir, conditioning={"text_drop_scenarios": ["sky"]})
+
+
+def test_an_adapter_widened_to_shapes_starts_as_its_source_and_learns_from_shape_channels(tmp_path, vae_dir):
+    # kinema-world v1.1's recipe: the adapter's map gains the shape one-hot (7 -> 11 channels). Initialised
+    # from a 7-channel model with `train.widen`, it computes exactly what that model did until it trains;
+    # `p_shape_drop` zeroes the shape channels of some kept maps ("not given").
+    general = {"pool_size": 8, "world": {"scenarios": ["uniform", "general"]}}
+    source_cfg = _cfg(
+        tmp_path / "seven", vae_dir, train={"steps": 2}, data=general,
+        transformer={"overrides": {"trajectory_adapter_channels": 7}}, conditioning={"p_trajectory": 1.0},
+    )
+    trainer = Trainer(source_cfg, DiTTask(source_cfg))
+    seven_key = trainer.task.cache.key
+    trainer.fit()
+    export = trainer.export()
+    trainer.close()
+    source = KinemaTransformer3DModel.from_pretrained(export / "transformer").eval()
+
+    eleven = {"overrides": {"trajectory_adapter_channels": 11}}
+    shapes = {"p_trajectory": 1.0, "p_shape_drop": 0.5}
+    init = {"init_from": str(export), "widen": ["trajectory_adapter.0.weight"], "batch_size": 8}
+    cfg = _cfg(tmp_path / "eleven", vae_dir, train=init, data=general, transformer=eleven, conditioning=shapes)
+    trainer = Trainer(cfg, DiTTask(cfg))
+    task, model = trainer.task, trainer.model
+    assert task.map_channels == 11 and task.cache.key != seven_key  # the cache holds the map: another one
+    weight = model.trajectory_adapter[0].weight  # (D, 11 * vol), channel-major
+    old = source.trajectory_adapter[0].weight
+    assert torch.equal(weight[:, : old.shape[1]], old) and not weight[:, old.shape[1] :].any()
+
+    batch = trainer.stream.next_batch()  # the whole pool, maps rasterized with the shapes
+    maps = batch["trajectory"]  # (8, 11, t, h, w)
+    assert maps.shape[1] == 11 and maps[:, 7:].sum(1).amax() == 1.0  # one shape where an object's blob wins
+    args = (batch["latents"], torch.full((8,), 500.0), batch["text"], batch["text_mask"])
+    with torch.no_grad():  # the widened model is its source whatever the shape channels say
+        same = model.eval()(*args, trajectory=maps)
+        assert torch.allclose(same, source(*args, trajectory=maps[:, :7]), atol=1e-5)
+    model.train()
+
+    seen = []
+    handle = model.register_forward_pre_hook(
+        lambda module, a, kwargs: seen.append(kwargs["trajectory"].clone()), with_kwargs=True
+    )
+    task.loss(model, batch, torch.Generator().manual_seed(0), 0)
+    handle.remove()
+    kept = [torch.equal(row[7:], given[7:]) for row, given in zip(seen[0], maps)]
+    dropped = [not row[7:].any() for row in seen[0]]
+    assert all(torch.equal(row[:7], given[:7]) for row, given in zip(seen[0], maps))  # motion, colour, radius
+    assert all(k != d for k, d in zip(kept, dropped)) and any(kept) and any(dropped)
+    trainer.fit()  # 30 steps: the shape columns learn
+    assert model.trajectory_adapter[0].weight[:, old.shape[1] :].abs().amax() > 1e-4
+    trainer.close()
+
+    with pytest.raises(InvalidInputError, match="do not fit this model"):  # without widen: refused
+        no_widen = _cfg(
+            tmp_path / "w", vae_dir, train={"init_from": str(export)}, data=general, transformer=eleven
+        )
+        Trainer(no_widen, DiTTask(no_widen))

@@ -24,7 +24,7 @@ def test_items_follow_the_contract():
         assert it["video"].min() >= -1 and it["video"].max() <= 1
         assert it["camera"].shape == (5, 6) and it["camera"].dtype == torch.float32
         assert it["camera"].abs().max() <= 1
-        assert it["tracks"].shape == (4, 5, 7) and it["tracks"].dtype == torch.float32
+        assert it["tracks"].shape == (4, 5, 8) and it["tracks"].dtype == torch.float32
         n = len(it["spec"]["objects"])
         assert not it["tracks"][n:].any()  # padding
         assert isinstance(it["caption"], str) and it["caption"].endswith(".")
@@ -33,7 +33,7 @@ def test_items_follow_the_contract():
         )
         assert (it["camera"].abs().sum() == 0) == static
     batch = collate_clips(items[:4])
-    assert batch["video"].shape == (4, 3, 5, 16, 24) and batch["tracks"].shape == (4, 4, 5, 7)
+    assert batch["video"].shape == (4, 3, 5, 16, 24) and batch["tracks"].shape == (4, 4, 5, 8)
     assert len(batch["caption"]) == 4 and len(batch["spec"]) == 4
 
 

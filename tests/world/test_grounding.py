@@ -11,7 +11,7 @@ from kinema.world.dataset import ALL_SCENARIOS, WorldClipDataset
 from kinema.world.grounding import plan_from_prompt, simulate_states, simulate_tracks
 from kinema.world.render import render_scene
 from kinema.world.simulate import simulate
-from kinema.world.spec import SceneSpec
+from kinema.world.spec import SHAPES, SceneSpec
 
 
 def test_simulate_tracks_equals_the_datasets_tracks():
@@ -25,8 +25,11 @@ def test_simulate_tracks_equals_the_datasets_tracks():
         spec = SceneSpec.parse(item["spec"])
         scenarios.add(spec.scenario)
         tracks = simulate_tracks(spec, max_objects=ds.config.max_objects)
-        assert tracks.dtype == np.float32 and tracks.shape == (4, 9, 7)
+        assert tracks.dtype == np.float32 and tracks.shape == (4, 9, 8)
         np.testing.assert_array_equal(tracks, item["tracks"].numpy())
+        n = min(len(spec.objects), 4)  # each object's shape code in every frame; padding rows stay zero
+        assert tracks[:n, :, 7].tolist() == [[float(SHAPES.index(o.shape) + 1)] * 9 for o in spec.objects[:n]]
+        assert not tracks[n:].any()
     assert scenarios == set(ALL_SCENARIOS)
 
 
@@ -46,7 +49,7 @@ def test_paper_specs_use_the_closed_form():
 def test_plan_from_prompt_gives_rasterisable_tracks():
     plan = plan_from_prompt("a red ball moves to the right", width=64, height=64, num_frames=17, fps=10.0)
     assert plan.parse.report() == "understood: red ball moving right; not understood: nothing"
-    assert plan.tracks.shape == (1, 17, 7) and plan.tracks[..., 2].all()
+    assert plan.tracks.shape == (1, 17, 8) and plan.tracks[..., 2].all()
     x, y = plan.tracks[0, :, 0], plan.tracks[0, :, 1]
     np.testing.assert_allclose(np.diff(x), 2.6 * 6.4 / 10, rtol=1e-4)  # 2.6 world units/s at 6.4 px/unit
     np.testing.assert_allclose(y, y[0])

@@ -15,7 +15,7 @@ PROMPT = "a red ball moves to the right"
 def test_plan_is_the_prompts_simulation():
     plan = planner.plan(PROMPT, 64, 64, 9, 10.0)
     assert plan.report == "understood: red ball moving right; not understood: nothing"
-    assert plan.tracks.dtype == np.float32 and plan.tracks.shape == (1, 9, 7)
+    assert plan.tracks.dtype == np.float32 and plan.tracks.shape == (1, 9, 8)
     np.testing.assert_array_equal(plan.tracks, simulate_tracks(plan.scene))
     assert plan.scene.camera.is_static and planner.camera_control(plan.scene) is None
 
@@ -48,7 +48,7 @@ def test_timeline_carries_the_first_step_back_over_the_given_frames():
     tracks = planner.plan(PROMPT, 64, 64, 9, 10.0).tracks
     assert planner.timeline(tracks, 0) is tracks
     longer = planner.timeline(tracks, 4)
-    assert longer.shape == (1, 13, 7)
+    assert longer.shape == (1, 13, 8)
     np.testing.assert_array_equal(longer[:, 4:], tracks)
     step = tracks[0, 1, :2] - tracks[0, 0, :2]
     np.testing.assert_allclose(np.diff(longer[0, :5, :2], axis=0), np.tile(step, (4, 1)), atol=1e-4)
