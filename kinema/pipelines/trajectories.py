@@ -13,8 +13,8 @@ radius_px, shape]` with r, g, b in [0, 1] and shape 1-4 = circle, square, triang
 the physics world knows them all; a user's path may not; tracks of 7 columns have no shape). A model with the
 trajectory adapter reads a 7-channel map: channels 3-5 = the colour as 2c - 1 and channel 6 = the radius in
 latent cells, written where the object's blob is; zeros there mean "not given" (mid grey is no world colour).
-An adapter that reads shapes (kinema-world v1.1) reads an 11-channel map: channels 7-10 one-hot the shape in
-that order where the blob is (all zero = not given).
+An adapter that reads shapes (`trajectory_adapter_channels=11`) reads an 11-channel map: channels 7-10
+one-hot the shape in that order where the blob is (all zero = not given).
 
 JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
     {"trajectories": [{"point": [x, y], "path": [[t, x, y], ...], "unit": "seconds"},
