@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     parser.add_argument(
         "--model",
         help="model folder or Hugging Face Hub id org/name[@revision] (default: the shipped "
-        "models/kinema-world, or $KINEMA_MODEL)",
+        "models/kinema-world-v1, or $KINEMA_MODEL)",
     )
     parser.add_argument(
         "-o", "--out", type=Path, default=Path("kinema.mp4"), help="output .mp4, or .png/.jpg for an image"

@@ -78,11 +78,12 @@ def read_model_config(path: str | Path) -> ModelFolderConfig:
     return ModelFolderConfig.from_dict(data)
 
 
-SHIPPED_MODEL = "kinema-world"
+# The default model: kinema-world v1 (issue 25; `models/kinema-world` is v0.2, the default before it).
+SHIPPED_MODEL = "kinema-world-v1"
 
 
 def default_model_path() -> Path:
-    """The shipped model: $KINEMA_MODEL, ./models/kinema-world, or models/kinema-world of the source tree.
+    """The shipped model: $KINEMA_MODEL, ./models/kinema-world-v1, or models/kinema-world-v1 of the source tree.
 
     The CLI and the server fall back to it when no model is named, so a fresh checkout works offline.
     """

@@ -1,12 +1,13 @@
-"""The shipped model `models/kinema-world` makes what the prompt says: in one short generation per prompt
-(seed 0), the paper's parser finds the prompt's colour in most frames, more often than the other paper
-colour, and the object travels the way the prompt says.
+"""The shipped model (`models/kinema-world-v1` since issue 25; v0.2, `models/kinema-world`, before it) makes
+what the prompt says.
 
-This is a regression check on the committed weights, not a measure of reliability: across seeds 0-3 the
-direction holds for 3 of 4 "red ... right" and 2 of 4 "blue ... left" generations (models/kinema-world/README.md
-has the numbers and the commands that measure them). In physics mode (the simulator decides the motion) both
-prompts hold on every one of seeds 0-3; at 16:9 the red ball is drawn and moves right on 3 of those 4 seeds.
-Camera control is not asserted: the model does not move the background yet (the model card's camera row)."""
+Plain mode, one short generation per prompt on seeds 0-3: the paper's parser finds the prompt's colour in most
+frames, more often than the other paper colour. Plain-mode direction is not asserted at 1:1 because neither
+model has learned it: over seeds 0-15 "a red ball moves to the right" / "a blue ball moves to the left" go the
+right way by > 0.3 px/frame on 8 + 6 of 32 (v0.2: 10 + 5). At 16:9 the red ball is drawn and moves right on
+12 of seeds 0-15 (v0.2: 13), asserted as a majority. In physics mode (the simulator decides the motion) both
+prompts hold on every one of seeds 0-3. Camera control is not asserted: neither model moves the background
+(models/kinema-world-v1/README.md has the numbers and the commands that measure them)."""
 
 from __future__ import annotations
 
@@ -29,21 +30,17 @@ def shipped():
 
 
 @pytest.mark.parametrize(
-    ("prompt", "color", "other", "sign"),
-    [
-        ("a red ball moves to the right", "red", "blue", 1.0),
-        ("a blue ball moves to the left", "blue", "red", -1.0),
-    ],
+    ("prompt", "color", "other"),
+    [("a red ball moves to the right", "red", "blue"), ("a blue ball moves to the left", "blue", "red")],
 )
-def test_generation_has_the_prompts_colour_and_direction(shipped, prompt, color, other, sign):
-    frames = shipped(prompt=prompt, seed=0).frames[0]  # (T, H, W, 3) at the model's native size
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_generation_has_the_prompts_colour(shipped, prompt, color, other, seed):
+    frames = shipped(prompt=prompt, seed=seed).frames[0]  # (T, H, W, 3) at the model's native size
     assert frames.shape[1:] == (64, 64, 3) and frames.shape[0] >= 32
     tracks = parse_video(frames)
     seen = tracks[color].visible
     assert seen.mean() >= 0.7, f"the {color} object is missing in {int((~seen).sum())} of {len(seen)} frames"
     assert tracks[other].visible.mean() < seen.mean(), f"{prompt!r} drew more {other} than {color}"
-    speed = tracks[color].drift_px(0)  # px per frame, + = rightwards
-    assert sign * speed > 0.3, f"{prompt!r}: the {color} object moves {speed:+.2f} px/frame horizontally"
 
 
 @pytest.fixture(scope="module")
@@ -86,24 +83,18 @@ def test_16_9_generation_draws_the_object_and_moves_it(backend):
     from kinema.backends import GenerationSpec
 
     passed = []
-    for seed in range(4):
+    for seed in range(16):
         frames = backend.generate(
             GenerationSpec(prompt="a red ball moves to the right", aspect_ratio="16:9", seed=seed)
         ).frames
         assert frames.shape[1:] == (48, 80, 3)  # 16:9 at the native 64x64 area
         found, speed = _found_and_speed(frames, "red")
         passed.append(found >= 0.5 and speed > 0.3)
-    assert sum(passed) >= 3, f"16:9: the red ball is drawn and moves right on seeds {passed}"
+    assert sum(passed) >= 10, f"16:9: the red ball is drawn and moves right on seeds {passed}"
 
 
-# v0.2's VAE loses purple entirely and breaks large cyan / yellow / orange objects (issue 25, measured with
-# `kinema eval codec --model models/kinema-world`); the codec of kinema-world v1 must keep every named colour.
-# Strict: the day the shipped VAE keeps them all, this test reports XPASS as a failure, and the mark goes.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="v0.2's VAE loses purple and large cyan/yellow/orange (issue 25)",
-)
+# v0.2's VAE lost purple entirely and broke large cyan / yellow / orange objects (issue 25, measured with
+# `kinema eval codec --model models/kinema-world`); the shipped codec (kinema-world v1's) keeps every named colour.
 def test_the_shipped_vae_keeps_every_named_colour():
     from kinema.eval import codec
     from kinema.world.spec import COLORS
