@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.models import AutoencoderKinema
 from kinema.eval.codec import vae_folder
+from kinema.models import AutoencoderKinema
 from kinema.pipelines.pipeline_kinema import frames_to_tensor, tensor_to_frames
 from kinema.world.parser import track_objects
 from kinema.world.render import render_scene
@@ -76,9 +76,13 @@ def main() -> None:
     print("|---|---|")
     for size in (equal_area - 0.07, equal_area, equal_area + 0.08):
         circle = encode(render("circle", size, args.color))
-        print(f"| square {args.size:g} and circle {size:.2f} | {float((circle - square).norm() / square.norm()):.3f} |")
+        print(
+            f"| square {args.size:g} and circle {size:.2f} | {float((circle - square).norm() / square.norm()):.3f} |"
+        )
     a, b = (encode(render("circle", s, args.color)) for s in (equal_area, equal_area + 0.05))
-    print(f"| circle {equal_area:.2f} and circle {equal_area + 0.05:.2f} | {float((a - b).norm() / square.norm()):.3f} |")
+    print(
+        f"| circle {equal_area:.2f} and circle {equal_area + 0.05:.2f} | {float((a - b).norm() / square.norm()):.3f} |"
+    )
 
     print("\n| latent decoded | read as |")
     print("|---|---|")

@@ -17,6 +17,7 @@ mode, decode), read by the same tracker.
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
 import torch
 
@@ -44,14 +45,14 @@ def passes(video: np.ndarray, colour: str, shape: str, fps: float) -> bool:
     return any(t.color == colour and t.visible.mean() >= 0.9 and t.shape == shape for t in found)
 
 
-def truth_through_codec(folder: str, todo: list[tuple[str, str, str, int]]) -> dict[str, int]:
+def truth_through_codec(folder: str, facts, todo: list[tuple[str, str, str, int]]) -> dict[str, int]:
     """Each prompt's simulated scene at the model's size, rendered and passed through the folder's VAE,
     read as the models' videos are (the seed does not change the simulated scene)."""
     from kinema.eval.codec import load_codec
     from kinema.world.grounding import plan_from_prompt, simulate_states
     from kinema.world.render import render_scene
 
-    f = load_backend(folder).facts
+    f = facts  # the model's native size, length and rate
     codec = load_codec(folder)
     hits: dict[str, int] = {}
     for prompt, colour, shape, _ in todo:
@@ -70,18 +71,20 @@ def main() -> None:
     torch.set_num_threads(1)
     todo = cases(args.seeds)
     columns: list[tuple[str, dict[str, int]]] = []
+    first_facts = None
     for entry in args.models:
         name, _, path = entry.rpartition("=")
         path, _, flag = path.partition("#")
         options = {"guide_trajectory": False} if flag == "no-map" else {}
         backend = load_backend(path)
+        first_facts = first_facts or backend.facts
         hits: dict[str, int] = {}
         for prompt, colour, shape, seed in todo:
             result = backend.generate(GenerationSpec(prompt=prompt, physics=True, seed=seed, **options))
             hits[shape] = hits.get(shape, 0) + passes(result.frames, colour, shape, result.fps)
         columns.append((name or entry, hits))
     first = args.models[0].rpartition("=")[2].partition("#")[0]
-    columns.append((f"the truth through {first}'s codec", truth_through_codec(first, todo)))
+    columns.append((f"the truth through {first}'s codec", truth_through_codec(first, first_facts, todo)))
 
     per_shape = len(COLOURS) * args.seeds
     print(f"{len(todo)} physics-mode prompts ({per_shape} per shape); 1 thread")

@@ -16,9 +16,9 @@ Choices and where they come from:
   zero-convolution argument, arXiv 2302.05543).
 - Optional trajectory adapter (``trajectory_adapter_channels > 0``, T2I-Adapter's recipe, arXiv 2302.08453):
   the full map (motion + the objects' colour and size, 7 channels; + their shape, 11) through a small MLP,
-  injected before every block by a zero-initialised projection per block. It is trained on a frozen base model, so the
-  base's behaviour without a trajectory map, or with a map that gives no looks, is exactly what it was
-  (issue 14: keep the other modes).
+  injected before every block by a zero-initialised projection per block. It is trained on a frozen base
+  model, so the base's behaviour without a trajectory map, or with a map that gives no looks, is exactly
+  what it was (issue 14: keep the other modes).
 Efficiency choices (measured with benchmarks/bench_dit_step.py and micro-timings on the 2-core CPU):
 exact (erf) GELU in the MLP - the tanh approximation took 5.9 ms vs 0.6 ms for one (320, 1536) activation on
 this AVX2 build, ~8% of a forward; gated residuals as one ``addcmul``; fused QKV and the text K/V of all

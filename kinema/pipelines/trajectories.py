@@ -22,9 +22,10 @@ JSON accepted by `load_trajectories` (the CLI's `--trajectory FILE`):
                       {"point": [8, 32], "path": [[3, 56, 32]], "color": "purple", "radius": 7,
                        "shape": "square"}]}
 (a bare list of those objects works too). `color` (a named world colour, "#rrggbb" or [r, g, b] 0-255),
-`radius` (pixels) and `shape` (circle, square, triangle or ring) are the object's looks: a model with the trajectory adapter draws that object there (the
-looks physics mode hands it); a path without them leaves its looks "not given", and a model without the
-adapter reads the motion only.
+`radius` (pixels) and `shape` (circle, square, triangle or ring) are the object's looks: a model with the
+trajectory adapter draws that object there (the looks physics mode hands it); a path without them leaves its
+looks "not given", and a model without the adapter reads the motion only (one whose map has no shape
+channels reads colour and radius only).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def paths_to_tracks(
 
     Before its first point an object holds its start; after its last point it stays where it stopped.
     """
+    from kinema.world.spec import shape_code  # noqa: PLC0415
+
     frames = np.arange(num_frames, dtype=np.float64)
     looks = any(path.has_looks for path in paths)
     tracks = torch.zeros(len(paths), num_frames, 8 if looks else 3)
@@ -105,7 +108,7 @@ def paths_to_tracks(
         if looks:
             tracks[k, :, 3:6] = torch.tensor(path.color if path.color is not None else (0.5, 0.5, 0.5))
             if path.shape is not None:
-                tracks[k, :, 7] = float(_shape_code(path.shape, k))
+                tracks[k, :, 7] = float(shape_code(_shape_name(path.shape, k)))
             if path.radius is not None:
                 if path.radius > max(width, height):
                     raise InvalidInputError(
@@ -148,8 +151,8 @@ def looks_from_prompt(
     """Paths given without looks take them from the prompt, as physics mode hands them to the adapter: when
     the prompt names as many objects as there are paths, path k gets the k-th object's colour, radius (its
     size word, or the reader's medium) and shape (a ball is a circle), where the prompt says that object's
-    colour. Paths that give
-    looks, a prompt naming another number of objects, or one the reader cannot read leave them as given."""
+    colour. Paths that give looks, a prompt naming another number of objects, or one the reader cannot read
+    leave them as given."""
     if not paths or any(path.has_looks for path in paths):
         return list(paths)
     from kinema.world.prompt import parse_world_prompt  # noqa: PLC0415
@@ -191,8 +194,9 @@ def rasterize_trajectories(
 ) -> torch.Tensor:
     """Tracks `(K, T, 3 | 7 | 8)` or `(B, K, T, 3 | 7 | 8)` `[x_px, y_px, visible(, r, g, b, radius_px(,
     shape))]`, or user paths (give `fps`), → the trajectory map `(B, channels, t, h, w)` float32, `channels`
-    3 (motion), 7 (+ colour and radius) or 11 (+ shape; zeros where the tracks do not have them). `latent_size = (t, h, w)` defaults to the VAE's
-    geometry `(1 + (T − 1) // 4, H // 8, W // 8)`. Tracks may leave the frame (the blob is clipped)."""
+    3 (motion), 7 (+ colour and radius) or 11 (+ shape; zeros where the tracks do not have them).
+    `latent_size = (t, h, w)` defaults to the VAE's geometry `(1 + (T − 1) // 4, H // 8, W // 8)`. Tracks
+    may leave the frame (the blob is clipped)."""
     if channels not in MAP_CHANNELS:
         raise InvalidInputError(
             f"A trajectory map has 3, 7 or 11 channels (motion; + colour and radius; + shape), not {channels}."
@@ -220,7 +224,7 @@ def rasterize_trajectories(
     looks = channels > MOTION_CHANNELS and tracks.shape[-1] > MOTION_CHANNELS
     shapes = channels == MAP_CHANNELS_WITH_SHAPE and tracks.shape[-1] == 8
     B, K = tracks.shape[:2]
-    picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3 or 7)
+    picked = tracks[:, :, latent_frame_indices(num_frames, t, temporal_compression)]  # (B, K, t, 3, 7 or 8)
     # Pixel → latent cell coordinates: cell i covers pixels [i·s, (i+1)·s), its centre is pixel (i + ½)·s.
     cx = (picked[..., 0] + 0.5) * (w / width) - 0.5  # (B, K, t)
     cy = (picked[..., 1] + 0.5) * (h / height) - 0.5
@@ -316,11 +320,12 @@ def _radius(value: Any, k: int) -> float:
     raise InvalidInputError(f"Trajectory {k} radius {value!r} must be a positive number of pixels.")
 
 
-def _shape_code(value: Any, k: int) -> int:
-    from kinema.world.spec import SHAPES, shape_code  # noqa: PLC0415
+def _shape_name(value: Any, k: int) -> str:
+    """A world shape's name, any case → its lower-case name (a user error otherwise)."""
+    from kinema.world.spec import SHAPES  # noqa: PLC0415
 
     if isinstance(value, str) and value.strip().lower() in SHAPES:
-        return shape_code(value.strip().lower())
+        return value.strip().lower()
     raise InvalidInputError(f"Trajectory {k} shape {value!r} must be one of {', '.join(SHAPES)}.")
 
 
@@ -392,13 +397,16 @@ def load_trajectories(source: str | Path | Mapping[str, Any] | Sequence[Any]) ->
         mask = _load_mask(item["mask"], base) if "mask" in item else None
         color = _colour(item["color"], k) if item.get("color") is not None else None
         radius = _radius(item["radius"], k) if item.get("radius") is not None else None
-        shape = item.get("shape")
-        if shape is not None:
-            _shape_code(shape, k)  # refuse an unknown shape here, where the JSON is read
-            shape = shape.strip().lower()
+        shape = _shape_name(item["shape"], k) if item.get("shape") is not None else None
         paths.append(
             TrajectoryPath(
-                points=points, start=start, mask=mask, unit=unit, color=color, radius=radius, shape=shape  # type: ignore[arg-type]
+                points=points,
+                start=start,
+                mask=mask,
+                unit=unit,  # type: ignore[arg-type]
+                color=color,
+                radius=radius,
+                shape=shape,
             )
         )
     return paths

@@ -154,7 +154,12 @@ def load_initial_weights(
     unexpected = sorted(set(state) - set(own))
     for k in set(own) & set(state) & set(widen):
         old, grown = state[k], own[k]
-        if old.ndim == 2 and grown.ndim == 2 and old.shape[0] == grown.shape[0] and old.shape[1] < grown.shape[1]:
+        if (
+            old.ndim == 2
+            and grown.ndim == 2
+            and old.shape[0] == grown.shape[0]
+            and old.shape[1] < grown.shape[1]
+        ):
             state[k] = torch.cat([old, old.new_zeros(old.shape[0], grown.shape[1] - old.shape[1])], dim=1)
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from kinema.errors import InvalidInputError, ModelNotFoundError
+from kinema.pipelines.trajectories import MAP_CHANNELS_WITH_LOOKS, MAP_CHANNELS_WITH_SHAPE
 from kinema.training.conditioning import camera_per_latent_frame, sample_conditions
 from kinema.training.config import TrainingConfig
 from kinema.training.latent_cache import LatentCache
 from kinema.training.logging import dit_forward_flops
-from kinema.pipelines.trajectories import MAP_CHANNELS_WITH_LOOKS, MAP_CHANNELS_WITH_SHAPE
 from kinema.training.streams import (
     BucketStream,
     IndexStream,
@@ -104,7 +104,11 @@ class DiTTask:
                     "max_length": cfg.text_encoder.max_length,
                     # The cache holds the rasterized map: a map with shape channels is another cache
                     # (the key of a 3- or 7-channel model's cache is what it always was).
-                    **({"map_channels": self.map_channels} if self.map_channels == MAP_CHANNELS_WITH_SHAPE else {}),
+                    **(
+                        {"map_channels": self.map_channels}
+                        if self.map_channels == MAP_CHANNELS_WITH_SHAPE
+                        else {}
+                    ),
                 },
             )
 
@@ -257,9 +261,9 @@ class DiTTask:
         camera = batch["camera"] * draw.keep_camera[:, None, None].to(latents.dtype)  # (B, t, 6)
         trajectory = batch["trajectory"] * draw.keep_trajectory[:, None, None, None, None].to(latents.dtype)
         if draw.keep_shape is not None and trajectory.shape[1] == MAP_CHANNELS_WITH_SHAPE:
-            keep = torch.ones(b, MAP_CHANNELS_WITH_SHAPE, 1, 1, 1, device=trajectory.device, dtype=trajectory.dtype)
-            keep[:, MAP_CHANNELS_WITH_LOOKS:] = draw.keep_shape[:, None, None, None, None].to(trajectory.dtype)
-            trajectory = trajectory * keep  # the shape channels zeroed: "not given"
+            # trajectory is this step's own product above: zero the shape channels ("not given") in place
+            keep_shape = draw.keep_shape[:, None, None, None, None].to(trajectory.dtype)  # (B, 1, 1, 1, 1)
+            trajectory[:, MAP_CHANNELS_WITH_LOOKS:] *= keep_shape
         f = self.cfg.flow
         loss = flow_matching_loss(
             model,

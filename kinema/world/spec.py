@@ -33,6 +33,7 @@ def shape_code(shape: str) -> int:
     """A shape's code in the tracks' eighth column: 1-4 in `SHAPES` order (0 there = not given)."""
     return SHAPES.index(shape) + 1
 
+
 # Named colours (RGB). Red and blue are the paper's pure (255,0,0) / (0,0,255). The others are chosen far
 # apart in RGB so the parser can tell them apart with a nearest-colour rule.
 COLORS: dict[str, tuple[int, int, int]] = {

@@ -132,7 +132,8 @@ def test_a_paths_looks_in_json_become_the_tracks_looks_and_others_stay_not_given
     assert tracks[1, 0, 3:7].tolist() == pytest.approx([0.0, 1.0, 128 / 255, 0.0])  # radius not given
     assert tracks[2, 0, 3:7].tolist() == pytest.approx([1.0, 128 / 255, 0.0, 3.5])
     assert tracks[3, 0, 3:7].tolist() == pytest.approx([0.5, 0.5, 0.5, 0.0])  # mid grey: "not given"
-    assert tracks[:, :, 7].tolist() == [[0.0] * 9, [3.0] * 9, [0.0] * 9, [0.0] * 9]  # a triangle; 0: not given
+    codes = tracks[:, :, 7].tolist()
+    assert codes == [[0.0] * 9, [3.0] * 9, [0.0] * 9, [0.0] * 9]  # a triangle; 0: not given
     # Rasterised for the adapter: each object's looks where its blob wins; the unlooked one reads zeros.
     out = rasterize_trajectories(tracks, 9, 32, 32, channels=7, spatial_compression=4)  # (1, 7, 3, 8, 8)
     looks = [2 * 130 / 255 - 1, -1.0, 2 * 170 / 255 - 1, 1.5]
@@ -144,7 +145,8 @@ def test_a_paths_looks_in_json_become_the_tracks_looks_and_others_stay_not_given
     assert wide[0, 7:, 0, 6, 0].tolist() == [0.0, 0.0, 1.0, 0.0]  # the triangle, where its blob wins
     assert not wide[0, 7:, 0, 2, 0].any()  # a colour without a shape: the shape is "not given"
     assert wide[0, 7:].sum(0).max() == 1.0  # at most one shape anywhere
-    assert not rasterize_trajectories(tracks[..., :7], 9, 32, 32, channels=11, spatial_compression=4)[:, 7:].any()
+    without_shapes = rasterize_trajectories(tracks[..., :7], 9, 32, 32, channels=11, spatial_compression=4)
+    assert not without_shapes[:, 7:].any()
     # Without looks anywhere the tracks stay (K, T, 3), exactly as before.
     assert paths_to_tracks(load_trajectories(json.dumps(spec[3:])), 9, 8, 32, 32).shape == (1, 9, 3)
 
